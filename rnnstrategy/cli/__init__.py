@@ -1,0 +1,64 @@
+"""The ``rnnstrategy`` command line.
+
+Each sub-command lives in its own module with a ``register(subparsers)``
+function that adds its parser and sets ``func``; :func:`main` wires them,
+sets up logging from ``-v``/``--quiet`` and turns errors from bad input into
+one clear line and a non-zero exit code (a traceback only with ``-v``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from rnnstrategy import __version__
+from rnnstrategy.errors import RnnStrategyError
+
+__all__ = ["main", "build_parser"]
+
+COMMAND_MODULES = ("rnnstrategy.cli.data",)
+EXIT_BAD_INPUT = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rnnstrategy",
+        description="Walk-forward RNN forecasts of A-share opens, backtested with Backtrader.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug); tracebacks on errors")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only errors; no progress bars")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(commands)
+    return parser
+
+
+def _configure_logging(verbose: int, quiet: bool) -> None:
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose, args.quiet)
+    try:
+        return int(args.func(args) or 0)
+    except RnnStrategyError as exc:
+        if args.verbose:
+            raise
+        print(f"rnnstrategy: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("rnnstrategy: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from rnnstrategy.cli import main
+
+sys.exit(main())
