@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from rnnstrategy.data import load_bars
 
@@ -34,6 +35,14 @@ def data_dir() -> Path:
 def moutai(data_dir: Path) -> pd.DataFrame:
     """Kweichow Moutai 2010-04-26..2020-04-24, tushare get_k_data, qfq."""
     return load_bars(data_dir / "SH600519.csv")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread() -> None:
+    """Tiny test models gain nothing from intra-op threads, and on a busy 2-core machine
+    threads waiting for each other make the run several times slower. Subprocesses too."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,7 @@ def _add_load_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start", help="first date, e.g. 2018-01-02 (default: whole history)")
     parser.add_argument("--end", help="last date (default: whole history)")
     parser.add_argument("--adjust", default="qfq", choices=["", "qfq", "hfq"], help="price adjustment ('' = raw)")
-    parser.add_argument("--cache-dir", help="download cache directory (default: $RNNSTRATEGY_CACHE or the user cache dir)")
+    parser.add_argument("--cache-dir", help="download cache directory (default: bars/ under $RNNSTRATEGY_CACHE or the user cache dir)")
 
 
 def register(commands: argparse._SubParsersAction) -> None:

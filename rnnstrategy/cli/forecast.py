@@ -1,0 +1,141 @@
+"""``rnnstrategy forecast``: walk-forward forecasts of one security, with metrics."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from rnnstrategy.data import load_bars
+from rnnstrategy.data.cache import atomic_write_bytes
+from rnnstrategy.errors import ConfigError
+from rnnstrategy.evaluation import forecast_metrics
+from rnnstrategy.foldstore import DataFingerprint, default_store_dir
+from rnnstrategy.walkforward import ForecastConfig, FoldReport, walk_forward
+
+__all__ = ["register", "add_forecaster_options", "config_from_args"]
+
+_DEFAULTS = ForecastConfig()
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--hidden {text!r}: give units per layer, e.g. 64 or 80,100") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"--hidden {text!r}: every layer needs at least 1 unit")
+    return sizes
+
+
+def add_forecaster_options(parser: argparse.ArgumentParser) -> None:
+    """The forecaster and schedule options shared by ``forecast`` and ``backtest``."""
+    d = _DEFAULTS
+    group = parser.add_argument_group("forecaster")
+    group.add_argument("--cell", choices=["rnn", "lstm", "gru"], default=d.cell, help="recurrent cell")
+    group.add_argument("--hidden", type=_hidden, default=d.hidden, help="units per layer, comma-separated (80,100 = two layers)")
+    group.add_argument("--dropout", type=float, default=d.dropout, help="dropout between layers")
+    group.add_argument("--lookback", type=int, default=d.lookback, help="bars per input window")
+    group.add_argument("--horizon", type=int, default=d.horizon, help="opens forecast ahead (H); the default strategy needs 2")
+    group.add_argument("--features", default=",".join(d.features), help="input features, comma-separated")
+    group.add_argument("--target", choices=["logret", "level"], default=d.target, help="log(open/close) returns or MinMax price levels")
+    group.add_argument("--epochs", type=int, default=d.epochs, help="epochs of a cold (first) fit")
+    group.add_argument("--batch-size", type=int, default=d.batch_size, help="mini-batch size")
+    group.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate")
+    group.add_argument("--loss", choices=["mse", "huber"], default=d.loss, help="training loss")
+    group.add_argument("--patience", type=int, default=d.patience, help="early-stopping patience in epochs; 0 turns it off")
+    group.add_argument("--seed", type=int, default=d.seed, help="random seed (same seed, same forecasts)")
+    group.add_argument("--device", default=d.device, help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
+    group.add_argument("--threads", type=int, default=1,
+                       help="CPU threads for torch; small recurrent models train fastest on one, 0 = torch's default")
+    schedule = parser.add_argument_group("walk-forward schedule")
+    schedule.add_argument("--retrain-every", type=int, default=d.retrain_every, help="bars between retrains")
+    schedule.add_argument("--train-window", type=int, default=0, help="training samples per fold; 0 = all (expanding)")
+    schedule.add_argument("--min-train", type=int, default=d.min_train, help="samples needed before the first retrain")
+    schedule.add_argument("--warm-start-epochs", type=int, default=d.warm_start_epochs, help="epochs of a warm-started fit")
+    schedule.add_argument("--no-warm-start", action="store_true", help="train every fold from scratch")
+    schedule.add_argument("--start", help="first forecast date (training may use earlier bars)")
+    schedule.add_argument("--end", help="last forecast date")
+    schedule.add_argument("--store", type=Path, default=None, help="fold store directory (default: folds/ in the cache)")
+    schedule.add_argument("--no-store", action="store_true", help="keep no folds on disk (always retrain)")
+
+
+def config_from_args(args: argparse.Namespace) -> ForecastConfig:
+    """The :class:`ForecastConfig` the command-line options describe."""
+    features = tuple(name.strip() for name in args.features.split(",") if name.strip())
+    if not features:
+        raise ConfigError("--features is empty; name at least one feature, e.g. gap,ret,high,low,volume")
+    return ForecastConfig(
+        cell=args.cell, hidden=args.hidden, dropout=args.dropout, lookback=args.lookback, horizon=args.horizon,
+        features=features, target=args.target, train_window=args.train_window or None, epochs=args.epochs,
+        batch_size=args.batch_size, lr=args.lr, loss=args.loss, patience=args.patience, seed=args.seed,
+        device=args.device, retrain_every=args.retrain_every, min_train=args.min_train,
+        warm_start=not args.no_warm_start, warm_start_epochs=args.warm_start_epochs,
+    )
+
+
+def run_walk_forward(args: argparse.Namespace, bars, config: ForecastConfig):
+    """walk_forward with the threads, the store and a progress bar as the options say."""
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    store = None if args.no_store else (args.store or default_store_dir())
+    with tqdm(desc=f"folds {bars.attrs.get('symbol', '')}", unit="fold", disable=args.quiet or None) as bar:
+
+        def progress(report: FoldReport) -> None:
+            bar.total = report.folds
+            bar.set_postfix(date=f"{report.retrain_date:%Y-%m-%d}", trained=report.trained, refresh=False)
+            bar.update()
+
+        return walk_forward(bars, config, args.start, args.end, store=store, progress=progress)
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "forecast",
+        help="walk-forward forecasts of the next opens, with metrics against naive baselines",
+        description="Retrain a recurrent forecaster walk-forward and write DIR/forecasts.csv and DIR/metrics.json.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("data", metavar="DATA", help="CSV path or 6-digit symbol (akshare, cached)")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory")
+    parser.add_argument("--adjust", default="qfq", choices=["", "qfq", "hfq"], help="price adjustment of a symbol download")
+    add_forecaster_options(parser)
+    parser.set_defaults(func=_forecast)
+
+
+def _forecast(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    bars = load_bars(args.data, adjust=args.adjust)
+    started = time.perf_counter()
+    forecasts = run_walk_forward(args, bars, config)
+    seconds = time.perf_counter() - started
+    folds = forecasts.attrs["folds"]
+    metrics = {
+        **forecast_metrics(forecasts, bars),
+        "retrains": len(folds),
+        "trained": sum(f["trained"] for f in folds),
+        "seconds": round(seconds, 3),
+        "symbol": bars.attrs.get("symbol"),
+        "first_forecast": f"{forecasts.index[0]:%Y-%m-%d}",
+        "last_forecast": f"{forecasts.index[-1]:%Y-%m-%d}",
+        "data": {"source": bars.attrs.get("source"), "rows": len(bars), "fingerprint": DataFingerprint(bars).upto(len(bars) - 1)},
+        "config": config.to_dict(),
+        "folds": [{k: v for k, v in f.items() if k != "history"} for f in folds],
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(args.out / "forecasts.csv", forecasts.to_csv(index_label="date", date_format="%Y-%m-%d").encode())
+    atomic_write_bytes(args.out / "metrics.json", json.dumps(metrics, indent=1, ensure_ascii=False).encode())
+    if not args.quiet:
+        print(
+            f"{metrics['symbol']}: {len(forecasts)} forecasts {metrics['first_forecast']}..{metrics['last_forecast']}, "
+            f"{metrics['retrains']} retrains ({metrics['trained']} trained) in {seconds:.1f}s"
+        )
+        if "rmse" in metrics:
+            print(f"h=1 RMSE {metrics['rmse']:.3f} vs previous close {metrics['baseline_prev_close_rmse']:.3f}: "
+                  f"the model {metrics['verdict']}")
+        print(f"wrote {args.out / 'forecasts.csv'} and {args.out / 'metrics.json'}")
+    return 0

@@ -1,0 +1,161 @@
+"""The walk-forward engine: the timing contract, determinism, persistence and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rnnstrategy.walkforward import ForecastConfig, walk_forward
+
+TINY = ForecastConfig(hidden=(8,), lookback=10, horizon=2, epochs=3, warm_start_epochs=2, patience=0,
+                      retrain_every=25, min_train=100, batch_size=32, device="cpu")
+START = "2019-09-02"
+
+
+@pytest.fixture(scope="module")
+def bars(moutai):
+    return moutai.loc["2019-01-01":]  # 319 bars; folds retrain at 2019-09-02 and every 25 bars
+
+
+@pytest.fixture(scope="module")
+def reference(bars):
+    return walk_forward(bars, TINY, start=START)
+
+
+def trained_folds(bars, store, **kwargs):
+    reports = []
+    frame = walk_forward(bars, TINY, start=START, store=store, progress=reports.append, **kwargs)
+    return frame, [r.trained for r in reports]
+
+
+def test_forecast_frame_shape(reference, bars):
+    assert list(reference.columns) == ["pred_open_1", "pred_open_2", "fold", "open_1", "open_2"]
+    assert reference.index[0] == pd.Timestamp(START) and reference.index[-1] == bars.index[-1]
+    assert reference.index.name == "date" and len(reference) == 156
+    assert reference["fold"].tolist() == sorted(reference["fold"]) and reference["fold"].max() == 6
+    # realised opens are the next bars' opens, NaN where not yet known
+    t = bars.index.get_loc(pd.Timestamp("2019-09-02"))
+    assert reference.loc["2019-09-02", ["open_1", "open_2"]].tolist() == bars["open"].iloc[t + 1 : t + 3].tolist()
+    assert reference["open_1"].isna().sum() == 1 and reference["open_2"].isna().sum() == 2
+    assert reference[["pred_open_1", "pred_open_2"]].notna().all().all()
+    folds = reference.attrs["folds"]
+    assert [f["retrain_date"] for f in folds[:2]] == ["2019-09-02", "2019-10-15"]
+    assert folds[0]["epochs"] == 3 and folds[1]["epochs"] == 2  # cold, then warm-started
+    assert len(folds[0]["history"]["train_loss"]) == 3
+
+
+def test_forecasts_are_close_to_price(reference):
+    rel = (reference["pred_open_1"] / reference["open_1"] - 1).abs()
+    assert rel.median() < 0.02
+
+
+@pytest.mark.parametrize("cut", ["2019-11-20", "2020-01-23"])
+def test_no_look_ahead_truncated(bars, reference, cut):
+    """Test of record: forecasts up to D do not change when every bar after D is removed."""
+    truncated = walk_forward(bars.loc[:cut], TINY, start=START)
+    pred = ["pred_open_1", "pred_open_2", "fold"]
+    pd.testing.assert_frame_equal(truncated[pred], reference.loc[:cut, pred])
+
+
+def test_no_look_ahead_garbage(bars, reference):
+    """...nor when every bar after D is replaced by random values."""
+    cut = "2019-12-10"
+    rng = np.random.default_rng(7)
+    garbage = bars.copy()
+    after = garbage.index > cut
+    base = rng.uniform(1, 5000, after.sum())
+    garbage.loc[after, "open"] = base
+    garbage.loc[after, "close"] = base * rng.uniform(0.5, 1.5, after.sum())
+    garbage.loc[after, "high"] = garbage.loc[after, ["open", "close"]].max(axis=1) * 1.3
+    garbage.loc[after, "low"] = garbage.loc[after, ["open", "close"]].min(axis=1) * 0.7
+    garbage.loc[after, "volume"] = rng.uniform(0, 1e9, after.sum())
+    forecasts = walk_forward(garbage, TINY, start=START)
+    pred = ["pred_open_1", "pred_open_2", "fold"]
+    pd.testing.assert_frame_equal(forecasts.loc[:cut, pred], reference.loc[:cut, pred])
+    assert not forecasts.loc["2019-12-20":, "pred_open_1"].equals(reference.loc["2019-12-20":, "pred_open_1"])
+
+
+def test_same_seed_same_forecasts_other_seed_differs(bars, reference):
+    again = walk_forward(bars, TINY, start=START)
+    pd.testing.assert_frame_equal(again, reference)
+    other = walk_forward(bars, ForecastConfig(**{**TINY.to_dict(), "seed": 1}), start=START)
+    assert not np.allclose(other["pred_open_1"], reference["pred_open_1"])
+
+
+def test_store_reuses_every_fold(bars, reference, tmp_path):
+    first, trained = trained_folds(bars, tmp_path)
+    assert trained == [True] * 7
+    second, trained = trained_folds(bars, tmp_path)
+    assert trained == [False] * 7
+    pd.testing.assert_frame_equal(first, reference)
+    pd.testing.assert_frame_equal(second, reference)
+
+
+def test_extended_data_trains_only_new_folds(bars, reference, tmp_path):
+    trained_folds(bars.iloc[:-60], tmp_path)
+    extended, trained = trained_folds(bars, tmp_path)
+    assert trained == [False] * 4 + [True] * 3  # folds retrained at or after the first new bar
+    pd.testing.assert_frame_equal(extended, reference)
+
+
+def test_interrupted_run_resumes_identically(bars, reference, tmp_path):
+    class Stop(Exception):
+        pass
+
+    def stop_after_third(report):
+        if report.fold == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        walk_forward(bars, TINY, start=START, store=tmp_path, progress=stop_after_third)
+    resumed, trained = trained_folds(bars, tmp_path)
+    assert trained == [False] * 3 + [True] * 4
+    pd.testing.assert_frame_equal(resumed, reference)
+
+
+def test_corrupt_fold_file_is_retrained(bars, reference, tmp_path, caplog):
+    trained_folds(bars, tmp_path)
+    victim = sorted(tmp_path.rglob("fold-*.safetensors"))[3]
+    victim.write_bytes(victim.read_bytes()[:100])
+    again, trained = trained_folds(bars, tmp_path)
+    assert trained == [False, False, False, True, False, False, False]
+    assert "unreadable" in caplog.text
+    pd.testing.assert_frame_equal(again, reference)
+
+
+def test_nothing_unpickled_weights_are_safetensors(bars, tmp_path):
+    trained_folds(bars.iloc[:-150], tmp_path)
+    suffixes = {p.suffix for p in tmp_path.rglob("*") if p.is_file()}
+    assert suffixes == {".safetensors", ".json"}
+
+
+def test_killed_process_resumes_identically(data_dir, tmp_path):
+    """SIGKILL a real forecast run mid-way; the rerun completes with identical forecasts."""
+    args = [sys.executable, "-m", "rnnstrategy.cli", "-q", "forecast", str(data_dir / "SH600519.csv"),
+            "--start", START, "--hidden", "8", "--lookback", "10", "--epochs", "3", "--warm-start-epochs", "2",
+            "--patience", "0", "--retrain-every", "10", "--min-train", "100", "--train-window", "200", "--batch-size", "32",
+            "--device", "cpu", "--store", str(tmp_path / "store")]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    proc = subprocess.Popen([*args, "--out", str(tmp_path / "killed")], env=env)
+    deadline = time.monotonic() + 120
+    while len(list((tmp_path / "store").rglob("fold-*.safetensors"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = len(list((tmp_path / "store").rglob("fold-*.safetensors")))
+    subprocess.run([*args, "--out", str(tmp_path / "resumed")], env=env, check=True)
+    subprocess.run([*args[:-2], "--store", str(tmp_path / "clean"), "--out", str(tmp_path / "clean")], env=env, check=True)
+    resumed = (tmp_path / "resumed" / "forecasts.csv").read_text()
+    assert resumed == (tmp_path / "clean" / "forecasts.csv").read_text()
+    assert len(resumed.splitlines()) == 157
+    retrains = json.loads((tmp_path / "clean" / "metrics.json").read_text())["retrains"]
+    assert 2 <= done_before < retrains, "the run was not killed mid-way"
+    assert not list((tmp_path / "store").rglob("*.tmp"))
