@@ -7,9 +7,9 @@ fsync, rename), the CSV before its metadata, so an interrupted write leaves
 either the old entry or one whose checksum fails; a failing entry is
 reported, deleted and fetched again, never used.
 
-The default directory is the user's cache directory
-(``platformdirs.user_cache_dir("rnnstrategy")/bars``), overridden by the
-``RNNSTRATEGY_CACHE`` environment variable or an explicit directory.
+The default directory is ``bars/`` under the cache root: the
+``RNNSTRATEGY_CACHE`` environment variable, else the user's cache directory
+(``platformdirs.user_cache_dir("rnnstrategy")``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 import platformdirs
 
-__all__ = ["BarCache", "CacheEntry", "default_cache_dir", "atomic_write_bytes"]
+__all__ = ["BarCache", "CacheEntry", "cache_root", "default_cache_dir", "atomic_write_bytes"]
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +35,15 @@ CACHE_ENV = "RNNSTRATEGY_CACHE"
 _FORMAT_VERSION = 1
 
 
-def default_cache_dir() -> Path:
-    """``$RNNSTRATEGY_CACHE`` if set, else the per-user cache directory."""
+def cache_root() -> Path:
+    """``$RNNSTRATEGY_CACHE`` if set, else the per-user cache directory of rnnstrategy."""
     env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env).expanduser()
-    return Path(platformdirs.user_cache_dir("rnnstrategy")) / "bars"
+    return Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("rnnstrategy"))
+
+
+def default_cache_dir() -> Path:
+    """Where downloaded bars are cached: ``bars/`` under :func:`cache_root`."""
+    return cache_root() / "bars"
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
