@@ -55,7 +55,8 @@ class DataFingerprint:
 
     def __init__(self, bars: pd.DataFrame) -> None:
         columns = [c for c in BAR_COLUMNS if c in bars.columns]
-        self._rows = pd.util.hash_pandas_object(bars[columns], index=True).to_numpy(np.uint64)
+        values = bars[columns].set_axis(bars.index.as_unit("ns"))  # same keys whatever the datetime unit
+        self._rows = pd.util.hash_pandas_object(values, index=True).to_numpy(np.uint64)
 
     def upto(self, row: int) -> str:
         """Fingerprint of rows ``0..row`` (dates and OHLCV values)."""

@@ -43,6 +43,8 @@ __all__ = ["RNNForecaster"]
 log = logging.getLogger(__name__)
 
 Scaler = StandardScaler | MinMaxScaler
+FEATURE_SCALERS: dict[str, type[StandardScaler] | type[MinMaxScaler]] = {"standard": StandardScaler, "minmax": MinMaxScaler}
+"""Feature scalers by name, fitted on each training window."""
 
 
 class RNNForecaster(BaseEstimator):
@@ -71,9 +73,11 @@ class RNNForecaster(BaseEstimator):
         epochs, batch_size, lr, loss, grad_clip, patience, val_fraction, seed: see
             :class:`rnnstrategy.training.TrainConfig`.
         device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ...
+        feature_scaling: ``"standard"`` (zero mean, unit variance) or ``"minmax"`` (to
+            [0, 1] on the training window, the course-notes protocol).
 
     Fitted attributes: ``module_`` (the :class:`~rnnstrategy.nets.RecurrentNet`),
-    ``feature_scaler_`` (StandardScaler), ``target_scaler_`` (StandardScaler for
+    ``feature_scaler_`` (per ``feature_scaling``), ``target_scaler_`` (StandardScaler for
     ``logret``, MinMaxScaler for ``level``), ``history_`` (per-epoch ``train_loss`` and
     ``val_loss``, indexed by ``epoch``), ``train_ends_`` (row positions of the training
     samples' last bars), ``n_features_in_``, ``device_``.
@@ -99,6 +103,7 @@ class RNNForecaster(BaseEstimator):
         val_fraction: float = 0.2,
         seed: int = 0,
         device: str = "auto",
+        feature_scaling: str = "standard",
     ) -> None:
         self.cell = cell
         self.hidden = hidden
@@ -117,6 +122,7 @@ class RNNForecaster(BaseEstimator):
         self.val_fraction = val_fraction
         self.seed = seed
         self.device = device
+        self.feature_scaling = feature_scaling
 
     @property
     def warmup(self) -> int:
@@ -169,7 +175,7 @@ class RNNForecaster(BaseEstimator):
         feats = self._feature_matrix(past.iloc[: ends[-1] + 1], first_row)  # rows of the training windows
         targets = make_targets(past, self.horizon, self.target)[ends]
         _check_finite(targets, past.index[ends], "target", past)
-        self.feature_scaler_ = StandardScaler().fit(feats)
+        self.feature_scaler_ = FEATURE_SCALERS[self.feature_scaling]().fit(feats)
         self.target_scaler_ = TARGETS[self.target].scaler().fit(targets)
         x = sliding_windows(_as_tensor(self.feature_scaler_.transform(feats)), self.lookback)
         y = _as_tensor(self.target_scaler_.transform(targets))
@@ -269,7 +275,7 @@ class RNNForecaster(BaseEstimator):
         module = self._build_module()
         self._load_weights(module, _module_weights(state), "state")
         self.module_ = module.to(self.device_).eval()
-        self.feature_scaler_ = _load_scaler(StandardScaler, "feature_scaler", state)
+        self.feature_scaler_ = _load_scaler(FEATURE_SCALERS[self.feature_scaling], "feature_scaler", state)
         self.target_scaler_ = _load_scaler(TARGETS[self.target].scaler, "target_scaler", state)
         self.history_ = pd.DataFrame(
             {c: state[f"history.{c}"].numpy() for c in ("train_loss", "val_loss")},
@@ -300,6 +306,10 @@ class RNNForecaster(BaseEstimator):
             raise ConfigError(f"train_window={self.train_window} must be >= 1, or None for all samples")
         if self.target not in TARGETS:
             raise ConfigError(f"target={self.target!r} is unknown; use one of {sorted(TARGETS)}")
+        if self.feature_scaling not in FEATURE_SCALERS:
+            raise ConfigError(
+                f"feature_scaling={self.feature_scaling!r} is unknown; use one of {sorted(FEATURE_SCALERS)}"
+            )
         feature_warmup(self._feature_names())  # raises on unknown names
         return TrainConfig(
             epochs=self.epochs if epochs is None else epochs,

@@ -6,6 +6,9 @@ learns from samples whose targets are all observed by τ (warm-started from the 
 fold's weights when ``warm_start``), then forecasts rows τ … τ+retrain_every-1, each from
 bars up to that row only. With a ``store`` every fold is persisted, so repeated, extended
 and interrupted runs train only what is new (see :mod:`rnnstrategy.foldstore`).
+
+:class:`WalkForwardStream` does the same bar by bar, as bars arrive: same retrain rows,
+same :class:`FoldTrainer` step, so the same forecasts.
 """
 
 from __future__ import annotations
@@ -13,19 +16,30 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from rnnstrategy import __version__
-from rnnstrategy.errors import ConfigError
-from rnnstrategy.forecaster import RNNForecaster
+from rnnstrategy.data.frame import BAR_COLUMNS
+from rnnstrategy.errors import ConfigError, DataError
 from rnnstrategy.foldstore import DataFingerprint, FoldStore, stable_hash
+from rnnstrategy.forecaster import RNNForecaster
 from rnnstrategy.splitter import RowLike, WalkForwardSplit
 
-__all__ = ["ForecastConfig", "FoldReport", "walk_forward"]
+__all__ = [
+    "FittedFold",
+    "FoldReport",
+    "FoldTrainer",
+    "ForecastConfig",
+    "WalkForwardStream",
+    "bars_frame",
+    "first_retrain_row",
+    "walk_forward",
+]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +78,7 @@ class ForecastConfig:
     val_fraction: float = _MODEL["val_fraction"]
     seed: int = _MODEL["seed"]
     device: str = _MODEL["device"]
+    feature_scaling: str = _MODEL["feature_scaling"]
     retrain_every: int = 20
     min_train: int = 250
     warm_start: bool = True
@@ -124,6 +139,93 @@ class FoldReport:
         return values
 
 
+@dataclass(frozen=True)
+class FittedFold:
+    """The model of one retrain, fitted now or read back from the fold store."""
+
+    model: RNNForecaster
+    retrain_date: pd.Timestamp
+    key: str
+    trained: bool
+
+
+class FoldTrainer:
+    """Fits the folds of one walk-forward run, in retrain order, each exactly once.
+
+    The one fold-level step shared by :func:`walk_forward` (all folds over a complete
+    frame) and :class:`WalkForwardStream` (bar by bar): the first fit is cold, later ones
+    warm-start from the previous fold when ``config.warm_start``; with a ``store`` a fold
+    whose key (configuration, first retrain date, retrain date, bars up to it) is on disk
+    is loaded instead of trained, and a trained one is saved.
+    """
+
+    def __init__(self, config: ForecastConfig, symbol: str, store: str | Path | None = None) -> None:
+        self.config = config
+        self.symbol = symbol
+        self.store = FoldStore(store, symbol, config.fingerprint()) if store is not None else None
+        self.anchor: pd.Timestamp | None = None  # the first retrain date: warm starts chain from it
+        self.previous: RNNForecaster | None = None
+
+    def fit(self, bars: pd.DataFrame, tau: int, fingerprint: DataFingerprint | None = None) -> FittedFold:
+        """The model retrained at the close of row ``tau`` (bars after ``tau`` are not read).
+
+        ``fingerprint`` may be passed when the caller already has one of these bars.
+        """
+        config = self.config
+        retrain_date = bars.index[tau]
+        if self.anchor is None:
+            self.anchor = retrain_date
+        fingerprint = fingerprint or DataFingerprint(bars.iloc[: tau + 1])
+        key = stable_hash({**config.fingerprint(), "anchor": self.anchor, "retrain": retrain_date,
+                           "data": fingerprint.upto(tau)})
+        stored = self.store.load_state(retrain_date, key) if self.store else None
+        if stored is not None:
+            fitted = RNNForecaster.from_state(stored.state, config.model_params())
+        else:
+            warm = config.warm_start and self.previous is not None
+            fitted = config.forecaster().fit(
+                bars, until=tau, init_from=self.previous if warm else None,
+                epochs=config.warm_start_epochs if warm else None,
+            )
+            if self.store:
+                meta = {"retrain_date": f"{retrain_date:%Y-%m-%d}", "symbol": self.symbol}
+                self.store.save_state(retrain_date, key, fitted.get_state(), meta)
+        self.previous = fitted
+        return FittedFold(fitted, retrain_date, key, trained=stored is None)
+
+
+def _splitter(config: ForecastConfig, start: RowLike | None, end: RowLike | None) -> WalkForwardSplit:
+    return WalkForwardSplit(
+        lookback=config.lookback,
+        horizon=config.horizon,
+        retrain_every=config.retrain_every,
+        train_window=config.train_window,
+        min_train=config.min_train,
+        warmup=config.forecaster().warmup,
+        start=start,
+        end=end,
+    )
+
+
+def first_retrain_row(config: ForecastConfig, index: pd.DatetimeIndex, start: RowLike | None = None) -> int | None:
+    """Row of the first retrain :func:`walk_forward` makes over bars with this index (``end=None``).
+
+    ``None`` when no fold fits yet: too few bars for ``min_train`` samples, or no bar on or
+    after ``start``. Later retrains follow every ``retrain_every`` rows, whatever the length.
+    """
+    if len(index) == 0:
+        return None
+    if isinstance(start, (int, np.integer)):
+        if start >= len(index):
+            return None
+    elif start is not None and index[-1] < pd.Timestamp(start):
+        return None
+    try:
+        return int(_splitter(config, start, None).retrain_rows(index)[0])
+    except DataError:  # "no fold fits": not enough bars yet
+        return None
+
+
 def walk_forward(
     bars: pd.DataFrame,
     config: ForecastConfig | None = None,
@@ -152,58 +254,27 @@ def walk_forward(
         (retrain date, samples, epochs, seconds, loss history) for plots.
     """
     config = config or ForecastConfig()
-    model = config.forecaster()
-    splitter = WalkForwardSplit(
-        lookback=config.lookback,
-        horizon=config.horizon,
-        retrain_every=config.retrain_every,
-        train_window=config.train_window,
-        min_train=config.min_train,
-        warmup=model.warmup,
-        start=start,
-        end=end,
-    )
-    folds = list(splitter.split(bars))
+    folds = list(_splitter(config, start, end).split(bars))
     symbol = str(bars.attrs.get("symbol") or "bars")
     fingerprint = DataFingerprint(bars)
-    anchor = bars.index[folds[0][1][0]]
-    fold_store = FoldStore(store, symbol, config.fingerprint()) if store is not None else None
-    log.info("walk-forward %s: %d folds from %s", symbol, len(folds), anchor.date())
+    trainer = FoldTrainer(config, symbol, store)
+    log.info("walk-forward %s: %d folds from %s", symbol, len(folds), bars.index[folds[0][1][0]].date())
 
-    previous: RNNForecaster | None = None
     pieces, reports = [], []
     for k, (train_ends, rows) in enumerate(folds):
         started = time.perf_counter()
-        retrain_date = bars.index[rows[0]]
-        key = stable_hash({**config.fingerprint(), "anchor": anchor, "retrain": retrain_date,
-                           "data": fingerprint.upto(int(rows[0]))})
-        stored = fold_store.load_state(retrain_date, key) if fold_store else None
-        if stored is not None:
-            fitted = RNNForecaster.from_state(stored.state, config.model_params())
-        else:
-            warm = config.warm_start and previous is not None
-            fitted = config.forecaster().fit(
-                bars, until=int(rows[0]), init_from=previous if warm else None,
-                epochs=config.warm_start_epochs if warm else None,
-            )
-            if fold_store:
-                fold_store.save_state(retrain_date, key, fitted.get_state(), {"retrain_date": f"{retrain_date:%Y-%m-%d}", "symbol": symbol})
-        data_key = fingerprint.upto(int(rows[-1]))
-        forecasts = fold_store.load_forecasts(retrain_date, key, data_key, bars.index[rows]) if fold_store else None
-        if forecasts is None:
-            forecasts = fitted.predict(bars, rows)
-            if fold_store:
-                fold_store.save_forecasts(retrain_date, key, data_key, forecasts)
+        fold = trainer.fit(bars, int(rows[0]), fingerprint)
+        forecasts = _fold_forecasts(trainer.store, fold, bars, rows, fingerprint)
         pieces.append(forecasts.assign(fold=k))
+        fitted = fold.model
         report = FoldReport(
-            fold=k, folds=len(folds), retrain_date=retrain_date, forecasts=len(rows), trained=stored is None,
+            fold=k, folds=len(folds), retrain_date=fold.retrain_date, forecasts=len(rows), trained=fold.trained,
             seconds=time.perf_counter() - started, samples=len(train_ends), epochs=len(fitted.history_),
             history={c: fitted.history_[c].tolist() for c in ("train_loss", "val_loss")},
         )
         reports.append(report.as_dict())
         if progress:
             progress(report)
-        previous = fitted
 
     frame = pd.concat(pieces)
     frame.index.name = "date"
@@ -212,3 +283,93 @@ def walk_forward(
         frame[f"open_{h}"] = opens.shift(-h).reindex(frame.index).to_numpy()
     frame.attrs = {"symbol": symbol, "folds": reports, "config": config.to_dict()}
     return frame
+
+
+def _fold_forecasts(store: FoldStore | None, fold: FittedFold, bars: pd.DataFrame, rows: np.ndarray,
+                    fingerprint: DataFingerprint) -> pd.DataFrame:
+    """A fold's forecasts of ``rows``: from the store when there for exactly these bars, else predicted."""
+    data_key = fingerprint.upto(int(rows[-1]))
+    forecasts = store.load_forecasts(fold.retrain_date, fold.key, data_key, bars.index[rows]) if store else None
+    if forecasts is None:
+        forecasts = fold.model.predict(bars, rows)
+        if store:
+            store.save_forecasts(fold.retrain_date, fold.key, data_key, forecasts)
+    return forecasts
+
+
+def bars_frame(dates: Sequence[object], values: np.ndarray, symbol: str) -> pd.DataFrame:
+    """A bar frame (index ``date``, float64 ``open high low close volume``) from raw arrays.
+
+    ``values`` is ``(n, 5)`` in that column order, e.g. what a Backtrader feed holds.
+    """
+    index = pd.DatetimeIndex(pd.to_datetime(list(dates)), name="date")
+    frame = pd.DataFrame(np.asarray(values, dtype="float64").reshape(len(index), 5), index=index,
+                         columns=list(BAR_COLUMNS))
+    frame.attrs["symbol"] = symbol
+    return frame
+
+
+class WalkForwardStream:
+    """:func:`walk_forward` bar by bar, for data that arrives one bar at a time (live-like).
+
+    :meth:`update` appends the bar closed at ``date`` and returns its forecast of the next
+    H opens, or None before the first retrain. It retrains on the rows :func:`walk_forward`
+    retrains on (those rows do not depend on the number of bars when ``end`` is None), with
+    the same :class:`FoldTrainer`, and forecasts each bar from bars up to it, so by the
+    timing contract the forecasts are identical to ``walk_forward(all_bars, config, start)``.
+    Each fold is trained once; with a ``store`` a fold already on disk is loaded.
+
+    Example::
+
+        stream = WalkForwardStream(config, start="2019-09-02", symbol="600519.SH")
+        for date, bar in bars.iterrows():
+            pred = stream.update(date, *bar[["open", "high", "low", "close", "volume"]])
+    """
+
+    def __init__(self, config: ForecastConfig | None = None, start: RowLike | None = None, *,
+                 symbol: str = "bars", store: str | Path | None = None) -> None:
+        self.config = config or ForecastConfig()
+        if start is not None and not isinstance(start, (int, np.integer)):
+            start = pd.Timestamp(start)
+        self.start = start
+        self.symbol = symbol
+        self.trainer = FoldTrainer(self.config, symbol, store)
+        self.model: RNNForecaster | None = None
+        self.fold = -1  # folds so far - 1: the fold of the latest forecast
+        self._first: int | None = None
+        self._dates: list[pd.Timestamp] = []
+        self._values: list[tuple[float, float, float, float, float]] = []
+        self._tail = self.config.lookback + self.config.forecaster().warmup  # rows one forecast reads
+
+    def __len__(self) -> int:
+        return len(self._dates)
+
+    def bars(self, first: int = 0) -> pd.DataFrame:
+        """The bars received so far, from row ``first``, as a bar frame."""
+        return bars_frame(self._dates[first:], np.array(self._values[first:]).reshape(-1, 5), self.symbol)
+
+    def update(self, date: object, open: float, high: float, low: float, close: float,
+               volume: float) -> np.ndarray | None:
+        """Add the bar closed at ``date``; its forecast ``[ô(t+1) … ô(t+H)]``, or None before the first retrain."""
+        date = pd.Timestamp(date)
+        if self._dates and date <= self._dates[-1]:
+            raise DataError(f"{self.symbol}: bar {date.date()} is not after the previous bar "
+                            f"{self._dates[-1].date()}; feed bars in ascending date order, one per day")
+        self._dates.append(date)
+        self._values.append((float(open), float(high), float(low), float(close), float(volume)))
+        row = len(self._dates) - 1
+        if self._is_retrain_row(row):
+            self.model = self.trainer.fit(self.bars(), row).model
+            self.fold += 1
+        if self.model is None:
+            return None
+        tail = self.bars(max(0, row - self._tail + 1))
+        return self.model.predict(tail, [len(tail) - 1]).to_numpy()[0]
+
+    def _is_retrain_row(self, row: int) -> bool:
+        if self._first is None:
+            self._first = first_retrain_row(self.config, pd.DatetimeIndex(self._dates), self.start)
+            if self._first is None:
+                return False
+            log.info("walk-forward stream %s: first retrain at %s", self.symbol, self._dates[row].date())
+        return row >= self._first and (row - self._first) % self.config.retrain_every == 0

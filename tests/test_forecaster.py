@@ -241,3 +241,16 @@ def test_bad_rows_and_bad_bars(bars: pd.DataFrame, fitted: RNNForecaster) -> Non
 def test_bad_params_are_named(bars: pd.DataFrame, params: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         RNNForecaster(**{**TINY, **params}).fit(bars, until=TAU)
+
+
+def test_minmax_feature_scaling_round_trips(moutai):
+    from sklearn.preprocessing import MinMaxScaler
+
+    bars = moutai.iloc[:200]
+    model = RNNForecaster(hidden=(4,), lookback=5, horizon=1, features=("open",), target="level",
+                          feature_scaling="minmax", epochs=1, patience=0, device="cpu").fit(bars)
+    assert isinstance(model.feature_scaler_, MinMaxScaler)
+    restored = RNNForecaster.from_state(model.get_state(), model.get_params())
+    pd.testing.assert_frame_equal(restored.predict(bars, [150, 199]), model.predict(bars, [150, 199]))
+    with pytest.raises(ConfigError, match=r"feature_scaling='robust' is unknown; use one of \['minmax', 'standard'\]"):
+        RNNForecaster(feature_scaling="robust").fit(bars)
