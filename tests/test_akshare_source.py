@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 
 import pandas as pd
 import pytest
@@ -134,6 +135,9 @@ def test_truncated_metadata_is_refetched(fake, tmp_path):
 def test_no_leftover_temporary_files(fake, tmp_path):
     load_bars("sh000300", "2020-01-02", "2020-03-31", akshare=source(fake, tmp_path))
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["index_000300.SH_raw.csv", "index_000300.SH_raw.json"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "cache" / "index_000300.SH_raw.csv").stat().st_mode & 0o777 == 0o666 & ~umask  # not 0600
 
 
 def test_empty_answer_is_an_error(fake, tmp_path):

@@ -19,7 +19,7 @@ from rnnstrategy.errors import RnnStrategyError
 
 __all__ = ["main", "build_parser"]
 
-COMMAND_MODULES = ("rnnstrategy.cli.forecast", "rnnstrategy.cli.data")
+COMMAND_MODULES = ("rnnstrategy.cli.forecast", "rnnstrategy.cli.backtest", "rnnstrategy.cli.run", "rnnstrategy.cli.report", "rnnstrategy.cli.data")
 EXIT_BAD_INPUT = 2
 
 

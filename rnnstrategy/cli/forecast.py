@@ -17,7 +17,7 @@ from rnnstrategy.evaluation import forecast_metrics
 from rnnstrategy.foldstore import DataFingerprint, default_store_dir
 from rnnstrategy.walkforward import ForecastConfig, FoldReport, walk_forward
 
-__all__ = ["register", "add_forecaster_options", "config_from_args"]
+__all__ = ["register", "add_compute_options", "add_forecaster_options", "config_from_args", "run_walk_forward"]
 
 _DEFAULTS = ForecastConfig()
 
@@ -50,8 +50,6 @@ def add_forecaster_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--patience", type=int, default=d.patience, help="early-stopping patience in epochs; 0 turns it off")
     group.add_argument("--seed", type=int, default=d.seed, help="random seed (same seed, same forecasts)")
     group.add_argument("--device", default=d.device, help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
-    group.add_argument("--threads", type=int, default=1,
-                       help="CPU threads for torch; small recurrent models train fastest on one, 0 = torch's default")
     schedule = parser.add_argument_group("walk-forward schedule")
     schedule.add_argument("--retrain-every", type=int, default=d.retrain_every, help="bars between retrains")
     schedule.add_argument("--train-window", type=int, default=0, help="training samples per fold; 0 = all (expanding)")
@@ -60,8 +58,16 @@ def add_forecaster_options(parser: argparse.ArgumentParser) -> None:
     schedule.add_argument("--no-warm-start", action="store_true", help="train every fold from scratch")
     schedule.add_argument("--start", help="first forecast date (training may use earlier bars)")
     schedule.add_argument("--end", help="last forecast date")
-    schedule.add_argument("--store", type=Path, default=None, help="fold store directory (default: folds/ in the cache)")
-    schedule.add_argument("--no-store", action="store_true", help="keep no folds on disk (always retrain)")
+    add_compute_options(parser)
+
+
+def add_compute_options(parser: argparse.ArgumentParser) -> None:
+    """Where and how to compute: threads and the fold store (not part of a research definition)."""
+    compute = parser.add_argument_group("compute (not part of the research definition)")
+    compute.add_argument("--threads", type=int, default=1,
+                         help="CPU threads for torch; small recurrent models train fastest on one, 0 = torch's default")
+    compute.add_argument("--store", type=Path, default=None, help="fold store directory (default: folds/ in the cache)")
+    compute.add_argument("--no-store", action="store_true", help="keep no folds on disk (always retrain)")
 
 
 def config_from_args(args: argparse.Namespace) -> ForecastConfig:

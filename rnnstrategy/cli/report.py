@@ -1,0 +1,42 @@
+"""``rnnstrategy report DIR``: redraw the tearsheet and plots of a finished run from its files."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import matplotlib
+
+__all__ = ["register", "use_agg"]
+
+
+def use_agg() -> None:
+    """Draw with Agg: reports are files, never windows (quantstats draws with pyplot)."""
+    matplotlib.use("Agg")
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "report",
+        help="redraw the tearsheet and plots of a finished backtest from its files",
+        description="Read DIR/equity.csv, trades.csv, forecasts.csv and manifest.json of a finished backtest "
+                    "and write DIR/report.html and the PNG plots again (e.g. after an upgrade of quantstats).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("run", metavar="DIR", type=Path, help="output directory of `rnnstrategy backtest` or `run`")
+    parser.set_defaults(func=_report)
+
+
+def _report(args: argparse.Namespace) -> int:
+    use_agg()
+    from rnnstrategy.report import (  # quantstats is slow to import: only when needed
+        read_run,
+        render,
+    )
+
+    started = time.perf_counter()
+    paths = render(args.run, read_run(args.run))
+    if not args.quiet:
+        print(f"redrew {', '.join(p.name for p in paths)} in {args.run} ({time.perf_counter() - started:.1f}s)")
+    return 0

@@ -1,0 +1,36 @@
+"""``rnnstrategy run FILE``: the ``backtest`` pipeline from a versioned TOML definition."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rnnstrategy.cli.backtest import execute
+from rnnstrategy.cli.forecast import add_compute_options
+from rnnstrategy.runconfig import load_run_config
+
+__all__ = ["register"]
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "run",
+        help="run a backtest defined in a TOML file (see backtests/*.toml)",
+        description="Read a backtest definition (tables [data], [benchmark], [forecast], [backtest], "
+                    "[backtest.params]; see rnnstrategy.runconfig) from FILE, or the configuration recorded in a "
+                    "run's manifest.json, and forecast, backtest and report as `rnnstrategy backtest` does. "
+                    "Relative paths in FILE are looked up beside it first.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("file", metavar="FILE", type=Path, help="TOML backtest definition, or a run's manifest.json")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="output directory (default: runs/<FILE name without suffix> in the current directory)")
+    add_compute_options(parser)
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    config = load_run_config(args.file)
+    stem = args.file.parent.name if args.file.name == "manifest.json" else args.file.stem
+    out = args.out or Path("runs") / stem
+    return execute(config, out, args, config_file=args.file)

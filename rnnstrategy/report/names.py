@@ -1,0 +1,141 @@
+"""Security names and the titles of a report ("GRU forecast on 600519 贵州茅台", "CSI 300").
+
+Index names come from a small built-in table. Stock names come from a stock list CSV
+(tushare ``stock_basic`` columns ``ts_code,symbol,name,...``, like the sample data's
+``stocks_tushare_qfq/basic_stock_data.csv``): given explicitly, or named by the
+``RNNSTRATEGY_NAMES`` environment variable, or found beside the bar file (see
+:func:`find_names_file`). An unknown name is left out; the code alone still identifies the
+security.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from rnnstrategy.errors import DataError, SymbolError
+from rnnstrategy.symbols import symbol_info
+
+__all__ = [
+    "INDEX_NAMES", "NAMES_ENV", "NAMES_FILE", "Titles", "benchmark_title", "find_names_file", "read_names",
+    "security_label", "security_name",
+]
+
+log = logging.getLogger(__name__)
+
+NAMES_ENV = "RNNSTRATEGY_NAMES"
+NAMES_FILE = "basic_stock_data.csv"
+
+#: English names of the common A-share indexes, by tushare code.
+INDEX_NAMES = {
+    "000001.SH": "SSE Composite",
+    "000016.SH": "SSE 50",
+    "000300.SH": "CSI 300",
+    "000688.SH": "STAR 50",
+    "000852.SH": "CSI 1000",
+    "000905.SH": "CSI 500",
+    "399001.SZ": "SZSE Component",
+    "399006.SZ": "ChiNext Index",
+}
+
+
+@dataclass(frozen=True)
+class Titles:
+    """What a report calls things.
+
+    Attributes:
+        strategy: the strategy's returns, e.g. ``"GRU forecast on 600519 贵州茅台"``.
+        benchmark: the benchmark's returns, e.g. ``"CSI 300"``.
+        security: the traded security, e.g. ``"600519 贵州茅台"`` (forecast plot titles).
+    """
+
+    strategy: str
+    benchmark: str
+    security: str
+
+    @classmethod
+    def for_run(cls, cell: str, security: str, benchmark: str) -> Titles:
+        """Titles of a forecast-driven run: ``"<CELL> forecast on <security>"`` against ``benchmark``."""
+        return cls(strategy=f"{cell.upper()} forecast on {security}", benchmark=benchmark, security=security)
+
+    def to_dict(self) -> dict[str, str]:
+        return {"strategy": self.strategy, "benchmark": self.benchmark, "security": self.security}
+
+
+def find_names_file(near: str | os.PathLike[str] | None = None) -> Path | None:
+    """The stock list to take names from, or None.
+
+    ``$RNNSTRATEGY_NAMES`` when set; else a ``basic_stock_data.csv`` in the folder of the bar
+    file ``near`` or in one of that folder's sub-folders (the layout of the sample data).
+    """
+    env = os.environ.get(NAMES_ENV)
+    if env:
+        return Path(env).expanduser()
+    if near is None or not Path(near).is_file():
+        return None
+    folder = Path(near).resolve().parent
+    for candidate in [folder / NAMES_FILE, *sorted(folder.glob(f"*/{NAMES_FILE}"))]:
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_names(path: str | os.PathLike[str]) -> dict[str, str]:
+    """``{ts_code: name}`` from a stock list CSV with ``ts_code`` (or ``symbol``) and ``name`` columns."""
+    path = Path(path)
+    try:
+        table = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataError(f"{path}: not a readable stock list ({exc}); "
+                        "give a CSV with ts_code and name columns") from None
+    code = next((c for c in ("ts_code", "symbol", "code", "代码") if c in table.columns), None)
+    name = next((c for c in ("name", "名称") if c in table.columns), None)
+    if code is None or name is None:
+        raise DataError(f"{path}: a stock list needs ts_code and name columns, found {', '.join(table.columns)}")
+    names: dict[str, str] = {}
+    for raw_code, raw_name in zip(table[code], table[name], strict=True):
+        try:
+            names[symbol_info(str(raw_code)).ts_code] = str(raw_name).strip()
+        except SymbolError:
+            continue
+    return names
+
+
+def security_name(symbol: str, names_file: str | os.PathLike[str] | None = None) -> str:
+    """The name of ``symbol`` (index table, then the stock list), or ``""`` when unknown."""
+    try:
+        ts_code = symbol_info(symbol).ts_code
+    except SymbolError:
+        return ""
+    if ts_code in INDEX_NAMES:
+        return INDEX_NAMES[ts_code]
+    if names_file is None:
+        return ""
+    name = read_names(names_file).get(ts_code, "")
+    log.info("name of %s: %s (from %s)", ts_code, name or "not listed", names_file)
+    return name
+
+
+def security_label(symbol: str, name: str) -> str:
+    """``"600519 贵州茅台"``: the six-digit code and the name (the code alone when unnamed)."""
+    try:
+        code = symbol_info(symbol).code
+    except SymbolError:
+        code = symbol
+    return f"{code} {name}".strip()
+
+
+def benchmark_title(symbol: str, names_file: str | os.PathLike[str] | None = None) -> str:
+    """How a benchmark is called: an index by its name (``"CSI 300"``), a stock by code and name."""
+    name = security_name(symbol, names_file)
+    try:
+        is_index = symbol_info(symbol).is_index
+    except SymbolError:
+        return symbol
+    if is_index:
+        return name or symbol_info(symbol).ts_code
+    return security_label(symbol, name)

@@ -1,0 +1,285 @@
+"""A finished run as files: tables, metrics, manifest, tearsheet and plots, and back.
+
+Layout of a run directory (every file written atomically)::
+
+    report.html                 quantstats tearsheet, strategy vs benchmark (offline page)
+    forecast_vs_actual.png      predicted vs realised next-day opens, previous-close baseline
+    training_loss.png           loss per epoch of every walk-forward fold
+    equity_vs_benchmark.png     portfolio value vs benchmark, trades marked
+    metrics.json                performance (strategy, benchmark), trades, forecast quality
+    trades.csv                  date,side,size,price,value,commission,stamp_duty,transfer_fee
+    equity.csv                  date,value,cash,position,close,return,benchmark_return
+    forecasts.csv               the forecast frame (rnnstrategy.forecastio)
+    forecasts.meta.json         its attrs: symbol, configuration, fold reports with loss history
+    manifest.json               configuration, data fingerprints, versions, command line
+
+:func:`write_run` writes them all; :func:`read_run` reads a directory back into a
+:class:`RunReport` and :func:`render` redraws the tearsheet and plots from it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rnnstrategy.bttrades import TRADE_COLUMNS
+from rnnstrategy.data.cache import atomic_write_bytes
+from rnnstrategy.errors import DataError
+from rnnstrategy.forecastio import meta_path, read_forecasts, write_forecasts
+from rnnstrategy.plots import equity_figure, forecast_figure, loss_figure, save_png
+from rnnstrategy.report.names import Titles
+from rnnstrategy.report.tearsheet import (
+    PERIODS_PER_YEAR,
+    headline_metrics,
+    write_tearsheet,
+)
+
+__all__ = [
+    "EQUITY_COLUMNS",
+    "FILES",
+    "RunReport",
+    "read_run",
+    "render",
+    "run_metrics",
+    "trade_statistics",
+    "write_json",
+    "write_run",
+]
+
+log = logging.getLogger(__name__)
+
+EQUITY_COLUMNS = ("value", "cash", "position", "close", "return", "benchmark_return")
+
+#: File names of a run directory.
+FILES = {
+    "tearsheet": "report.html",
+    "forecast_plot": "forecast_vs_actual.png",
+    "loss_plot": "training_loss.png",
+    "equity_plot": "equity_vs_benchmark.png",
+    "metrics": "metrics.json",
+    "trades": "trades.csv",
+    "equity": "equity.csv",
+    "forecasts": "forecasts.csv",
+    "manifest": "manifest.json",
+}
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """Everything the tearsheet, the plots and the metrics are made from.
+
+    Attributes:
+        equity: by date (tz-naive): ``value`` (portfolio, CNY), ``cash``, ``position``
+            (shares), ``close`` (of the traded security), ``return`` (the strategy's daily
+            return) and ``benchmark_return``.
+        trades: fills with the columns of ``trades.csv``.
+        forecasts: the forecast frame the strategy traded on; its ``attrs["folds"]`` (fold
+            reports with loss history) feed the loss plot when present.
+        titles: names of the strategy, the benchmark and the security.
+        parameters: ``name: value`` pairs shown under the tearsheet title.
+        periods_per_year: trading days per year for annualised figures.
+    """
+
+    equity: pd.DataFrame
+    trades: pd.DataFrame
+    forecasts: pd.DataFrame
+    titles: Titles
+    parameters: Mapping[str, object] = field(default_factory=dict)
+    periods_per_year: int = PERIODS_PER_YEAR
+
+    def __post_init__(self) -> None:
+        missing = [c for c in EQUITY_COLUMNS if c not in self.equity.columns]
+        if missing:
+            raise DataError(f"equity needs the columns {', '.join(EQUITY_COLUMNS)}; missing {', '.join(missing)}")
+        if list(self.trades.columns) != list(TRADE_COLUMNS):
+            raise DataError(f"trades need exactly the columns {','.join(TRADE_COLUMNS)}, "
+                            f"got {','.join(self.trades.columns)}")
+        if self.equity.empty:
+            raise DataError("the backtest has no bars: nothing to report")
+
+    @property
+    def folds(self) -> Sequence[Mapping[str, object]]:
+        """The fold reports of the forecasts (empty when unknown)."""
+        return self.forecasts.attrs.get("folds") or []
+
+    @property
+    def returns(self) -> pd.Series:
+        """The strategy's daily returns, named by its title."""
+        return self.equity["return"].rename(self.titles.strategy)
+
+    @property
+    def benchmark(self) -> pd.Series:
+        """The benchmark's daily returns, named by its title."""
+        return self.equity["benchmark_return"].rename(self.titles.benchmark)
+
+
+def trade_statistics(trades: pd.DataFrame, equity: pd.DataFrame,
+                     periods_per_year: int = PERIODS_PER_YEAR) -> dict[str, object]:
+    """Counts, turnover, fees and exposure of a run.
+
+    ``turnover`` is one-way: traded value (buys + sells) / 2 / mean portfolio value, so
+    buying and later selling the whole portfolio once is 1.0; ``annual_turnover`` divides
+    it by the years of the run. ``exposure`` is the share of days ending with a position.
+    Fees in CNY.
+    """
+    fees = {name: float(trades[name].sum()) for name in ("commission", "stamp_duty", "transfer_fee")}
+    traded = float(trades["value"].sum())
+    mean_value = float(equity["value"].mean())
+    years = len(equity) / periods_per_year
+    turnover = traded / 2 / mean_value if mean_value > 0 else 0.0
+    return {
+        "count": int(len(trades)),
+        "buys": int((trades["side"] == "buy").sum()),
+        "sells": int((trades["side"] == "sell").sum()),
+        "traded_value": traded,
+        "turnover": turnover,
+        "annual_turnover": turnover / years if years > 0 else 0.0,
+        **fees,
+        "total_fees": sum(fees.values()),
+        "exposure": float((equity["position"] > 0).mean()),
+    }
+
+
+def run_metrics(report: RunReport, forecast: Mapping[str, object] | None = None) -> dict[str, object]:
+    """The content of ``metrics.json``: period, strategy and benchmark performance, trades, forecast.
+
+    Args:
+        report: the run.
+        forecast: forecast quality, as :func:`rnnstrategy.evaluation.forecast_metrics` gives it.
+    """
+    equity = report.equity
+    first_return = float(equity["return"].iloc[0])
+    return {
+        "period": {
+            "start": f"{equity.index[0]:%Y-%m-%d}",
+            "end": f"{equity.index[-1]:%Y-%m-%d}",
+            "days": int(len(equity)),
+            "periods_per_year": report.periods_per_year,
+            "start_value": float(equity["value"].iloc[0] / (1 + first_return)),
+            "final_value": float(equity["value"].iloc[-1]),
+        },
+        "strategy": {"title": report.titles.strategy, **headline_metrics(report.returns, report.periods_per_year)},
+        "benchmark": {"title": report.titles.benchmark, **headline_metrics(report.benchmark, report.periods_per_year)},
+        "trades": trade_statistics(report.trades, equity, report.periods_per_year),
+        "forecast": dict(forecast or {}),
+    }
+
+
+def _jsonable(value: object) -> object:
+    """``value`` with NaN/inf as None, numpy scalars as Python numbers, timestamps as ISO dates."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (pd.Timestamp,)):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def write_json(path: str | Path, payload: Mapping[str, object]) -> Path:
+    """Write ``payload`` as readable UTF-8 JSON (NaN as null), atomically."""
+    path = Path(path)
+    atomic_write_bytes(path, json.dumps(_jsonable(payload), indent=1, ensure_ascii=False).encode("utf-8"))
+    return path
+
+
+def _csv_bytes(frame: pd.DataFrame, index: bool = True) -> bytes:
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=index, index_label="date" if index else None, date_format="%Y-%m-%d")
+    return buffer.getvalue().encode("utf-8")
+
+
+def render(out: str | Path, report: RunReport) -> list[Path]:
+    """Write the tearsheet and the three PNG plots of ``report`` into ``out``; returns their paths."""
+    out = Path(out)
+    titles = report.titles
+    log.info("drawing the tearsheet and plots of %s into %s", titles.strategy, out)
+    paths = [write_tearsheet(out / FILES["tearsheet"], report.returns, report.benchmark, titles,
+                             parameters=report.parameters, periods_per_year=report.periods_per_year)]
+    paths.append(save_png(forecast_figure(report.forecasts, report.equity["close"], titles.security),
+                          out / FILES["forecast_plot"]))
+    if report.folds:
+        paths.append(save_png(loss_figure(report.folds, titles.security), out / FILES["loss_plot"]))
+    else:  # forecasts read without their fold reports: no loss plot, and none left from an earlier run
+        (out / FILES["loss_plot"]).unlink(missing_ok=True)
+    paths.append(save_png(equity_figure(report.equity["value"], report.benchmark, report.trades, titles.strategy,
+                                        titles.benchmark), out / FILES["equity_plot"]))
+    return paths
+
+
+def write_run(out: str | Path, report: RunReport, *, metrics: Mapping[str, object],
+              manifest: Mapping[str, object]) -> list[Path]:
+    """Write every file of a run directory (see the module docstring); returns their paths.
+
+    Args:
+        out: the run directory (created when missing).
+        report: the run.
+        metrics: the content of ``metrics.json`` (see :func:`run_metrics`).
+        manifest: configuration, fingerprints, versions and command line; the report's
+            titles, parameters and periods per year are added under ``"report"`` so
+            :func:`read_run` can redraw it, and the seconds spent drawing under
+            ``"timings"``. It is written last: a directory with a manifest is complete.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out / FILES["trades"], _csv_bytes(report.trades, index=False))
+    atomic_write_bytes(out / FILES["equity"], _csv_bytes(report.equity[list(EQUITY_COLUMNS)]))
+    write_forecasts(report.forecasts, out / FILES["forecasts"])
+    paths = [out / FILES[name] for name in ("trades", "equity", "forecasts")] + [meta_path(out / FILES["forecasts"])]
+    paths.append(write_json(out / FILES["metrics"], metrics))
+    started = time.perf_counter()
+    paths += render(out, report)
+    timings = {**dict(manifest.get("timings") or {}), "report": round(time.perf_counter() - started, 3)}
+    paths.append(write_json(out / FILES["manifest"], {**manifest, "timings": timings, "report": {
+        "titles": report.titles.to_dict(), "parameters": dict(report.parameters),
+        "periods_per_year": report.periods_per_year}}))
+    return paths
+
+
+def _read_csv(path: Path, index: bool = True) -> pd.DataFrame:
+    if not path.is_file():
+        raise DataError(f"{path}: missing; is {path.parent} the output directory of a finished backtest?")
+    if index:
+        return pd.read_csv(path, index_col="date", parse_dates=["date"])
+    return pd.read_csv(path)
+
+
+def read_run(out: str | Path) -> RunReport:
+    """A :class:`RunReport` from the files of a finished run directory.
+
+    Raises:
+        DataError: when a file is missing or does not have the expected content.
+    """
+    out = Path(out)
+    manifest_path = out / FILES["manifest"]
+    if not manifest_path.is_file():
+        raise DataError(f"{out}: no {FILES['manifest']}; give the output directory of a finished backtest")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        saved = manifest["report"]
+        titles = Titles(**saved["titles"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"{manifest_path}: not a manifest of this version of rnnstrategy ({exc!r})") from None
+    return RunReport(
+        equity=_read_csv(out / FILES["equity"]),
+        trades=_read_csv(out / FILES["trades"], index=False),
+        forecasts=read_forecasts(out / FILES["forecasts"]),
+        titles=titles,
+        parameters=saved.get("parameters", {}),
+        periods_per_year=int(saved.get("periods_per_year", PERIODS_PER_YEAR)),
+    )

@@ -1,0 +1,156 @@
+"""The quantstats part of a report: headline metrics and the HTML tearsheet, offline.
+
+The only module of the package that imports quantstats. quantstats downloads prices from
+Yahoo Finance whenever a benchmark (or returns) is a ticker *string*; here both must be
+pandas Series of returns with a tz-naive DatetimeIndex, checked before quantstats sees them,
+so it never reaches for the network. Its HTML template links one external resource (a
+favicon), which is stripped; the charts are inline SVG whose text is left as text
+(``svg.fonttype: none``), so the browser draws Chinese names with its own fonts.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import tempfile
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+
+import matplotlib as mpl
+import pandas as pd
+import quantstats as qs
+
+from rnnstrategy.data.cache import atomic_write_bytes
+from rnnstrategy.plots import cjk_font, quiet_fonts
+from rnnstrategy.report.names import Titles
+
+__all__ = ["HEADLINE_METRICS", "PERIODS_PER_YEAR", "headline_metrics", "offline_html", "write_tearsheet"]
+
+log = logging.getLogger(__name__)
+
+#: Trading days per year of the Shanghai/Shenzhen calendar (mean of 2006-2022: 243).
+PERIODS_PER_YEAR = 243
+
+#: The metrics of ``metrics.json`` (fractions, not percent; ratios annualised).
+HEADLINE_METRICS = ("total_return", "cagr", "sharpe", "sortino", "max_drawdown", "volatility", "win_rate")
+
+_EXTERNAL_LINK = re.compile(r"\s*<link\b[^>]*\bhref=[\"']https?://[^>]*>", re.IGNORECASE)
+_ONLOAD = re.compile(r"\s+onload=[\"'][^\"']*[\"']", re.IGNORECASE)
+_TITLE = re.compile(r"<title>.*?</title>", re.IGNORECASE | re.DOTALL)
+# quantstats 0.0.86 labels the bars of its yearly-returns chart with the wrong years under current
+# matplotlib (set_ticklabels on automatic ticks); the EOY table beside it has the right numbers.
+_EOY_CHART = re.compile(r'<div id="eoy_returns">.*?</div>', re.DOTALL)
+_SVG_PROLOG = re.compile(r"<\?xml[^>]*\?>\s*|<!DOCTYPE svg[^>]*>\s*", re.IGNORECASE)
+_THIRD_PARTY = r"(quantstats|seaborn|pandas|matplotlib|numpy|scipy)(\.|$)"
+
+
+def _checked(returns: object, what: str) -> pd.Series:
+    """``returns`` as a float Series on a tz-naive DatetimeIndex; anything else is refused."""
+    if not isinstance(returns, pd.Series):
+        raise TypeError(
+            f"{what} must be a pandas Series of daily returns, got {type(returns).__name__}"
+            + (" (quantstats would download a ticker string from the internet)" if isinstance(returns, str) else "")
+        )
+    if not isinstance(returns.index, pd.DatetimeIndex) or returns.index.tz is not None:
+        raise TypeError(f"{what} needs a tz-naive DatetimeIndex of trading days")
+    return returns.astype(float)
+
+
+def _number(value: object) -> float | None:
+    value = float(value)
+    return None if math.isnan(value) or math.isinf(value) else value
+
+
+def headline_metrics(returns: pd.Series, periods_per_year: int = PERIODS_PER_YEAR) -> dict[str, float | None]:
+    """quantstats' headline figures of daily ``returns`` (see :data:`HEADLINE_METRICS`).
+
+    Fractions (0.12 is 12 %); ``max_drawdown`` is negative; ``win_rate`` is the share of
+    days with a positive return among days with a non-zero one; CAGR, Sharpe, Sortino and
+    volatility are annualised with ``periods_per_year``. None where undefined (NaN).
+    """
+    returns = _checked(returns, "returns")
+    if returns.abs().sum() == 0:  # flat: quantstats warns and divides by zero
+        return {"total_return": 0.0, "cagr": 0.0, "sharpe": None, "sortino": None, "max_drawdown": 0.0,
+                "volatility": 0.0, "win_rate": None}
+    stats = qs.stats
+    return {
+        "total_return": _number(stats.comp(returns)),
+        "cagr": _number(stats.cagr(returns, periods=periods_per_year)),
+        "sharpe": _number(stats.sharpe(returns, periods=periods_per_year)),
+        "sortino": _number(stats.sortino(returns, periods=periods_per_year)),
+        "max_drawdown": _number(stats.max_drawdown(returns)),
+        "volatility": _number(stats.volatility(returns, periods=periods_per_year)),
+        "win_rate": _number(stats.win_rate(returns)),
+    }
+
+
+def offline_html(html: str, title: str) -> str:
+    """The tearsheet page without external resources (the favicon link), its dangling
+    ``onload`` handler, the inline SVGs' XML prologs and the mislabelled yearly-returns chart,
+    with ``title`` as the tab title."""
+    html = _SVG_PROLOG.sub("", _EXTERNAL_LINK.sub("", _EOY_CHART.sub("", html)))
+    html = _ONLOAD.sub("", html, count=1)
+    return _TITLE.sub(f"<title>{_escape(title)}</title>", html, count=1)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _flat_page(returns: pd.Series, benchmark: pd.Series, titles: Titles, periods_per_year: int) -> str:
+    """A plain page for a strategy that never traded, with the benchmark's headline metrics."""
+    rows = "".join(f"<tr><td>{name}</td><td>{'n/a' if value is None else f'{value:.4f}'}</td></tr>"
+                   for name, value in headline_metrics(benchmark, periods_per_year).items())
+    title = _escape(f"{titles.strategy} vs {titles.benchmark}")
+    span = f"{returns.index[0]:%Y-%m-%d}..{returns.index[-1]:%Y-%m-%d}" if len(returns) else "no days"
+    return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title></head>'
+            f"<body><h1>{_escape(titles.strategy)}</h1><p>The strategy made no trade in {span}: its returns "
+            f"are all zero, so there is no tearsheet. Check its entry threshold against the forecasts.</p>"
+            f"<h3>{_escape(titles.benchmark)}</h3><table>{rows}</table></body></html>")
+
+
+def write_tearsheet(
+    path: str | Path,
+    returns: pd.Series,
+    benchmark: pd.Series,
+    titles: Titles,
+    *,
+    parameters: Mapping[str, object] | None = None,
+    periods_per_year: int = PERIODS_PER_YEAR,
+) -> Path:
+    """Write the quantstats HTML tearsheet of ``returns`` against ``benchmark``.
+
+    Args:
+        path: the HTML file to write (atomically).
+        returns, benchmark: daily returns on the same tz-naive dates (Series, never tickers).
+        titles: strategy and benchmark names shown in the tables and charts.
+        parameters: extra ``key: value`` pairs for the subtitle (strategy, execution, ...).
+        periods_per_year: trading days per year for annualised figures.
+
+    Use a non-interactive matplotlib backend (Agg) when calling this outside a notebook:
+    quantstats draws with pyplot.
+    """
+    returns = _checked(returns, "returns").rename(titles.strategy)
+    benchmark = _checked(benchmark, "benchmark").rename(titles.benchmark)
+    path = Path(path)
+    if returns.abs().sum() == 0:  # quantstats fails on a flat series (a regression of constant x)
+        log.warning("%s never traded: no quantstats tearsheet, %s says so", titles.strategy, path)
+        atomic_write_bytes(path, _flat_page(returns, benchmark, titles, periods_per_year).encode("utf-8"))
+        return path
+    cjk = cjk_font()
+    rc = {"svg.fonttype": "none", "font.family": ["DejaVu Sans", cjk] if cjk else ["DejaVu Sans"]}
+    with (tempfile.TemporaryDirectory(prefix="rnnstrategy-tearsheet-") as tmp, warnings.catch_warnings(),
+          quiet_fonts(), mpl.rc_context(rc)):
+        raw = Path(tmp) / "tearsheet.html"
+        # quantstats and seaborn trip deprecation warnings of newer pandas/matplotlib: not the user's to fix
+        warnings.filterwarnings("ignore", module=_THIRD_PARTY)
+        qs.reports.html(
+            returns, benchmark=benchmark, title=titles.strategy, output=str(raw), periods_per_year=periods_per_year,
+            strategy_title=titles.strategy, benchmark_title=titles.benchmark, parameters=dict(parameters or {}),
+            figfmt="svg", match_dates=False,  # keep the whole window, as metrics.json does
+        )
+        html = raw.read_text(encoding="utf-8")
+    atomic_write_bytes(path, offline_html(html, f"{titles.strategy} vs {titles.benchmark}").encode("utf-8"))
+    return path

@@ -1,0 +1,217 @@
+"""The report layer: metrics, benchmark returns, trade statistics, the offline tearsheet, run files."""
+
+import json
+import re
+import socket
+
+import numpy as np
+import pandas as pd
+import pytest
+import quantstats as qs
+
+from rnnstrategy.bttrades import TRADE_COLUMNS
+from rnnstrategy.errors import DataError
+from rnnstrategy.report import (
+    FILES,
+    RunReport,
+    Titles,
+    benchmark_returns,
+    benchmark_title,
+    headline_metrics,
+    read_run,
+    run_metrics,
+    security_name,
+    trade_statistics,
+    write_run,
+    write_tearsheet,
+)
+from rnnstrategy.report.tearsheet import offline_html
+
+TITLES = Titles.for_run("lstm", "600519 贵州茅台", "CSI 300")
+
+
+def _offline(monkeypatch):
+    """Any attempt to open a network connection (quantstats' yfinance downloads) fails the test."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network access attempted: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(qs.utils, "download_returns", refuse)
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    _offline(monkeypatch)
+
+
+def returns_on(values, start="2020-01-02"):
+    return pd.Series(values, index=pd.bdate_range(start, periods=len(values), name="date"), dtype=float)
+
+
+def small_run(n=80, seed=0):
+    """A RunReport of n days with two trades, on synthetic prices."""
+    rng = np.random.default_rng(seed)
+    index = pd.bdate_range("2020-01-02", periods=n, name="date")
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, n)))
+    position = np.where((np.arange(n) >= 10) & (np.arange(n) < 50), 1000.0, 0.0)
+    value = 1_000_000 + np.cumsum(np.r_[0, np.diff(close)] * np.r_[0, position[:-1]])
+    equity = pd.DataFrame({"value": value, "cash": value - position * close, "position": position, "close": close},
+                          index=index)
+    equity["return"] = equity["value"].pct_change().fillna(0.0)
+    equity["benchmark_return"] = rng.normal(0, 0.01, n)
+    trades = pd.DataFrame([
+        {"date": "2020-01-16", "side": "buy", "size": 1000, "price": 100.0, "value": 100_000.0, "commission": 25.0,
+         "stamp_duty": 0.0, "transfer_fee": 2.0},
+        {"date": "2020-03-12", "side": "sell", "size": 1000, "price": 110.0, "value": 110_000.0, "commission": 27.5,
+         "stamp_duty": 110.0, "transfer_fee": 2.2},
+    ], columns=list(TRADE_COLUMNS))
+    forecasts = pd.DataFrame({"pred_open_1": close * 1.001, "pred_open_2": close * 1.002, "fold": np.arange(n) // 40,
+                              "open_1": np.r_[close[1:], np.nan], "open_2": np.r_[close[2:], np.nan, np.nan]},
+                             index=index)
+    forecasts.attrs = {"symbol": "600519.SH", "folds": [
+        {"fold": k, "retrain_date": f"{index[40 * k]:%Y-%m-%d}", "trained": True,
+         "history": {"train_loss": [1.0, 0.5, 0.4], "val_loss": [1.1, 0.7, float("nan")]}} for k in range(2)]}
+    return RunReport(equity=equity, trades=trades, forecasts=forecasts, titles=TITLES,
+                     parameters={"Strategy": "forecast_long"})
+
+
+def test_headline_metrics_are_quantstats_figures():
+    r = returns_on([0.01, -0.02, 0.03, 0.0, -0.01])
+    m = headline_metrics(r, periods_per_year=243)
+    assert m["total_return"] == pytest.approx(1.01 * 0.98 * 1.03 * 1.0 * 0.99 - 1)
+    assert m["max_drawdown"] == pytest.approx(-0.02)
+    assert m["win_rate"] == pytest.approx(2 / 4)  # zero-return days do not count
+    assert m["volatility"] == pytest.approx(r.std() * np.sqrt(243))
+    assert m["sharpe"] == pytest.approx(r.mean() / r.std() * np.sqrt(243))
+    assert m["cagr"] == pytest.approx((1 + m["total_return"]) ** (243 / 5) - 1)
+
+
+def test_headline_metrics_of_a_flat_run_are_defined():
+    m = headline_metrics(returns_on([0.0] * 10))
+    assert m == {"total_return": 0.0, "cagr": 0.0, "sharpe": None, "sortino": None, "max_drawdown": 0.0,
+                 "volatility": 0.0, "win_rate": None}
+
+
+def test_benchmark_returns_start_at_zero_and_carry_missing_days():
+    dates = pd.DatetimeIndex(["2020-01-02", "2020-01-03", "2020-01-06", "2020-01-07"], name="date")
+    bars = pd.DataFrame({"close": [99.0, 100.0, 110.0, 121.0]},
+                        index=pd.DatetimeIndex(["2020-01-01", "2020-01-02", "2020-01-03", "2020-01-07"]))
+    bars.attrs["symbol"] = "000300.SH"
+    r = benchmark_returns(bars, dates)
+    # no bar on 01-06: its close carries, the move lands on 01-07
+    assert r.tolist() == pytest.approx([0.0, 0.1, 0.0, 0.1])
+    assert r.name == "000300.SH" and r.index.equals(dates)
+    with pytest.raises(DataError, match="000300.SH has bars 2020-01-01..2020-01-07 but the backtest runs"):
+        benchmark_returns(bars, dates.append(pd.DatetimeIndex(["2020-01-08"])))
+
+
+def test_trade_statistics():
+    report = small_run()
+    stats = trade_statistics(report.trades, report.equity, periods_per_year=243)
+    mean_value = report.equity["value"].mean()
+    assert stats["count"] == 2 and stats["buys"] == 1 and stats["sells"] == 1
+    assert stats["traded_value"] == 210_000.0
+    assert stats["turnover"] == pytest.approx(210_000 / 2 / mean_value)
+    assert stats["annual_turnover"] == pytest.approx(stats["turnover"] / (80 / 243))
+    assert stats["total_fees"] == pytest.approx(25 + 2 + 27.5 + 110 + 2.2)
+    assert stats["stamp_duty"] == 110.0
+    assert stats["exposure"] == pytest.approx(40 / 80)
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    """A small run written once, with the network cut off: (directory, report, metrics, paths)."""
+    out = tmp_path_factory.mktemp("run")
+    report = small_run()
+    metrics = run_metrics(report, {"rmse": 1.5})
+    with pytest.MonkeyPatch.context() as patch:
+        _offline(patch)
+        paths = write_run(out, report, metrics=metrics, manifest={"config": {"x": 1}, "timings": {"load": 0.1}})
+    return out, report, metrics, paths
+
+
+def test_tearsheet_is_offline_and_names_both_series(written):
+    html = (written[0] / "report.html").read_text(encoding="utf-8")
+    assert "<h1>LSTM forecast on 600519 贵州茅台" in html
+    assert "<title>LSTM forecast on 600519 贵州茅台 vs CSI 300</title>" in html
+    assert "Benchmark: CSI 300" in html and "Strategy: forecast_long" in html
+    assert "Sharpe" in html and "Max Drawdown" in html and "Cumulative Return" in html
+    assert html.count("<svg") >= 10  # the charts are inline SVG
+    # nothing the page needs comes from the network
+    assert not re.search(r"<(script|link|img|iframe)\b[^>]*\b(src|href)=[\"']?(https?:)?//", html, re.I)
+    assert not re.search(r"url\(\s*[\"']?(https?:)?//|@import", html, re.I)
+    # chart text stays text, so a browser draws the Chinese name with its own fonts
+    assert "600519 贵州茅台" in html.split("<svg", 1)[1]
+
+
+def test_tearsheet_refuses_a_ticker_string(tmp_path, offline):
+    with pytest.raises(TypeError, match="download a ticker"):
+        write_tearsheet(tmp_path / "t.html", returns_on([0.01, 0.02]), "000300.SS", TITLES)
+
+
+def test_offline_html_strips_external_resources():
+    page = ('<html><head><title>Tearsheet</title><link rel="shortcut icon" href="https://qtpylib.io/favicon.ico">'
+            '</head><body onload="save()"><?xml version="1.0"?><!DOCTYPE svg PUBLIC "-" "http://x/svg11.dtd"><svg/>'
+            '<div id="eoy_returns"><svg><text>EOY Returns</text></svg></div></body></html>')
+    assert offline_html(page, "A vs B") == "<html><head><title>A vs B</title></head><body><svg/></body></html>"
+
+
+def test_names_and_titles(tmp_path, monkeypatch):
+    monkeypatch.delenv("RNNSTRATEGY_NAMES", raising=False)
+    names = tmp_path / "basic_stock_data.csv"
+    names.write_text("ts_code,symbol,name\n600519.SH,600519,贵州茅台\n000858.SZ,000858,五粮液\n", encoding="utf-8")
+    assert security_name("600519", names) == "贵州茅台"
+    assert security_name("300750", names) == ""
+    assert benchmark_title("sh000300") == "CSI 300"
+    assert benchmark_title("000858.SZ", names) == "000858 五粮液"
+    assert Titles.for_run("gru", "600519 贵州茅台", "CSI 300").strategy == "GRU forecast on 600519 贵州茅台"
+
+
+def test_write_run_then_read_run_round_trips(written):
+    tmp_path, report, metrics, paths = written
+    names = {p.name for p in paths}
+    assert names == {"report.html", "forecast_vs_actual.png", "training_loss.png", "equity_vs_benchmark.png",
+                     "metrics.json", "trades.csv", "equity.csv", "forecasts.csv", "forecasts.meta.json",
+                     "manifest.json"}
+    assert set(FILES.values()) <= names
+    manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["config"] == {"x": 1} and set(manifest["timings"]) == {"load", "report"}
+    assert manifest["report"]["titles"]["benchmark"] == "CSI 300"
+    saved = json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))
+    assert saved["forecast"] == {"rmse": 1.5}
+    final = report.equity["value"].iloc[-1]
+    assert saved["period"] == {"start": "2020-01-02", "end": "2020-04-22", "days": 80, "periods_per_year": 243,
+                               "start_value": 1_000_000.0, "final_value": pytest.approx(final)}
+
+    back = read_run(tmp_path)
+    pd.testing.assert_frame_equal(back.equity, report.equity, check_freq=False, check_index_type=False)
+    pd.testing.assert_frame_equal(back.trades, report.trades)
+    assert back.titles == report.titles and back.parameters == report.parameters
+    assert len(back.folds) == 2 and back.folds[0]["history"]["train_loss"] == [1.0, 0.5, 0.4]
+    again = run_metrics(back, {"rmse": 1.5})
+    for section in ("strategy", "benchmark", "trades"):
+        numbers = {k: v for k, v in metrics[section].items() if not isinstance(v, str)}
+        assert {k: again[section][k] for k in numbers} == pytest.approx(numbers, rel=1e-12)
+
+
+def test_read_run_names_a_missing_directory(tmp_path):
+    with pytest.raises(DataError, match="no manifest.json; give the output directory of a finished backtest"):
+        read_run(tmp_path)
+
+
+def test_run_report_checks_its_columns():
+    report = small_run()
+    with pytest.raises(DataError, match="missing benchmark_return"):
+        RunReport(equity=report.equity.drop(columns="benchmark_return"), trades=report.trades,
+                  forecasts=report.forecasts, titles=TITLES)
+
+
+def test_a_strategy_that_never_traded_gets_a_plain_page(tmp_path, offline):
+    path = write_tearsheet(tmp_path / "t.html", returns_on([0.0] * 5), returns_on([0.0, 0.01, -0.01, 0.02, 0.0]),
+                           TITLES)
+    html = path.read_text(encoding="utf-8")
+    assert "<h1>LSTM forecast on 600519 贵州茅台</h1>" in html
+    assert "made no trade in 2020-01-02..2020-01-08" in html and "<h3>CSI 300</h3>" in html
+    assert "<td>total_return</td><td>0.0199</td>" in html
