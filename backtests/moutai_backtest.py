@@ -4,7 +4,7 @@
                                         [--store /tmp/rnnstrategy-folds] [--execution next_open]
 
 The default walk-forward forecaster (``ForecastConfig()``: GRU 32, lookback 40, horizon 2,
-retrained every 20 bars, warm-started) is trained on the whole history before each
+retrained every 20 bars from scratch) is trained on the whole history before each
 forecast and first forecasts at ``--start``; :class:`strategies.forecast_long.ForecastLong`
 trades on it under every A-share rule (fees by date, lots, T+1, price limits) with
 1,000,000 CNY. Printed: the round trips, total and annual return, Sharpe ratio, maximum

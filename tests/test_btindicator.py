@@ -28,8 +28,8 @@ from rnnstrategy.forecastio import write_forecasts
 from rnnstrategy.walkforward import ForecastConfig, WalkForwardStream, walk_forward
 from strategies.forecast_long import ForecastLong
 
-TINY = ForecastConfig(hidden=(8,), lookback=10, horizon=2, epochs=3, warm_start_epochs=2, patience=0,
-                      retrain_every=25, min_train=100, batch_size=32, device="cpu")
+TINY = ForecastConfig(hidden=(8,), lookback=10, horizon=2, epochs=3, warm_start=True, warm_start_epochs=2,
+                      patience=0, retrain_every=25, min_train=100, batch_size=32, device="cpu")
 # symbol: (file under the data folder, first bar, first forecast)
 CASES = {
     "600519.SH": ("SH600519.csv", "2019-01-01", "2019-09-02", None),  # 319 bars, 7 folds

@@ -15,8 +15,8 @@ import pytest
 
 from rnnstrategy.walkforward import ForecastConfig, walk_forward
 
-TINY = ForecastConfig(hidden=(8,), lookback=10, horizon=2, epochs=3, warm_start_epochs=2, patience=0,
-                      retrain_every=25, min_train=100, batch_size=32, device="cpu")
+TINY = ForecastConfig(hidden=(8,), lookback=10, horizon=2, epochs=3, warm_start=True, warm_start_epochs=2,
+                      patience=0, retrain_every=25, min_train=100, batch_size=32, device="cpu")
 START = "2019-09-02"
 
 
@@ -140,7 +140,7 @@ def test_nothing_unpickled_weights_are_safetensors(bars, tmp_path):
 def test_killed_process_resumes_identically(data_dir, tmp_path):
     """SIGKILL a real forecast run mid-way; the rerun completes with identical forecasts."""
     args = [sys.executable, "-m", "rnnstrategy.cli", "-q", "forecast", str(data_dir / "SH600519.csv"),
-            "--start", START, "--hidden", "8", "--lookback", "10", "--epochs", "3", "--warm-start-epochs", "2",
+            "--start", START, "--hidden", "8", "--lookback", "10", "--epochs", "3", "--warm-start", "--warm-start-epochs", "2",
             "--patience", "0", "--retrain-every", "10", "--min-train", "100", "--train-window", "200", "--batch-size", "32",
             "--device", "cpu", "--store", str(tmp_path / "store")]
     env = {**os.environ, "PYTHONHASHSEED": "0"}

@@ -55,7 +55,9 @@ def add_forecaster_options(parser: argparse.ArgumentParser) -> None:
     schedule.add_argument("--train-window", type=int, default=0, help="training samples per fold; 0 = all (expanding)")
     schedule.add_argument("--min-train", type=int, default=d.min_train, help="samples needed before the first retrain")
     schedule.add_argument("--warm-start-epochs", type=int, default=d.warm_start_epochs, help="epochs of a warm-started fit")
-    schedule.add_argument("--no-warm-start", action="store_true", help="train every fold from scratch")
+    schedule.add_argument("--warm-start", action=argparse.BooleanOptionalAction, default=d.warm_start,
+                          help="start each retrain from the previous fold's weights (faster; drifts over long "
+                               "runs, see ForecastConfig); --no-warm-start trains every fold from scratch")
     schedule.add_argument("--start", help="first forecast date (training may use earlier bars)")
     schedule.add_argument("--end", help="last forecast date")
     add_compute_options(parser)
@@ -80,7 +82,7 @@ def config_from_args(args: argparse.Namespace) -> ForecastConfig:
         features=features, target=args.target, train_window=args.train_window or None, epochs=args.epochs,
         batch_size=args.batch_size, lr=args.lr, loss=args.loss, patience=args.patience, seed=args.seed,
         device=args.device, retrain_every=args.retrain_every, min_train=args.min_train,
-        warm_start=not args.no_warm_start, warm_start_epochs=args.warm_start_epochs,
+        warm_start=args.warm_start, warm_start_epochs=args.warm_start_epochs,
     )
 
 
