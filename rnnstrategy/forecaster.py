@@ -15,6 +15,7 @@ The course-notes protocol (SimpleRNN on 60 scaled opens) is::
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -45,6 +46,19 @@ log = logging.getLogger(__name__)
 Scaler = StandardScaler | MinMaxScaler
 FEATURE_SCALERS: dict[str, type[StandardScaler] | type[MinMaxScaler]] = {"standard": StandardScaler, "minmax": MinMaxScaler}
 """Feature scalers by name, fitted on each training window."""
+
+
+@dataclass(frozen=True)
+class PreparedFit:
+    """A forecaster's network, scaled samples and training settings, ready for training."""
+
+    module: RecurrentNet
+    x: torch.Tensor
+    y: torch.Tensor
+    config: TrainConfig
+    purge: int
+    ends: np.ndarray
+    past: pd.DataFrame
 
 
 class RNNForecaster(BaseEstimator):
@@ -152,6 +166,22 @@ class RNNForecaster(BaseEstimator):
         Returns:
             self
         """
+        prepared = self._prepare_fit(bars, until, init_from, epochs)
+        history = train(prepared.module, prepared.x, prepared.y, prepared.config, purge=prepared.purge,
+                        device=self.device_)
+        return self._finish_fit(prepared, history)
+
+    def _prepare_fit(
+        self,
+        bars: pd.DataFrame,
+        until: RowLike | None,
+        init_from: RNNForecaster | Mapping[str, torch.Tensor] | None,
+        epochs: int | None,
+    ) -> PreparedFit:
+        """Everything :meth:`fit` does before training: samples, scalers, the seeded network.
+
+        Shared with :func:`rnnstrategy.batched.fitting.fit_many`, which trains many at once.
+        """
         config = self._validated_config(epochs)
         _check_bars(bars)
         tau = len(bars) - 1 if until is None else row_position(until, bars.index, name="until", side="at_or_before")
@@ -179,10 +209,13 @@ class RNNForecaster(BaseEstimator):
         self.target_scaler_ = TARGETS[self.target].scaler().fit(targets)
         x = sliding_windows(_as_tensor(self.feature_scaler_.transform(feats)), self.lookback)
         y = _as_tensor(self.target_scaler_.transform(targets))
-
         # purge horizon-1 samples so no training target overlaps a validation target
-        history = train(module, x, y, config, purge=self.horizon - 1, device=self.device_)
-        self.module_ = module.eval()
+        return PreparedFit(module, x, y, config, self.horizon - 1, ends, past)
+
+    def _finish_fit(self, prepared: PreparedFit, history: list[dict[str, float]]) -> RNNForecaster:
+        """Everything :meth:`fit` does after training; returns self, fitted."""
+        past, ends = prepared.past, prepared.ends
+        self.module_ = prepared.module.eval()
         self.history_ = pd.DataFrame(history).set_index("epoch")
         self.train_ends_ = ends
         self.n_features_in_ = len(self._feature_names())

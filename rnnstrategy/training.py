@@ -19,7 +19,7 @@ from torch import nn
 
 from rnnstrategy.errors import ConfigError, DataError
 
-__all__ = ["LOSSES", "TrainConfig", "seeded", "train"]
+__all__ = ["LOSSES", "TrainConfig", "seeded", "split_sizes", "train"]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,20 @@ class TrainConfig:
             )
 
 
+def split_sizes(n_samples: int, config: TrainConfig, purge: int = 0) -> tuple[int, int]:
+    """Training and validation sample counts: the chronologically last ``val_fraction`` validates
+    (with early stopping only), ``purge`` samples between the two parts are dropped."""
+    n_val = max(1, round(n_samples * config.val_fraction)) if config.patience else 0
+    n_train = n_samples - n_val - (purge if n_val else 0)
+    if n_train < 1:
+        raise DataError(
+            f"{n_samples} samples leave none to train on after holding out {n_val} for "
+            f"validation (val_fraction={config.val_fraction}) and purging {purge}; "
+            "use more bars, a smaller val_fraction, or patience=0"
+        )
+    return n_train, n_val
+
+
 @contextmanager
 def seeded(seed: int, device: torch.device | str = "cpu") -> Iterator[None]:
     """Seed torch's global RNG and use deterministic algorithms inside the block only.
@@ -124,14 +138,7 @@ def train(
     n_samples = len(x)
     if len(y) != n_samples:
         raise ValueError(f"x has {n_samples} samples but y has {len(y)}")
-    n_val = max(1, round(n_samples * config.val_fraction)) if config.patience else 0
-    n_train = n_samples - n_val - (purge if n_val else 0)
-    if n_train < 1:
-        raise DataError(
-            f"{n_samples} samples leave none to train on after holding out {n_val} for "
-            f"validation (val_fraction={config.val_fraction}) and purging {purge}; "
-            "use more bars, a smaller val_fraction, or patience=0"
-        )
+    n_train, n_val = split_sizes(n_samples, config, purge)
     x_train, y_train = x[:n_train], y[:n_train]
     x_val, y_val = x[n_samples - n_val :], y[n_samples - n_val :]
 

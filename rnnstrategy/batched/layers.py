@@ -1,0 +1,307 @@
+"""Recurrent layers of many independent models, run as one computation.
+
+A layer of M models maps inputs ``(L, M, B, I)`` (time step, model, sample, unit) to
+hidden states ``(L, M, B, H)``. Per model it computes what a one-layer
+:class:`torch.nn.RNN` (tanh), :class:`torch.nn.GRU` or :class:`torch.nn.LSTM` computes
+from a zero state, with the same weight layout (gate order GRU r, z, n; LSTM i, f, g, o;
+two biases), so weights copy to and from those modules unchanged. Results agree within
+float rounding.
+
+The work is shaped for small networks on a CPU, where the gate math, the Python
+overhead per operation and memory traffic cost more than the matrix products:
+
+- each step is one batched matrix product of ``[x(t), h(t-1)]`` with the packed weights
+  ``[W_ih, W_hh]`` (:func:`_pack`); the backward pass runs one product per step for
+  ``d h(t-1)`` and gets every weight gradient from one large product at the end (as cuDNN
+  does); the GRU's pack has zero blocks (its n gate needs the input and recurrent parts
+  apart), which costs it a third more multiply-adds than it needs, still cheaper than a
+  second product per step;
+- ``tanh`` is ``2 sigmoid(2a) - 1``, with the factor 2 folded into the packed weights
+  (exact: a power of two): PyTorch's CPU sigmoid is several times faster than its tanh,
+  and every gate of a step then takes one ``sigmoid_`` call;
+- the forward pass stores, per step, the factors that turn ``d h(t)`` into the gate
+  gradients, so the backward pass is four to six operations per step; one autograd
+  node per layer instead of dozens per step;
+- every buffer can come from a :class:`Workspace` that keeps it from one training step
+  to the next: freshly allocated megabytes cost a page fault per 4 KiB on first touch,
+  which otherwise dominates the step.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.autograd.function import FunctionCtx, once_differentiable
+
+__all__ = ["Workspace", "recurrent_layer"]
+
+
+class Workspace:
+    """Named buffers reused across calls (one training step after another).
+
+    A buffer handed out stays valid until the same name is asked for again, so a
+    workspace serves one forward-and-backward pass at a time; each layer names its
+    buffers with its own prefix.
+    """
+
+    def __init__(self) -> None:
+        self._buffers: dict[str, Tensor] = {}
+
+    def empty(self, name: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
+        """An uninitialised buffer of this shape, with ``like``'s dtype and device."""
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape != shape or buf.dtype != like.dtype or buf.device != like.device:
+            buf = self._buffers[name] = like.new_empty(shape)
+        return buf
+
+
+class _Fresh(Workspace):
+    """Fresh buffers on every call (when the caller keeps no workspace)."""
+
+    def empty(self, name: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
+        return like.new_empty(shape)
+
+
+def recurrent_layer(
+    cell: str,
+    x: Tensor,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor,
+    b_hh: Tensor,
+    *,
+    sequence: bool = True,
+    workspace: Workspace | None = None,
+    prefix: str = "",
+) -> Tensor:
+    """Run M independent recurrent layers over L time steps from a zero state.
+
+    Args:
+        cell: ``"rnn"``, ``"gru"`` or ``"lstm"``.
+        x: inputs ``(L, M, B, I)``, any strides.
+        w_ih, w_hh: weights ``(M, G * H, I)`` and ``(M, G * H, H)``, torch layout.
+        b_ih, b_hh: biases ``(M, G * H)``.
+        sequence: return every step's hidden state; False returns the last one only
+            (``(M, B, H)``), all the head of a network reads from its last layer.
+        workspace: reuse buffers from here (see :class:`Workspace`); the result then
+            lives in the workspace too and is overwritten by the next call.
+        prefix: names this layer's buffers in the workspace.
+
+    Returns:
+        Hidden states ``(L, M, B, H)``, or ``(M, B, H)``.
+    """
+    workspace = workspace or _Fresh()
+    w = _pack(cell, w_ih, w_hh, b_ih, b_hh)
+    if torch.is_grad_enabled() and (x.requires_grad or w.requires_grad):
+        return _RecurrentLayer.apply(x, w, cell, sequence, workspace, prefix)
+    with torch.no_grad():
+        return _forward(cell, x, w, workspace, prefix, sequence, saving=False)
+
+
+def _pack(cell: str, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor) -> Tensor:
+    """Packed weights ``(M, G', I + H + 1)`` acting on ``[x(t), h(t-1), 1]``.
+
+    The last column is the bias. Rows whose activation is a tanh are doubled
+    (tanh(a) = 2 sigmoid(2a) - 1). RNN and LSTM add their two biases. The GRU needs
+    ``W_in x + b_in`` and ``W_hn h + b_hn`` apart (n = tanh(W_in x + b_in + r (W_hn h +
+    b_hn))), so its pack has four blocks: r, z, and twice each of those two, with zeros
+    for the other input. Built with ordinary autograd operations, so the gradients flow
+    back to the torch layout.
+    """
+    hidden, n_in = w_hh.shape[-1], w_ih.shape[-1]
+    if cell == "gru":
+        zeros_h = w_hh.new_zeros(w_hh.shape[0], hidden, hidden)
+        zeros_x = w_ih.new_zeros(w_ih.shape[0], hidden, n_in)
+        rz = 2 * hidden
+        return torch.cat([
+            torch.cat([w_ih[:, :rz], w_hh[:, :rz], (b_ih[:, :rz] + b_hh[:, :rz]).unsqueeze(2)], dim=2),
+            2 * torch.cat([w_ih[:, rz:], zeros_h, b_ih[:, rz:].unsqueeze(2)], dim=2),
+            2 * torch.cat([zeros_x, w_hh[:, rz:], b_hh[:, rz:].unsqueeze(2)], dim=2),
+        ], dim=1)
+    w = torch.cat([w_ih, w_hh, (b_ih + b_hh).unsqueeze(2)], dim=2)
+    if cell == "rnn":
+        return 2 * w
+    scale = w.new_ones(4 * hidden, 1)
+    scale[2 * hidden : 3 * hidden] = 2.0  # the LSTM's g gate
+    return w * scale
+
+
+class _Buffers:
+    """What one forward pass of one layer writes, from the workspace.
+
+    ``xh`` holds ``[x(t), h(t-1), 1]`` for every step, ``(M, L + 1, B, I + H + 1)``: step
+    t's product reads ``xh[:, t]`` and writes h(t) into ``xh[:, t + 1]``; at the end it
+    is the right-hand side of the weight gradient. With ``saving``, ``act`` keeps every
+    step's gate activations and ``deriv`` the factors from d h(t) (LSTM: also d c(t)) to
+    the gates' pre-activation gradients; without, one step's worth is reused.
+    """
+
+    def __init__(self, cell: str, x: Tensor, w: Tensor, ws: Workspace, prefix: str, saving: bool) -> None:
+        steps, n_models, batch, n_in = x.shape
+        gates, hidden = w.shape[1], w.shape[2] - n_in - 1
+        self.n_in, self.hidden, self.saving = n_in, hidden, saving
+        self.xh = ws.empty(prefix + "xh", (n_models, steps + 1, batch, n_in + hidden + 1), x)
+        self.xh[:, :steps, :, :n_in] = x.transpose(0, 1)
+        self.xh[:, 0, :, n_in:-1] = 0.0
+        self.xh[..., -1] = 1.0
+        depth = steps if saving else 1
+        self.act = ws.empty(prefix + "act", (depth, n_models, batch, gates), x)
+        self.deriv = ws.empty(prefix + "deriv", (depth, n_models, batch, gates), x)
+        self.c_deriv = ws.empty(prefix + "c_deriv", (depth, n_models, batch, hidden), x) if cell == "lstm" else None
+        self.scratch = ws.empty(prefix + "scratch", (5, n_models, batch, hidden), x)
+        self.rz_slope = ws.empty(prefix + "rz_slope", (n_models, batch, 2 * hidden), x) if cell == "gru" else None
+        self.cells = ws.empty(prefix + "c", (2, n_models, batch, hidden), x) if cell == "lstm" else None
+        if self.cells is not None:
+            self.cells[1] = 0.0  # c(-1)
+        # scalars as 0-dim tensors, for one-pass forms like 2 s - 1 = add(-1, s, alpha=2)
+        self.one, self.two, self.neg_one, self.half = (x.new_tensor(v) for v in (1.0, 2.0, -1.0, 0.5))
+
+    def step(self, t: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Step t's activations, derivative factors, h(t-1) and where h(t) goes."""
+        k = t if self.saving else 0
+        h_slice = slice(self.n_in, self.n_in + self.hidden)
+        return self.act[k], self.deriv[k], self.xh[:, t, :, h_slice], self.xh[:, t + 1, :, h_slice]
+
+
+def _rnn_step(b: _Buffers, t: int, a: Tensor, deriv: Tensor, h_prev: Tensor, h: Tensor) -> None:
+    s = torch.sigmoid_(a)
+    torch.add(b.neg_one, s, alpha=2.0, out=h)  # h = tanh(u / 2) = 2 s - 1
+    if b.saving:  # dh/du = 2 s (1 - s)
+        torch.addcmul(s, s, s, value=-1.0, out=deriv).mul_(2.0)
+
+
+def _gru_step(b: _Buffers, t: int, a: Tensor, deriv: Tensor, h_prev: Tensor, h: Tensor) -> None:
+    hidden = b.hidden
+    u, n, diff, t1, t2 = b.scratch
+    rz = torch.sigmoid_(a[..., : 2 * hidden])
+    r, z = rz[..., :hidden], rz[..., hidden:]
+    u_h = a[..., 3 * hidden :]  # 2 (W_hn h + b_hn)
+    s = torch.sigmoid_(torch.addcmul(a[..., 2 * hidden : 3 * hidden], r, u_h, out=u))
+    torch.add(b.neg_one, s, alpha=2.0, out=n)  # n = 2 s - 1
+    torch.sub(h_prev, n, out=diff)
+    torch.addcmul(n, z, diff, out=h)  # h = (1 - z) n + z h_prev
+    if b.saving:
+        d_r, d_z, d_ui, d_uh = deriv.split(hidden, dim=-1)
+        torch.addcmul(s, s, s, value=-1.0, out=t1)  # s (1 - s)
+        torch.add(b.two, z, alpha=-2.0, out=t2)  # 2 (1 - z)
+        torch.mul(t1, t2, out=d_ui)  # dh/du_i = (1 - z) dn/du, dn/du = 2 s (1 - s)
+        torch.mul(d_ui, r, out=d_uh)  # u = u_i + r u_h
+        slope = torch.addcmul(rz, rz, rz, value=-1.0, out=b.rz_slope)  # sigmoid' of r and z
+        torch.mul(diff, slope[..., hidden:], out=d_z)  # dh/dz = h_prev - n
+        torch.mul(slope[..., :hidden], u_h, out=d_r).mul_(d_ui)  # du/dr = u_h
+
+
+def _lstm_step(b: _Buffers, t: int, a: Tensor, deriv: Tensor, h_prev: Tensor, h: Tensor) -> None:
+    u, tc = b.scratch[:2]
+    torch.sigmoid_(a)
+    i, f, g, o = a.split(b.hidden, dim=-1)
+    c_prev, c = b.cells[(t + 1) % 2], b.cells[t % 2]
+    if b.saving:  # sigmoid' = s (1 - s) for i, f, o; g's own below
+        d_i, d_f, d_g, d_o = deriv.split(b.hidden, dim=-1)
+        torch.addcmul(a, a, a, value=-1.0, out=deriv)
+        d_f.mul_(c_prev)  # dc/df = c_prev
+    torch.add(b.neg_one, g, alpha=2.0, out=g)  # g = 2 s - 1
+    torch.mul(f, c_prev, out=c).addcmul_(i, g)  # c = f c_prev + i g
+    torch.sigmoid_(torch.mul(c, 2.0, out=u))
+    torch.add(b.neg_one, u, alpha=2.0, out=tc)  # tanh(c)
+    torch.mul(o, tc, out=h)
+    if b.saving:
+        d_i.mul_(g)  # dc/di = g
+        torch.addcmul(b.half, g, g, value=-0.5, out=d_g).mul_(i)  # dc/du_g = i (1 - g^2) / 2
+        d_o.mul_(tc)  # dh/do = tanh(c)
+        torch.addcmul(b.one, tc, tc, value=-1.0, out=b.c_deriv[t]).mul_(o)  # dh/dc = o (1 - tanh^2)
+
+
+_STEPS = {"rnn": _rnn_step, "gru": _gru_step, "lstm": _lstm_step}
+
+
+def _forward(
+    cell: str, x: Tensor, w: Tensor, ws: Workspace, prefix: str, sequence: bool, saving: bool
+) -> Tensor | tuple[Tensor, _Buffers]:
+    """The recurrence over all steps; with ``saving``, also the buffers the backward pass needs."""
+    b = _Buffers(cell, x, w, ws, prefix, saving)
+    w_t, cell_step = w.transpose(1, 2), _STEPS[cell]  # (M, I+H+1, G')
+    steps = x.shape[0]
+    for t in range(steps):
+        a, deriv, h_prev, h = b.step(t)
+        torch.bmm(b.xh[:, t], w_t, out=a)  # (M, B, G') pre-activations of all gates
+        cell_step(b, t, a, deriv, h_prev, h)
+    h_slice = slice(b.n_in, b.n_in + b.hidden)
+    hs = b.xh[:, 1:, :, h_slice].transpose(0, 1) if sequence else b.xh[:, steps, :, h_slice]
+    return (hs, b) if saving else hs
+
+
+# --- backward steps: d h(t) (LSTM: and d c(t)) -> gate gradients d_a(t) and d h(t-1) ---------
+
+
+def _rnn_back(b: _Buffers, t: int, d_h: Tensor, d_h_prev: Tensor, d_a: Tensor, w_h: Tensor,
+              tmp: Tensor, d_c: Tensor | None) -> None:
+    torch.mul(d_h, b.deriv[t], out=d_a)
+    torch.bmm(d_a, w_h, out=d_h_prev)
+
+
+def _gru_back(b: _Buffers, t: int, d_h: Tensor, d_h_prev: Tensor, d_a: Tensor, w_h: Tensor,
+              tmp: Tensor, d_c: Tensor | None) -> None:
+    hidden = b.hidden
+    z = b.act[t, ..., hidden : 2 * hidden]
+    # all four gates at once: their factors times d h(t), broadcast over the gate blocks
+    torch.mul(b.deriv[t].unflatten(-1, (4, hidden)), d_h.unsqueeze(2), out=d_a.unflatten(-1, (4, hidden)))
+    torch.baddbmm(torch.mul(d_h, z, out=tmp), d_a, w_h, out=d_h_prev)  # h depends on h_prev directly (z) too
+
+
+def _lstm_back(b: _Buffers, t: int, d_h: Tensor, d_h_prev: Tensor, d_a: Tensor, w_h: Tensor,
+               tmp: Tensor, d_c: Tensor | None) -> None:
+    hidden = b.hidden
+    f = b.act[t, ..., hidden : 2 * hidden]
+    d_c.addcmul_(d_h, b.c_deriv[t])  # d c(t) from step t + 1 and from h(t)
+    torch.mul(b.deriv[t, ..., : 3 * hidden].unflatten(-1, (3, hidden)), d_c.unsqueeze(2),
+              out=d_a[..., : 3 * hidden].unflatten(-1, (3, hidden)))  # i, f, g through c
+    torch.mul(b.deriv[t, ..., 3 * hidden :], d_h, out=d_a[..., 3 * hidden :])  # o through h
+    d_c.mul_(f)  # dc/dc_prev = f
+    torch.bmm(d_a, w_h, out=d_h_prev)
+
+
+_BACK_STEPS = {"rnn": _rnn_back, "gru": _gru_back, "lstm": _lstm_back}
+
+
+class _RecurrentLayer(torch.autograd.Function):
+    """One recurrent layer of M models: inputs and packed weights in, hidden states out."""
+
+    @staticmethod
+    def forward(
+        ctx: FunctionCtx, x: Tensor, w: Tensor, cell: str, sequence: bool, workspace: Workspace, prefix: str
+    ) -> Tensor:
+        hs, saved = _forward(cell, x, w, workspace, prefix, sequence, saving=True)
+        ctx.cell, ctx.sequence, ctx.workspace, ctx.prefix, ctx.saved = cell, sequence, workspace, prefix, saved
+        ctx.save_for_backward(w)
+        return hs
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: FunctionCtx, d_hs: Tensor) -> tuple[Tensor | None, ...]:
+        (w,) = ctx.saved_tensors
+        saved, ws, prefix = ctx.saved, ctx.workspace, ctx.prefix
+        xh = saved.xh
+        steps, n_models, batch, gates = saved.act.shape
+        n_in, hidden = saved.n_in, saved.hidden
+        w_h = ws.empty(prefix + "w_h", (n_models, gates, hidden), w)
+        w_h.copy_(w[..., n_in : n_in + hidden])  # (M, G', H): d h(t-1) = d_a(t) @ w_h
+        d_a = ws.empty(prefix + "d_a", (n_models, steps, batch, gates), w)  # model-major for the products below
+        d_h = ws.empty(prefix + "d_h", (3, n_models, batch, hidden), w)
+        d_c = ws.empty(prefix + "d_c", (n_models, batch, hidden), w).zero_() if ctx.cell == "lstm" else None
+        cell_back = _BACK_STEPS[ctx.cell]
+        for t in reversed(range(steps)):
+            now, before = d_h[t % 2], d_h[(t + 1) % 2]  # d h(t), complete after the next lines; d h(t-1)
+            if t == steps - 1:
+                now.copy_(d_hs[t] if ctx.sequence else d_hs)
+            elif ctx.sequence:
+                now.add_(d_hs[t])
+            cell_back(saved, t, now, before, d_a[:, t], w_h, d_h[2], d_c)
+        flat_d_a = d_a.view(n_models, steps * batch, gates)
+        flat_xh = xh[:, :steps].reshape(n_models, steps * batch, -1)
+        d_w = torch.bmm(flat_xh.transpose(1, 2), flat_d_a).transpose(1, 2)  # (M, G', I+H+1); faster this way round
+        d_x = None
+        if ctx.needs_input_grad[0]:
+            d_x = torch.bmm(flat_d_a, w[..., :n_in]).view(n_models, steps, batch, n_in).transpose(0, 1)
+        ctx.saved = None
+        return d_x, d_w, None, None, None, None

@@ -1,0 +1,92 @@
+"""Per-model gradient clipping and Adam for parameters stacked along a model dimension.
+
+The M models share tensors but nothing else: each has its own gradient norm, its own
+Adam moments and its own step count, and a model that sits out a step (no batch left
+in its epoch, or stopped early) is not updated at all, exactly as if it had been
+trained alone with :class:`torch.optim.Adam` and ``clip_grad_norm_``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["StackedAdam", "clip_grad_norms_"]
+
+
+def _per_model(values: Tensor, like: Tensor) -> Tensor:
+    """Reshape an ``(M,)`` tensor to broadcast against ``like`` ``(M, ...)``."""
+    return values.view(-1, *([1] * (like.dim() - 1)))
+
+
+@torch.no_grad()
+def clip_grad_norms_(params: Sequence[nn.Parameter], max_norm: float) -> Tensor:
+    """Scale each model's gradients to a total 2-norm of at most ``max_norm``.
+
+    Same rule as :func:`torch.nn.utils.clip_grad_norm_` applied to each model alone:
+    the norm is over all of that model's gradients, the scale is
+    ``min(1, max_norm / (norm + 1e-6))``. Returns the norms ``(M,)`` before clipping.
+    """
+    grads = [p.grad for p in params if p.grad is not None]
+    squares = torch.stack([g.pow(2).flatten(1).sum(1) for g in grads]).sum(0)  # (M,)
+    norms = squares.sqrt()
+    scale = (max_norm / (norms + 1e-6)).clamp_(max=1.0)
+    for g in grads:
+        g.mul_(_per_model(scale, g))
+    return norms
+
+
+class StackedAdam:
+    """Adam (as :class:`torch.optim.Adam`, no weight decay, no amsgrad) for each model apart.
+
+    Args:
+        params: parameters with a leading model dimension M.
+        lr: learning rate.
+        betas, eps: Adam's constants (torch's defaults).
+    """
+
+    def __init__(
+        self,
+        params: Sequence[nn.Parameter],
+        lr: float,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ) -> None:
+        self.params = list(params)
+        self.lr, self.betas, self.eps = lr, betas, eps
+        n_models = self.params[0].shape[0]
+        self.steps = torch.zeros(n_models, dtype=torch.float64, device=self.params[0].device)
+        self.exp_avg = [torch.zeros_like(p) for p in self.params]
+        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
+
+    def reset(self, models: Tensor) -> None:
+        """Forget the moments and step counts of these models (a fresh optimizer for them)."""
+        self.steps[models] = 0
+        for state in (*self.exp_avg, *self.exp_avg_sq):
+            state[models] = 0
+
+    def select(self, models: Tensor) -> None:
+        """Keep only these models' state, in this order (the parameters are selected by the caller)."""
+        self.steps = self.steps[models]
+        self.exp_avg = [m[models] for m in self.exp_avg]
+        self.exp_avg_sq = [v[models] for v in self.exp_avg_sq]
+
+    @torch.no_grad()
+    def step(self, active: Tensor) -> None:
+        """One Adam update of the models where ``active`` ``(M,)`` is True; the others stay as they are."""
+        beta1, beta2 = self.betas
+        self.steps += active
+        steps = self.steps.clamp(min=1)  # inactive models that never stepped: any value, unused
+        step_size = (self.lr / (1 - beta1**steps)).to(self.params[0].dtype)
+        correction2_sqrt = (1 - beta2**steps).sqrt().to(self.params[0].dtype)
+        everyone = bool(active.all())
+        for p, m, v in zip(self.params, self.exp_avg, self.exp_avg_sq, strict=True):
+            grad, keep = p.grad, _per_model(active, p)
+            new_m = m.lerp(grad, 1 - beta1)
+            new_v = (v * beta2).addcmul_(grad, grad, value=1 - beta2)
+            denom = (new_v.sqrt() / _per_model(correction2_sqrt, p)).add_(self.eps)
+            new_p = p.addcdiv(new_m * _per_model(-step_size, p), denom)
+            for old, new in ((m, new_m), (v, new_v), (p, new_p)):
+                old.copy_(new if everyone else torch.where(keep, new, old))
