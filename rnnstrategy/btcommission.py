@@ -39,10 +39,11 @@ from rnnstrategy.errors import ConfigError
 __all__ = [
     "AShareCommission",
     "FeeStep",
-    "MAX_COMMISSION",
     "Fees",
+    "MAX_COMMISSION",
     "STAMP_DUTY_SCHEDULE",
     "TRANSFER_FEE_SCHEDULE",
+    "order_fees",
     "rate_on",
 ]
 
@@ -198,3 +199,14 @@ class AShareCommission(bt.CommInfoBase):
                 "AShareBroker (use_ashare_rules(cerebro) does), which dates every fill"
             )
         return self.fees(size, price, self.trade_date).total
+
+
+def order_fees(comminfo: bt.CommInfoBase, size: float, price: float, date: dt.date) -> float:
+    """All fees of an order of ``size`` shares (negative: sell) at ``price`` on ``date``.
+
+    An :class:`AShareCommission` is asked for the rates of ``date``; any other scheme
+    charges what its ``getcommission`` says.
+    """
+    if isinstance(comminfo, AShareCommission):
+        return comminfo.fees(size, price, date).total
+    return comminfo.getcommission(size, price)

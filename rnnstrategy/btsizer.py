@@ -7,7 +7,7 @@ from typing import Any
 import backtrader as bt
 
 from rnnstrategy.btbroker import AShareBroker
-from rnnstrategy.btcommission import AShareCommission
+from rnnstrategy.btcommission import order_fees
 from rnnstrategy.errors import ConfigError
 from rnnstrategy.symbols import SymbolInfo, symbol_info
 
@@ -47,7 +47,7 @@ class LotSizer(bt.Sizer):
         wanted = self.p.target * self.broker.getvalue() - position * price
         shares = info.valid_order_size(min(wanted, cash) / price)
         date = data.datetime.date(0)
-        while shares and shares * price + self._fees(comminfo, shares, price, date) > cash:
+        while shares and shares * price + order_fees(comminfo, shares, price, date) > cash:
             shares = info.valid_order_size(shares - info.order_step)
         return shares
 
@@ -55,9 +55,3 @@ class LotSizer(bt.Sizer):
         if isinstance(self.broker, AShareBroker):
             return self.broker.security(data)
         return symbol_info(data._name)
-
-    @staticmethod
-    def _fees(comminfo: bt.CommInfoBase, shares: int, price: float, date: Any) -> float:
-        if isinstance(comminfo, AShareCommission):
-            return comminfo.fees(shares, price, date).total
-        return comminfo.getcommission(shares, price)

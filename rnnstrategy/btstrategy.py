@@ -25,7 +25,7 @@ from typing import Any
 import backtrader as bt
 import pandas as pd
 
-from rnnstrategy.btcommission import AShareCommission
+from rnnstrategy.btcommission import order_fees
 from rnnstrategy.btindicator import RNNForecast
 from rnnstrategy.btsizer import LotSizer
 from rnnstrategy.errors import ConfigError
@@ -146,12 +146,8 @@ class ForecastStrategy(bt.Strategy):
         price = data.close[0]
         if not size or not price > 0:
             return math.inf
-        comminfo = self.broker.getcommissioninfo(data)
-        if isinstance(comminfo, AShareCommission):
-            date = data.datetime.date(0)
-            fees = comminfo.fees(size, price, date).total + comminfo.fees(-size, price, date).total
-        else:
-            fees = comminfo.getcommission(size, price) + comminfo.getcommission(-size, price)
+        comminfo, date = self.broker.getcommissioninfo(data), data.datetime.date(0)
+        fees = order_fees(comminfo, size, price, date) + order_fees(comminfo, -size, price, date)
         return fees / (size * price)
 
     def enter(self, data: Any, size: int | None = None, **kwargs: Any) -> bt.Order | None:

@@ -18,12 +18,9 @@ import math
 import numpy as np
 import pandas as pd
 
-__all__ = ["horizon_of", "error_metrics", "forecast_metrics", "verdict"]
+from rnnstrategy.forecastio import forecast_horizon
 
-
-def horizon_of(forecasts: pd.DataFrame) -> int:
-    """H, from the ``pred_open_1..pred_open_H`` columns."""
-    return sum(1 for c in forecasts.columns if str(c).startswith("pred_open_"))
+__all__ = ["error_metrics", "forecast_metrics", "verdict"]
 
 
 def error_metrics(pred: np.ndarray, actual: np.ndarray) -> dict[str, float]:
@@ -71,7 +68,7 @@ def forecast_metrics(forecasts: pd.DataFrame, bars: pd.DataFrame) -> dict[str, o
         raise ValueError(f"forecast date {missing:%Y-%m-%d} is not a bar of {bars.attrs.get('symbol', 'the bars')}")
     opens, closes = bars["open"].to_numpy(), bars["close"].to_numpy()
     result: dict[str, object] = {}
-    for h in range(1, horizon_of(forecasts) + 1):
+    for h in range(1, forecast_horizon(forecasts) + 1):
         known = rows + h < len(bars)
         at, target = rows[known], rows[known] + h
         actual, close_t, open_t = opens[target], closes[at], opens[at]

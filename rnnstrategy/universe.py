@@ -36,6 +36,7 @@ from rnnstrategy.errors import ConfigError, RnnStrategyError
 from rnnstrategy.evaluation import forecast_metrics
 from rnnstrategy.executors import Outcome, choose_executor, run_tasks
 from rnnstrategy.foldstore import DataFingerprint, default_store_dir
+from rnnstrategy.forecastio import write_forecasts
 from rnnstrategy.walkforward import ForecastConfig, first_retrain_row, walk_forward
 
 __all__ = ["SUMMARY_COLUMNS", "SymbolTask", "forecast_symbol", "forecast_universe", "resolve_sources"]
@@ -203,8 +204,7 @@ def _write_forecasts(out: Path, row: dict[str, object], forecasts: pd.DataFrame,
                                              f"{written[name]}; pass each security once")
         return
     written[name] = str(row["source"])
-    text = forecasts.to_csv(index_label="date", date_format="%Y-%m-%d")
-    atomic_write_bytes(out / "forecasts" / name, text.encode("utf-8"))
+    write_forecasts(forecasts, out / "forecasts" / name)
 
 
 def _write_summary(

@@ -15,6 +15,7 @@ from rnnstrategy.data.cache import atomic_write_bytes
 from rnnstrategy.errors import ConfigError
 from rnnstrategy.evaluation import forecast_metrics
 from rnnstrategy.foldstore import DataFingerprint, default_store_dir
+from rnnstrategy.forecastio import write_forecasts
 from rnnstrategy.walkforward import ForecastConfig, FoldReport, walk_forward
 
 __all__ = ["register", "add_compute_options", "add_forecaster_options", "config_from_args", "run_walk_forward"]
@@ -135,7 +136,7 @@ def _forecast(args: argparse.Namespace) -> int:
         "folds": [{k: v for k, v in f.items() if k != "history"} for f in folds],
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(args.out / "forecasts.csv", forecasts.to_csv(index_label="date", date_format="%Y-%m-%d").encode())
+    write_forecasts(forecasts, args.out / "forecasts.csv")
     atomic_write_bytes(args.out / "metrics.json", json.dumps(metrics, indent=1, ensure_ascii=False).encode())
     if not args.quiet:
         print(
