@@ -1,6 +1,7 @@
 """Benchmark: walk-forward over the whole SH600519 history, default and reference configurations.
 
     python backtests/bench_walkforward.py [--data ../shared/data/SH600519.csv] [--only default|reference]
+                                          [--threads 1] [--max-models N]
 
 For each configuration: wall-clock seconds, retrains, samples x epochs trained, and the
 achieved training throughput in GFLOP/s next to a float32 matrix-multiply peak measured
@@ -9,6 +10,9 @@ layer costs 2 * gates * (inputs + hidden) * hidden FLOPs per sample and time ste
 forward (gates: RNN 1, GRU 3, LSTM 4), the head 2 * hidden * H; a training step costs
 about 3x its forward pass (forward + backward), a validation pass 1x. Nothing is stored:
 every fold trains.
+
+``walk_forward`` trains cold folds together (:mod:`rnnstrategy.batched`);
+``--max-models 1`` trains them one after another through the same code, for comparison.
 """
 
 from __future__ import annotations
@@ -70,8 +74,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=default_data)
     parser.add_argument("--only", choices=sorted(CONFIGS), default=None)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default, all cores)")
+    parser.add_argument("--max-models", type=int, default=None, help="folds trained side by side (default: sized from memory)")
     args = parser.parse_args()
 
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     bars = load_bars(args.data)
     peak = matmul_peak_gflops()
     print(f"{bars.attrs['symbol']}: {len(bars)} bars {bars.index[0]:%Y-%m-%d}..{bars.index[-1]:%Y-%m-%d}; "
@@ -80,7 +88,7 @@ def main() -> None:
         if args.only and name != args.only:
             continue
         started = time.perf_counter()
-        forecasts = walk_forward(bars, config)
+        forecasts = walk_forward(bars, config, max_models=args.max_models)
         seconds = time.perf_counter() - started
         flops, sample_epochs = training_flops(config, forecasts.attrs["folds"])
         gflops = flops / seconds / 1e9

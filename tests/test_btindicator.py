@@ -50,7 +50,7 @@ class Result:
     lines: pd.DataFrame  # (symbol, date) -> next_open, expected_return, as the strategy saw them
     fills: pd.DataFrame  # TradeLog rows
     value: float  # final portfolio value
-    fits: int  # RNNForecaster.fit calls
+    fits: int  # forecasters trained (RNNForecaster.fit and the batched fit_many both prepare through _prepare_fit)
     strategy: bt.Strategy
 
 
@@ -79,14 +79,14 @@ def backtest(bars: Sequence[pd.DataFrame], strategy: type[bt.Strategy] = Recorde
              monkeypatch: pytest.MonkeyPatch | None = None, **params) -> Result:
     """Run ``strategy`` on these feeds under A-share rules with 1,000,000 CNY; count the fits."""
     fits = []
-    original = RNNForecaster.fit
+    original = RNNForecaster._prepare_fit
 
     def counted(self, *args, **kwargs):
-        fits.append(kwargs.get("until"))
+        fits.append(1)
         return original(self, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(RNNForecaster, "fit", counted)
+        patch.setattr(RNNForecaster, "_prepare_fit", counted)
         cerebro = bt.Cerebro(stdstats=False, **(cerebro_kwargs or {}))
         for frame in bars:
             cerebro.adddata(to_feed(frame))

@@ -174,8 +174,8 @@ def sweep(bars, store, maxcpus, monkeypatch=None):
 
 def test_optstrategy_trains_each_fold_once(moutai_case, tmp_path, monkeypatch):
     fits = []
-    original = RNNForecaster.fit
-    monkeypatch.setattr(RNNForecaster, "fit", lambda self, *a, **k: fits.append(1) or original(self, *a, **k))
+    original = RNNForecaster._prepare_fit  # where every training starts, batched or not
+    monkeypatch.setattr(RNNForecaster, "_prepare_fit", lambda self, *a, **k: fits.append(1) or original(self, *a, **k))
     results = sweep(moutai_case, tmp_path, maxcpus=1)
     assert len(results) == 6
     assert len(fits) == FOLDS[MOUTAI]  # not 6 x 7: the first run stores the folds, the others read them

@@ -13,10 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnnstrategy.walkforward import ForecastConfig, walk_forward
+from rnnstrategy.walkforward import ForecastConfig, walk_forward, walk_forward_many
 
 TINY = ForecastConfig(hidden=(8,), lookback=10, horizon=2, epochs=3, warm_start=True, warm_start_epochs=2,
                       patience=0, retrain_every=25, min_train=100, batch_size=32, device="cpu")
+# cold folds train side by side in one batched computation; odd sizes on purpose
+COLD = ForecastConfig(hidden=(7,), lookback=9, horizon=2, epochs=3, patience=1, retrain_every=25, min_train=100,
+                      batch_size=20, device="cpu")
 START = "2019-09-02"
 
 
@@ -28,6 +31,11 @@ def bars(moutai):
 @pytest.fixture(scope="module")
 def reference(bars):
     return walk_forward(bars, TINY, start=START)
+
+
+@pytest.fixture(scope="module")
+def references(bars, reference):
+    return {"warm": (TINY, reference), "cold": (COLD, walk_forward(bars, COLD, start=START))}
 
 
 def trained_folds(bars, store, **kwargs):
@@ -57,16 +65,23 @@ def test_forecasts_are_close_to_price(reference):
     assert rel.median() < 0.02
 
 
+@pytest.mark.parametrize("schedule", ["warm", "cold"])
 @pytest.mark.parametrize("cut", ["2019-11-20", "2020-01-23"])
-def test_no_look_ahead_truncated(bars, reference, cut):
-    """Test of record: forecasts up to D do not change when every bar after D is removed."""
-    truncated = walk_forward(bars.loc[:cut], TINY, start=START)
+def test_no_look_ahead_truncated(bars, references, cut, schedule):
+    """Test of record: forecasts up to D do not change when every bar after D is removed.
+
+    Cold folds are trained together, so this also checks that a fold's weights do not
+    depend on the (later) folds trained beside it, bit for bit."""
+    config, reference = references[schedule]
+    truncated = walk_forward(bars.loc[:cut], config, start=START)
     pred = ["pred_open_1", "pred_open_2", "fold"]
     pd.testing.assert_frame_equal(truncated[pred], reference.loc[:cut, pred])
 
 
-def test_no_look_ahead_garbage(bars, reference):
+@pytest.mark.parametrize("schedule", ["warm", "cold"])
+def test_no_look_ahead_garbage(bars, references, schedule):
     """...nor when every bar after D is replaced by random values."""
+    config, reference = references[schedule]
     cut = "2019-12-10"
     rng = np.random.default_rng(7)
     garbage = bars.copy()
@@ -77,7 +92,7 @@ def test_no_look_ahead_garbage(bars, reference):
     garbage.loc[after, "high"] = garbage.loc[after, ["open", "close"]].max(axis=1) * 1.3
     garbage.loc[after, "low"] = garbage.loc[after, ["open", "close"]].min(axis=1) * 0.7
     garbage.loc[after, "volume"] = rng.uniform(0, 1e9, after.sum())
-    forecasts = walk_forward(garbage, TINY, start=START)
+    forecasts = walk_forward(garbage, config, start=START)
     pred = ["pred_open_1", "pred_open_2", "fold"]
     pd.testing.assert_frame_equal(forecasts.loc[:cut, pred], reference.loc[:cut, pred])
     assert not forecasts.loc["2019-12-20":, "pred_open_1"].equals(reference.loc["2019-12-20":, "pred_open_1"])
@@ -119,6 +134,36 @@ def test_interrupted_run_resumes_identically(bars, reference, tmp_path):
     resumed, trained = trained_folds(bars, tmp_path)
     assert trained == [False] * 3 + [True] * 4
     pd.testing.assert_frame_equal(resumed, reference)
+
+
+def test_interrupted_batch_of_cold_folds_keeps_the_finished_ones(bars, references, tmp_path):
+    class Stop(Exception):
+        pass
+
+    finished = []
+
+    def stop_after_three(report):
+        finished.append(report.fold)  # the fold is in the store before it is reported
+        if len(finished) == 3:
+            raise Stop
+
+    config, reference = references["cold"]
+    with pytest.raises(Stop):
+        walk_forward(bars, config, start=START, store=tmp_path, progress=stop_after_three)
+    reports = []
+    resumed = walk_forward(bars, config, start=START, store=tmp_path, progress=reports.append)
+    assert sorted(r.fold for r in reports if not r.trained) == sorted(finished)
+    pd.testing.assert_frame_equal(resumed, reference)
+
+
+@pytest.mark.parametrize("schedule", ["warm", "cold"])
+def test_many_securities_trained_together_equal_each_alone(bars, moutai, references, schedule):
+    config, reference = references[schedule]
+    other = moutai.loc["2018-06-01":"2020-03-31"]
+    alone = walk_forward(other, config, start=START)
+    together = walk_forward_many([bars, other], config, start=START)
+    pd.testing.assert_frame_equal(together[0], reference, check_like=False)
+    pd.testing.assert_frame_equal(together[1], alone)
 
 
 def test_corrupt_fold_file_is_retrained(bars, reference, tmp_path, caplog):

@@ -15,7 +15,7 @@ so ``fit`` and ``fit_many`` share them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -70,22 +70,26 @@ def finish_fit(prepared: PreparedFit, history: list[dict[str, float]]) -> RNNFor
 
 
 def fit_many(
-    requests: Sequence[FitRequest], *, max_models: int | None = None, fixed_slots: bool = False
+    requests: Sequence[FitRequest],
+    *,
+    max_models: int | None = None,
+    on_fitted: Callable[[int, RNNForecaster], None] | None = None,
 ) -> list[RNNForecaster]:
     """Fit every request's forecaster, training the networks together; return them, fitted.
 
     Equivalent to ``[r.model.fit(r.bars, r.until, r.init_from, r.epochs) for r in
     requests]`` within float rounding. Requests are batched by device and by what
     :func:`~rnnstrategy.batched.training.group_key` requires to share a computation.
+    On CPU each forecaster ends bit for bit as it would when fitted alone by
+    ``fit_many([request])``, whatever the other requests: walk-forward relies on this
+    (forecasts up to D must not change when later bars, and so later folds, go).
     Pass distinct forecaster objects (each is fitted in place).
 
     Args:
         requests: what to fit.
         max_models: most networks trained side by side (default: sized from memory).
-        fixed_slots: make each fit bit-for-bit independent of the other requests (see
-            :func:`~rnnstrategy.batched.training.train_many`); walk-forward needs this for
-            the timing contract (forecasts up to D must not change when later bars, and
-            so later folds, are removed).
+        on_fitted: called with a request's position and its fitted forecaster as soon
+            as that one is done (e.g. to store it while the others train on).
     """
     if len({id(r.model) for r in requests}) != len(requests):
         raise ValueError("fit_many got the same forecaster object twice; pass a fresh one per request (sklearn.clone)")
@@ -94,8 +98,10 @@ def fit_many(
     for k, p in enumerate(prepared):
         by_device.setdefault(p.model.device_, []).append(k)
     for device, members in by_device.items():
-        jobs = [prepared[k].job for k in members]
-        histories = train_many(jobs, device=device, max_models=max_models, fixed_slots=fixed_slots)
-        for k, history in zip(members, histories, strict=True):
-            finish_fit(prepared[k], history)
+        def done(j: int, history: list[dict[str, float]], members: list[int] = members) -> None:
+            fitted = finish_fit(prepared[members[j]], history)
+            if on_fitted:
+                on_fitted(members[j], fitted)
+
+        train_many([prepared[k].job for k in members], device=device, max_models=max_models, on_done=done)
     return [r.model for r in requests]

@@ -91,23 +91,42 @@ def recurrent_layer(
         Hidden states ``(L, M, B, H)``, or ``(M, B, H)``.
     """
     workspace = workspace or _Fresh()
-    w = _pack(cell, w_ih, w_hh, b_ih, b_hh)
+    w, hidden = _pack(cell, w_ih, w_hh, b_ih, b_hh), w_hh.shape[-1]
     if torch.is_grad_enabled() and (x.requires_grad or w.requires_grad):
-        return _RecurrentLayer.apply(x, w, cell, sequence, workspace, prefix)
+        return _RecurrentLayer.apply(x, w, cell, hidden, sequence, workspace, prefix)
     with torch.no_grad():
-        return _forward(cell, x, w, workspace, prefix, sequence, saving=False)
+        return _forward(cell, x, w, hidden, workspace, prefix, sequence, saving=False)
 
 
 def _pack(cell: str, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor) -> Tensor:
-    """Packed weights ``(M, G', I + H + 1)`` acting on ``[x(t), h(t-1), 1]``.
+    """Packed weights ``(M, G', I + H + 1 + P)`` acting on ``[x(t), h(t-1), 1, 0 … 0]``.
 
-    The last column is the bias. Rows whose activation is a tanh are doubled
-    (tanh(a) = 2 sigmoid(2a) - 1). RNN and LSTM add their two biases. The GRU needs
+    Column I + H is the bias; P zero columns (:func:`_padding`) follow it. Rows whose
+    activation is a tanh are doubled (tanh(a) = 2 sigmoid(2a) - 1). RNN and LSTM add their two biases. The GRU needs
     ``W_in x + b_in`` and ``W_hn h + b_hn`` apart (n = tanh(W_in x + b_in + r (W_hn h +
     b_hn))), so its pack has four blocks: r, z, and twice each of those two, with zeros
     for the other input. Built with ordinary autograd operations, so the gradients flow
     back to the torch layout.
     """
+    w = _pack_unpadded(cell, w_ih, w_hh, b_ih, b_hh)
+    pad = _padding(w.shape[1], w.shape[2])
+    return torch.cat([w, w.new_zeros(*w.shape[:2], pad)], dim=2) if pad else w
+
+
+def _padding(gates: int, columns: int) -> int:
+    """Zero columns that make a model's ``gates x columns`` weight gradient whole 64-byte lines.
+
+    MKL's batched product rounds a matrix whose output block starts mid-line differently
+    from the same matrix at an aligned address; with aligned blocks a model's gradient
+    does not depend on its slot or on how many models share the product.
+    """
+    pad = 0
+    while gates * (columns + pad) % 16:
+        pad += 1
+    return pad
+
+
+def _pack_unpadded(cell: str, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor) -> Tensor:
     hidden, n_in = w_hh.shape[-1], w_ih.shape[-1]
     if cell == "gru":
         zeros_h = w_hh.new_zeros(w_hh.shape[0], hidden, hidden)
@@ -136,14 +155,16 @@ class _Buffers:
     the gates' pre-activation gradients; without, one step's worth is reused.
     """
 
-    def __init__(self, cell: str, x: Tensor, w: Tensor, ws: Workspace, prefix: str, saving: bool) -> None:
+    def __init__(self, cell: str, x: Tensor, w: Tensor, hidden: int, ws: Workspace, prefix: str,
+                 saving: bool) -> None:
         steps, n_models, batch, n_in = x.shape
-        gates, hidden = w.shape[1], w.shape[2] - n_in - 1
+        gates = w.shape[1]
         self.n_in, self.hidden, self.saving = n_in, hidden, saving
-        self.xh = ws.empty(prefix + "xh", (n_models, steps + 1, batch, n_in + hidden + 1), x)
+        self.xh = ws.empty(prefix + "xh", (n_models, steps + 1, batch, w.shape[2]), x)
         self.xh[:, :steps, :, :n_in] = x.transpose(0, 1)
-        self.xh[:, 0, :, n_in:-1] = 0.0
-        self.xh[..., -1] = 1.0
+        self.xh[:, 0, :, n_in : n_in + hidden] = 0.0
+        self.xh[..., n_in + hidden] = 1.0
+        self.xh[..., n_in + hidden + 1 :] = 0.0
         depth = steps if saving else 1
         self.act = ws.empty(prefix + "act", (depth, n_models, batch, gates), x)
         self.deriv = ws.empty(prefix + "deriv", (depth, n_models, batch, gates), x)
@@ -216,10 +237,10 @@ _STEPS = {"rnn": _rnn_step, "gru": _gru_step, "lstm": _lstm_step}
 
 
 def _forward(
-    cell: str, x: Tensor, w: Tensor, ws: Workspace, prefix: str, sequence: bool, saving: bool
+    cell: str, x: Tensor, w: Tensor, hidden: int, ws: Workspace, prefix: str, sequence: bool, saving: bool
 ) -> Tensor | tuple[Tensor, _Buffers]:
     """The recurrence over all steps; with ``saving``, also the buffers the backward pass needs."""
-    b = _Buffers(cell, x, w, ws, prefix, saving)
+    b = _Buffers(cell, x, w, hidden, ws, prefix, saving)
     w_t, cell_step = w.transpose(1, 2), _STEPS[cell]  # (M, I+H+1, G')
     steps = x.shape[0]
     for t in range(steps):
@@ -269,9 +290,10 @@ class _RecurrentLayer(torch.autograd.Function):
 
     @staticmethod
     def forward(
-        ctx: FunctionCtx, x: Tensor, w: Tensor, cell: str, sequence: bool, workspace: Workspace, prefix: str
+        ctx: FunctionCtx, x: Tensor, w: Tensor, cell: str, hidden: int, sequence: bool, workspace: Workspace,
+        prefix: str,
     ) -> Tensor:
-        hs, saved = _forward(cell, x, w, workspace, prefix, sequence, saving=True)
+        hs, saved = _forward(cell, x, w, hidden, workspace, prefix, sequence, saving=True)
         ctx.cell, ctx.sequence, ctx.workspace, ctx.prefix, ctx.saved = cell, sequence, workspace, prefix, saved
         ctx.save_for_backward(w)
         return hs
@@ -304,4 +326,4 @@ class _RecurrentLayer(torch.autograd.Function):
         if ctx.needs_input_grad[0]:
             d_x = torch.bmm(flat_d_a, w[..., :n_in]).view(n_models, steps, batch, n_in).transpose(0, 1)
         ctx.saved = None
-        return d_x, d_w, None, None, None, None
+        return d_x, d_w, None, None, None, None, None

@@ -140,7 +140,10 @@ class StackedNet(nn.Module):
             if masks is not None:
                 x = x * (masks[k][-1] if last else masks[k])
         head_w, head_b = pick(self.head_weight), pick(self.head_bias)
-        return torch.baddbmm(head_b.unsqueeze(1), x, head_w.transpose(1, 2))  # (M, B, horizon)
+        # Products and sums instead of a batched matrix product: with one model and one
+        # output torch would take a matrix-vector path that rounds unlike the batched one,
+        # and then a model's weights would depend on how many models share the run.
+        return (x.unsqueeze(2) * head_w.unsqueeze(1)).sum(-1) + head_b.unsqueeze(1)  # (M, B, horizon)
 
 
 def _name(key: str) -> str:

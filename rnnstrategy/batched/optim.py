@@ -8,6 +8,7 @@ trained alone with :class:`torch.optim.Adam` and ``clip_grad_norm_``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -30,7 +31,11 @@ def clip_grad_norms_(params: Sequence[nn.Parameter], max_norm: float) -> Tensor:
     ``min(1, max_norm / (norm + 1e-6))``. Returns the norms ``(M,)`` before clipping.
     """
     grads = [p.grad for p in params if p.grad is not None]
-    squares = torch.stack([g.pow(2).flatten(1).sum(1) for g in grads]).sum(0)  # (M,)
+    # Each model's sum runs along its own rows, parameter after parameter: a reduction
+    # across the model dimension would round differently for different M.
+    squares = grads[0].flatten(1).pow(2).sum(1)
+    for g in grads[1:]:
+        squares = squares + g.flatten(1).pow(2).sum(1)  # (M,)
     norms = squares.sqrt()
     scale = (max_norm / (norms + 1e-6)).clamp_(max=1.0)
     for g in grads:
@@ -78,9 +83,13 @@ class StackedAdam:
         """One Adam update of the models where ``active`` ``(M,)`` is True; the others stay as they are."""
         beta1, beta2 = self.betas
         self.steps += active
-        steps = self.steps.clamp(min=1)  # inactive models that never stepped: any value, unused
-        step_size = (self.lr / (1 - beta1**steps)).to(self.params[0].dtype)
-        correction2_sqrt = (1 - beta2**steps).sqrt().to(self.params[0].dtype)
+        # Bias corrections from Python floats, one model at a time: a vectorised pow over
+        # M models rounds differently from a scalar one, which would tie a model's
+        # weights to how many models share its run.
+        steps = [max(1, int(k)) for k in self.steps.tolist()]  # models that never stepped: any value, unused
+        like = self.params[0]
+        step_size = torch.tensor([self.lr / (1 - beta1**k) for k in steps], dtype=like.dtype, device=like.device)
+        correction2_sqrt = torch.tensor([math.sqrt(1 - beta2**k) for k in steps], dtype=like.dtype, device=like.device)
         everyone = bool(active.all())
         for p, m, v in zip(self.params, self.exp_avg, self.exp_avg_sq, strict=True):
             grad, keep = p.grad, _per_model(active, p)

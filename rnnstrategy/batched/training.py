@@ -17,7 +17,13 @@ Models advance through their own epochs independently: when one finishes (all ep
 or patience exhausted) its best weights go back into its network and the next job takes
 its slot, so slots rarely idle even when the jobs have very different sample counts.
 The results equal one-by-one training within float rounding (the order of floating-point
-operations differs), which the tests check.
+operations differs), which the tests check. On CPU a job's result does not depend, bit
+for bit, on its slot or on the jobs that share its run: mini-batches are padded to
+:data:`LANE` samples, weight blocks to whole cache lines, and every per-model quantity
+is computed by operations that treat each model's numbers alike (see the notes at
+:data:`LANE`, :data:`VALIDATION_CHUNK`, ``layers._padding``, ``StackedNet.forward`` and
+``optim``). Walk-forward relies on this: a fold trained with its later folds must equal
+the same fold trained alone, or forecasts up to a date would change with later bars.
 
 Memory stays bounded: each slot holds its job's feature rows once (a sliding-window
 view is stored as its rows, not as windows), windows are gathered per mini-batch, and
@@ -35,7 +41,7 @@ import functools
 import logging
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -59,6 +65,17 @@ rising, while below ~1,000 rows the fixed cost per operation starts to dominate.
 
 MEMORY_BUDGET = 512 * 2**20
 """Default bytes for the activations kept for the backward pass of one stacked step."""
+
+LANE = 32
+"""Each slot's mini-batch is padded to a multiple of this many samples. Then every
+per-model block of a stacked tensor fills whole SIMD vectors (two AVX-512 registers of
+float32 per step of torch's vectorised loops), so each float is computed by the same
+instructions whichever slot holds the model and however many models share the run: a
+model's weights do not depend on its companions, bit for bit, on CPU."""
+
+VALIDATION_CHUNK = 256
+"""Validation windows per model per pass. A constant, so a model's validation loss is
+summed in the same pieces whichever models are validated with it (bit for bit)."""
 
 _FLOATS_PER_UNIT = {"rnn": 5, "gru": 14, "lstm": 15}  # floats kept per (step, sample, unit) in forward + backward
 
@@ -96,7 +113,7 @@ def train_many(
     device: torch.device | str = "cpu",
     max_models: int | None = None,
     memory_budget: int = MEMORY_BUDGET,
-    fixed_slots: bool = False,
+    on_done: Callable[[int, list[dict[str, float]]], None] | None = None,
 ) -> list[list[dict[str, float]]]:
     """Train every job's network in place, batching compatible jobs; return their histories.
 
@@ -110,11 +127,8 @@ def train_many(
         max_models: most models trained side by side (default: as many as fit
             ``memory_budget``, at most :data:`MAX_ROWS` // batch size).
         memory_budget: bytes of activations one stacked step may keep.
-        fixed_slots: always compute ``max_models`` slots (idle ones too) instead of
-            shrinking to the jobs at hand. Costs time, but then a job's weights do not
-            depend on which other jobs share its run, bit for bit: CPU matrix-product
-            kernels round differently for different numbers of models, so by default a
-            job's result can differ in the last bits when run with other jobs.
+        on_done: called with a job's position and history as soon as it is trained
+            (its network holds the trained weights), e.g. to save it before the rest end.
 
     Returns:
         One history per job, in order, like :func:`rnnstrategy.training.train`'s.
@@ -130,14 +144,17 @@ def train_many(
     for members in groups.values():
         first = jobs[members[0]]
         slots = max_models or _slots_for(NetSpec.of(first.module), first.x.shape[1], first.config.batch_size, memory_budget)
-        if not fixed_slots:
-            slots = min(slots, len(members))
+        slots = min(slots, len(members))
         log.debug("training %d models of %s, %d side by side", len(members), NetSpec.of(first.module), slots)
         # Largest jobs first: the long-running ones start early and the tail stays short.
         order = sorted(members, key=lambda k: -len(jobs[k].x))
-        run = _StackedRun([jobs[k] for k in order], slots, device, shrink=not fixed_slots)
-        for k, history in run.run().items():
+
+        def done(k: int, history: list[dict[str, float]], order: list[int] = order) -> None:
             histories[order[k]] = history
+            if on_done:
+                on_done(order[k], history)
+
+        _StackedRun([jobs[k] for k in order], slots, device, done).run()
     return histories
 
 
@@ -206,12 +223,14 @@ class _Slot:
 class _StackedRun:
     """Continuous batching of one group of compatible jobs through a few stacked slots."""
 
-    def __init__(self, jobs: Sequence[TrainJob], n_slots: int, device: torch.device, shrink: bool = True) -> None:
+    def __init__(self, jobs: Sequence[TrainJob], n_slots: int, device: torch.device,
+                 on_done: Callable[[int, list[dict[str, float]]], None]) -> None:
         first = jobs[0]
-        self.jobs, self.device, self.shrink = jobs, device, shrink
+        self.jobs, self.device, self.on_done = jobs, device, on_done
         self.spec = NetSpec.of(first.module)
         self.config = first.config  # batch size, lr, loss and clipping are shared by the group
         self.lookback = first.x.shape[1]
+        self.batch = -(-first.config.batch_size // LANE) * LANE  # rows per slot and step, padding weighs 0
         self.loss_fn = LOSSES[first.config.loss](reduction="none")
         self.net = StackedNet(self.spec, n_slots).to(device)
         self.params = list(self.net.parameters())
@@ -226,22 +245,21 @@ class _StackedRun:
         self.epoch_loss = torch.zeros(n_slots, dtype=torch.float64, device=device)
         self.slots: list[_Slot | None] = [None] * n_slots
         self.queue = deque(range(len(jobs)))
-        self.histories: dict[int, list[dict[str, float]]] = {}
 
     @property
     def n_slots(self) -> int:
         return len(self.slots)
 
-    def run(self) -> dict[int, list[dict[str, float]]]:
-        """Train every job; return the histories by job position."""
+    def run(self) -> None:
+        """Train every job, reporting each to ``on_done`` as it ends."""
         while True:
             for s in range(self.n_slots):
                 if self.slots[s] is None and self.queue:
                     self._load(s, self.queue.popleft())
             busy = [s for s, slot in enumerate(self.slots) if slot is not None]
             if not busy:
-                return self.histories
-            if self.shrink and not self.queue and len(busy) <= self.n_slots // 2:
+                return
+            if not self.queue and len(busy) <= self.n_slots // 2:
                 self._keep(busy)  # the tail: stop computing for empty slots
                 continue
             self._train_step([self._next_batch(s) for s in range(self.n_slots)])
@@ -306,7 +324,7 @@ class _StackedRun:
 
     def _train_step(self, batches: list[Tensor | None]) -> None:
         """One Adam step of every slot that has a batch; idle slots are left untouched."""
-        size = self.config.batch_size
+        size = self.batch
         counts_list = [0 if b is None else len(b) for b in batches]
         samples = torch.zeros(self.n_slots, size, dtype=torch.long)
         for s, batch in enumerate(batches):
@@ -333,7 +351,7 @@ class _StackedRun:
         keep = 1.0 - self.spec.dropout
         time_major = _outputs_time_major(self.spec.cell)
         masks = [
-            torch.zeros(self.lookback, self.n_slots, self.config.batch_size, h, device=self.device)
+            torch.zeros(self.lookback, self.n_slots, self.batch, h, device=self.device)
             for h in self.spec.hidden
         ]
         for s, count in enumerate(counts):
@@ -353,10 +371,7 @@ class _StackedRun:
         train_losses = (self.epoch_loss[index] / n_train).tolist()
         self.epoch_loss[index] = 0.0
         validated = [s for s in ended if self.slots[s].n_val]
-        if self.shrink:
-            val_losses = self._validate(validated) if validated else {}
-        else:  # one model per pass: its validation loss then cannot depend on which others ended now
-            val_losses = {s: loss for s in validated for loss in self._validate([s]).values()}
+        val_losses = self._validate(validated) if validated else {}
         improved = []
         for s, train_loss in zip(ended, train_losses, strict=True):
             slot = self.slots[s]
@@ -386,9 +401,7 @@ class _StackedRun:
         index = torch.tensor(slots, device=self.device)
         n_val = torch.tensor([self.slots[s].n_val for s in slots], device=self.device)
         start = torch.tensor([self.slots[s].val_start for s in slots], device=self.device)
-        longest = int(n_val.max())
-        # as many windows per pass as a training step has, over the slots validated now
-        chunk = min(longest, max(self.config.batch_size, self.n_slots * self.config.batch_size // len(slots)))
+        longest, chunk = int(n_val.max()), VALIDATION_CHUNK
         total = torch.zeros(len(slots), dtype=torch.float64, device=self.device)
         for first in range(0, longest, chunk):
             offsets = torch.arange(first, first + chunk, device=self.device)[None, :]
@@ -406,5 +419,5 @@ class _StackedRun:
         source = self.best if slot.has_best else self.params
         weights = {key: t[s].detach().clone() for key, t in zip(self.net.keys, source, strict=True)}
         self.jobs[slot.job].module.load_state_dict(weights)
-        self.histories[slot.job] = slot.history
         self.slots[s] = None
+        self.on_done(slot.job, slot.history)
