@@ -17,9 +17,12 @@ Executors:
   process already joined, else a local one started here (and stopped at the end).
   Needs the optional extra ``rnnstrategy[ray]``; every node needs this package installed.
 
-Every executor runs ``fn`` with ``threads`` PyTorch threads (default 1): small recurrent
-models train fastest on one thread, several workers must not oversubscribe the cores,
-and the same thread count everywhere keeps results identical across executors.
+Threads: by default every core works and none is oversubscribed. In process, ``fn``
+runs with PyTorch's own thread count (all cores); a process pool starts one worker per
+core with one thread each (or ``cpus // workers`` threads when ``workers`` is given); a
+Ray task takes one CPU and one thread. ``threads`` sets the count per task instead.
+Forecasts have not depended on the thread count (1 and 2 threads give identical bits in
+the tests); the fold store keys do not include it.
 ``fn`` and the tasks must be picklable for ``process`` and ``ray`` (a module-level
 function and plain data).
 """
@@ -65,10 +68,13 @@ class Outcome(Generic[R]):
 
 
 @contextmanager
-def torch_threads(threads: int) -> Iterator[None]:
-    """Run the block with ``threads`` PyTorch intra-op threads; restore the count after."""
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Run the block with ``threads`` PyTorch intra-op threads (None: as they are); restore the count after."""
     import torch
 
+    if threads is None:
+        yield
+        return
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -77,7 +83,7 @@ def torch_threads(threads: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _call_with_threads(fn: Callable[[T], R], task: T, threads: int) -> R:
+def _call_with_threads(fn: Callable[[T], R], task: T, threads: int | None) -> R:
     """``fn(task)`` with ``threads`` PyTorch threads (what a worker runs)."""
     with torch_threads(threads):
         return fn(task)
@@ -110,7 +116,7 @@ class InProcessExecutor:
 
     name = "inprocess"
 
-    def __init__(self, threads: int = 1) -> None:
+    def __init__(self, threads: int | None = None) -> None:
         self.threads, self.slots = threads, 1
 
     def submit(self, fn: Callable[[T], R], task: T) -> Future:
@@ -208,19 +214,21 @@ def choose_executor(executor: str, n_tasks: int, workers: int | None = None) -> 
     return executor
 
 
-def make_executor(executor: str, n_tasks: int, workers: int | None = None, threads: int = 1) -> Executor:
-    """Build the named executor (``"auto"``: see :func:`choose_executor`)."""
+def make_executor(executor: str, n_tasks: int, workers: int | None = None, threads: int | None = None) -> Executor:
+    """Build the named executor (``"auto"``: see :func:`choose_executor`; threads: see the module notes)."""
     if workers is not None and workers < 1:
         raise ConfigError(f"workers={workers} must be >= 1, or None for one per CPU")
-    if threads < 1:
-        raise ConfigError(f"threads={threads} must be >= 1")
+    if threads is not None and threads < 1:
+        raise ConfigError(f"threads={threads} must be >= 1, or None for all cores without oversubscription")
     name = choose_executor(executor, n_tasks, workers)
     if name == "inprocess":
         return InProcessExecutor(threads)
     if name == "process":
         cpus = os.cpu_count() or 1
+        if threads is None:
+            threads = max(1, cpus // workers) if workers else 1
         return ProcessExecutor(max(1, min(workers or max(1, cpus // threads), n_tasks)), threads)
-    return RayExecutor(workers, threads)
+    return RayExecutor(workers, threads or 1)
 
 
 def run_tasks(
@@ -230,7 +238,7 @@ def run_tasks(
     *,
     retries: int = 1,
     workers: int | None = None,
-    threads: int = 1,
+    threads: int | None = None,
 ) -> Iterator[Outcome[R]]:
     """Run ``fn`` on every task; yield an :class:`Outcome` per task as each finishes.
 
@@ -241,7 +249,7 @@ def run_tasks(
             executor (see :func:`make_executor`; it is closed at the end).
         retries: extra attempts for a task that raised or whose worker died.
         workers: parallel workers (default: one per CPU, or the Ray cluster's CPUs).
-        threads: PyTorch threads per task.
+        threads: PyTorch threads per task (None: all cores, not oversubscribed; see the module notes).
     """
     if retries < 0:
         raise ConfigError(f"retries={retries} must be >= 0")

@@ -15,8 +15,9 @@ The course-notes protocol (SimpleRNN on 60 scaled opens) is::
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -271,11 +272,12 @@ class RNNForecaster(BaseEstimator):
         windows = sliding_windows(x, self.lookback)  # element k ends at row first_row + k + lookback - 1
         self.module_.eval()
         scaled = np.empty((len(rows), self.horizon))
-        with torch.no_grad():
-            # One row per forward pass, each window copied to a fresh (64-byte aligned) tensor:
-            # CPU kernels round differently by batch size, by position in the batch and by
-            # the data's memory alignment, and a forecast must not depend on which rows it
-            # was predicted with (the test of record compares forecasts bit for bit).
+        with torch.no_grad(), _one_thread(self.device_):
+            # One row per forward pass, each window copied to a fresh (64-byte aligned) tensor,
+            # on one thread: CPU kernels round differently by batch size, by position in the
+            # batch, by the data's memory alignment and by thread count, and a forecast must
+            # not depend on which rows it was predicted with, nor on the machine's cores
+            # (the test of record compares forecasts bit for bit).
             for i, k in enumerate(rows - rows.min()):
                 window = windows[k : k + 1].clone(memory_format=torch.contiguous_format)
                 scaled[i] = self.module_(window.to(self.device_))[0].cpu().double().numpy()
@@ -410,6 +412,20 @@ def _describe(bars: pd.DataFrame) -> str:
     if len(bars) == 0:
         return f"{symbol} (no rows)"
     return f"{symbol} ({bars.index[0].date()}..{bars.index[-1].date()})"
+
+
+@contextmanager
+def _one_thread(device: torch.device) -> Iterator[None]:
+    """One torch thread for the block on a CPU (a forecast is a few small products)."""
+    before = torch.get_num_threads()
+    if device.type != "cpu" or before == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _resolve_device(device: str) -> torch.device:

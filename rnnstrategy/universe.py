@@ -14,7 +14,7 @@ range: reported, not an error) or ``failed`` (the message says why, e.g. a bad f
 symbol whose computation raised unexpectedly, or whose worker died, is retried first.
 With a fold store (the default) every trained fold is kept on disk, so a run that
 crashed or was stopped resumes without retraining what it finished. All executors give
-identical forecasts for the same inputs: every task trains with the same thread count.
+identical forecasts for the same inputs (whatever the thread count).
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def forecast_universe(
     store: str | Path | None = DEFAULT_STORE,
     workers: int | None = None,
     retries: int = 1,
-    threads: int = 1,
+    threads: int | None = None,
     strict: bool = True,
     adjust: str = "qfq",
     progress: Callable[[dict[str, object]], None] | None = None,
@@ -151,8 +151,8 @@ def forecast_universe(
             travel back to this process, which writes ``out_dir``.
         workers: parallel workers (default: one per CPU).
         retries: extra attempts for a symbol whose computation crashed.
-        threads: PyTorch threads per symbol (1: fastest for small models, and no
-            oversubscription with several workers).
+        threads: PyTorch threads per symbol; None uses every core without
+            oversubscription (see :mod:`rnnstrategy.executors`).
         strict: passed to :func:`~rnnstrategy.data.load_bars`; ``False`` drops bad rows
             (with a warning) instead of failing the symbol.
         adjust: price adjustment recorded for CSVs, or downloaded for symbols.

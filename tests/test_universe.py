@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from rnnstrategy.cli import main
 from rnnstrategy.errors import ConfigError
 from rnnstrategy.executors import run_tasks
 from rnnstrategy.universe import SUMMARY_COLUMNS, forecast_universe, resolve_sources
@@ -136,3 +137,31 @@ def test_ray_gives_identical_forecasts(sources: list[str], inprocess_run: tuple[
     for symbol in SHORT_HISTORY[:2]:
         name = f"forecasts/{symbol}.csv"
         assert (tmp_path / name).read_bytes() == (inprocess_run[0] / name).read_bytes()
+
+
+def test_command_line_forecasts_a_folder(sources: list[str], inprocess_run: tuple[Path, pd.DataFrame],
+                                         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "universe"
+    folder.mkdir()
+    for source in sources:
+        (folder / Path(source).name).write_bytes(Path(source).read_bytes())
+    tiny = ["--hidden", "8", "--lookback", "10", "--epochs", "2", "--patience", "0", "--min-train", "100",
+            "--device", "cpu", "--no-store", "--start", START]
+    code = main(["forecast", str(folder), *tiny, "--executor", "inprocess", "--threads", "1", "--out", str(tmp_path / "out")])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "4 sources: 3 ok, 1 skipped, 0 failed" in printed and "600519.SH: skipped: too little history" in printed
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv")
+    assert sorted(summary["symbol"]) == sorted([*SHORT_HISTORY, "600519.SH"])
+    for symbol in SHORT_HISTORY:  # the same forecasts as the Python API
+        name = f"forecasts/{symbol}.csv"
+        assert (tmp_path / "out" / name).read_bytes() == (inprocess_run[0] / name).read_bytes()
+
+
+def test_forecasts_do_not_depend_on_the_thread_count(sources: list[str], inprocess_run: tuple[Path, pd.DataFrame],
+                                                     tmp_path: Path) -> None:
+    summary = forecast_universe(sources[:1], TINY, start=START, out_dir=tmp_path, executor="inprocess", threads=2,
+                                store=None)
+    assert list(summary["status"]) == ["ok"]
+    name = f"forecasts/{SHORT_HISTORY[0]}.csv"
+    assert (tmp_path / name).read_bytes() == (inprocess_run[0] / name).read_bytes()

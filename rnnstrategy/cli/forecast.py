@@ -1,4 +1,9 @@
-"""``rnnstrategy forecast``: walk-forward forecasts of one security, with metrics."""
+"""``rnnstrategy forecast``: walk-forward forecasts of one security or a universe, with metrics.
+
+One source (a CSV or a symbol) writes ``DIR/forecasts.csv`` and ``DIR/metrics.json``;
+several, or a folder of CSVs, run :func:`rnnstrategy.universe.forecast_universe` and
+write ``DIR/forecasts/<symbol>.csv`` with ``DIR/summary.csv`` and ``DIR/summary.json``.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +19,10 @@ from rnnstrategy.data import load_bars
 from rnnstrategy.data.cache import atomic_write_bytes
 from rnnstrategy.errors import ConfigError
 from rnnstrategy.evaluation import forecast_metrics
+from rnnstrategy.executors import EXECUTORS
 from rnnstrategy.foldstore import DataFingerprint, default_store_dir
 from rnnstrategy.forecastio import write_forecasts
+from rnnstrategy.universe import forecast_universe
 from rnnstrategy.walkforward import ForecastConfig, FoldReport, walk_forward
 
 __all__ = ["register", "add_compute_options", "add_forecaster_options", "config_from_args", "run_walk_forward"]
@@ -67,8 +74,8 @@ def add_forecaster_options(parser: argparse.ArgumentParser) -> None:
 def add_compute_options(parser: argparse.ArgumentParser) -> None:
     """Where and how to compute: threads and the fold store (not part of a research definition)."""
     compute = parser.add_argument_group("compute (not part of the research definition)")
-    compute.add_argument("--threads", type=int, default=1,
-                         help="CPU threads for torch; small recurrent models train fastest on one, 0 = torch's default")
+    compute.add_argument("--threads", type=int, default=0,
+                         help="torch threads (per worker in a universe run); 0 = every core, none oversubscribed")
     compute.add_argument("--store", type=Path, default=None, help="fold store directory (default: folds/ in the cache)")
     compute.add_argument("--no-store", action="store_true", help="keep no folds on disk (always retrain)")
 
@@ -91,7 +98,7 @@ def run_walk_forward(args: argparse.Namespace, bars, config: ForecastConfig):
     """walk_forward with the threads, the store and a progress bar as the options say."""
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    store = None if args.no_store else (args.store or default_store_dir())
+    store = _store(args)
     with tqdm(desc=f"folds {bars.attrs.get('symbol', '')}", unit="fold", disable=args.quiet or None) as bar:
 
         def progress(report: FoldReport) -> None:
@@ -109,14 +116,29 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Retrain a recurrent forecaster walk-forward and write DIR/forecasts.csv and DIR/metrics.json.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("data", metavar="DATA", help="CSV path or 6-digit symbol (akshare, cached)")
+    parser.add_argument("data", metavar="DATA", nargs="+",
+                        help="CSV path or 6-digit symbol (akshare, cached); several, or a folder of CSVs, for a universe")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory")
     parser.add_argument("--adjust", default="qfq", choices=["", "qfq", "hfq"], help="price adjustment of a symbol download")
     add_forecaster_options(parser)
+    universe = parser.add_argument_group("universe runs (several sources or a folder)")
+    universe.add_argument("--executor", choices=["auto", *EXECUTORS], default="auto",
+                          help="auto: a local process pool; ray: the cluster RAY_ADDRESS names, else a local one")
+    universe.add_argument("--workers", type=int, default=None, help="parallel workers (default: one per core)")
+    universe.add_argument("--retries", type=int, default=1, help="extra attempts for a symbol whose worker crashed")
+    universe.add_argument("--lenient", action="store_true",
+                          help="drop rows that fail validation (with a warning) instead of failing the symbol")
     parser.set_defaults(func=_forecast)
 
 
+def _store(args: argparse.Namespace) -> Path | None:
+    return None if args.no_store else (args.store or default_store_dir())
+
+
 def _forecast(args: argparse.Namespace) -> int:
+    if len(args.data) > 1 or Path(args.data[0]).is_dir():
+        return _forecast_universe(args)
+    args.data = args.data[0]
     config = config_from_args(args)
     bars = load_bars(args.data, adjust=args.adjust)
     started = time.perf_counter()
@@ -148,3 +170,36 @@ def _forecast(args: argparse.Namespace) -> int:
                   f"the model {metrics['verdict']}")
         print(f"wrote {args.out / 'forecasts.csv'} and {args.out / 'metrics.json'}")
     return 0
+
+
+def _forecast_universe(args: argparse.Namespace) -> int:
+    """Forecast every source; a progress bar over symbols and a one-screen summary."""
+    config = config_from_args(args)
+    sources = args.data[0] if len(args.data) == 1 else args.data
+    started = time.perf_counter()
+    with tqdm(desc="symbols", unit="symbol", disable=args.quiet or None) as bar:
+
+        def progress(row: dict[str, object]) -> None:
+            bar.set_postfix(symbol=row["symbol"], status=row["status"], refresh=False)
+            bar.update()
+
+        summary = forecast_universe(
+            sources, config, args.start, args.end, out_dir=args.out, executor=args.executor, store=_store(args),
+            workers=args.workers, retries=args.retries, threads=args.threads or None, strict=not args.lenient,
+            adjust=args.adjust, progress=progress,
+        )
+    seconds = time.perf_counter() - started
+    if not args.quiet:
+        ok = summary[summary["status"] == "ok"]
+        forecasts = int(ok["forecasts"].sum())
+        counts = summary["status"].value_counts()
+        print(f"{len(summary)} sources: {counts.get('ok', 0)} ok, {counts.get('skipped', 0)} skipped, "
+              f"{counts.get('failed', 0)} failed; {forecasts:,} forecasts in {seconds:.1f}s "
+              f"({forecasts / seconds:.1f}/s)")
+        if len(ok):
+            print(f"median h=1 RMSE ratio vs previous close {ok['rmse_ratio'].median():.3f}, "
+                  f"median direction hit rate {ok['direction_hit_rate'].median():.3f}")
+        for _, row in summary[summary["status"] != "ok"].iterrows():
+            print(f"  {row['symbol']}: {row['status']}: {row['message']}")
+        print(f"wrote {args.out / 'forecasts'}/, {args.out / 'summary.csv'} and {args.out / 'summary.json'}")
+    return 1 if (summary["status"] == "failed").any() else 0
