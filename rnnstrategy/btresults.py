@@ -73,8 +73,8 @@ class EquityCurve(bt.Analyzer):
         self._cash, self._value = float(cash), float(value)
 
     def next(self) -> None:
-        data = self.strategy.datas[0]
-        self.rows.append((pd.Timestamp(data.datetime.date(0)), self._value, self._cash,
+        data = self.strategy.datas[0]  # the strategy's clock is every feed's dates together
+        self.rows.append((pd.Timestamp(self.strategy.datetime.date(0)), self._value, self._cash,
                           float(self.strategy.getposition(data).size), float(data.close[0])))
 
     def get_analysis(self) -> dict[str, object]:

@@ -40,14 +40,20 @@ class LotSizer(bt.Sizer):
         position = self.broker.getposition(data).size
         if not isbuy:
             return max(int(position), 0)
+        wanted = self.p.target * self.broker.getvalue() - position * data.close[0]
+        return self.shares_for(data, min(wanted, cash), comminfo)
+
+    def shares_for(self, data: Any, budget: float, comminfo: bt.CommInfoBase | None = None) -> int:
+        """The most shares of ``data`` in valid lots whose cost at the current close, fees
+        included, stays within ``budget`` CNY (0 when not even the smallest order fits)."""
         price = data.close[0]
-        if not price > 0:
+        if not price > 0 or budget <= 0:
             return 0
+        comminfo = comminfo or self.broker.getcommissioninfo(data)
         info = self._security(data)
-        wanted = self.p.target * self.broker.getvalue() - position * price
-        shares = info.valid_order_size(min(wanted, cash) / price)
+        shares = info.valid_order_size(budget / price)
         date = data.datetime.date(0)
-        while shares and shares * price + order_fees(comminfo, shares, price, date) > cash:
+        while shares and shares * price + order_fees(comminfo, shares, price, date) > budget:
             shares = info.valid_order_size(shares - info.order_step)
         return shares
 

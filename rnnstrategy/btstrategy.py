@@ -136,6 +136,10 @@ class ForecastStrategy(bt.Strategy):
         """Shares to buy now: up to this feed's share of ``target``, in valid lots, within the cash."""
         return int(self._sizer.getsizing(data, isbuy=True))
 
+    def shares_worth(self, data: Any, budget: float) -> int:
+        """The most shares of ``data`` in valid lots that ``budget`` CNY buys at the current close, fees included."""
+        return int(self._sizer.shares_for(data, budget))
+
     def round_trip_cost(self, data: Any, size: float | None = None) -> float:
         """Estimated cost of buying ``size`` shares (default :meth:`order_size`) at the current close
         and selling them again, as a fraction of their value: commission on both sides (with its

@@ -12,7 +12,7 @@ from rnnstrategy.btcommission import AShareCommission, Fees
 
 __all__ = ["TRADE_COLUMNS", "TradeLog", "fill_fees"]
 
-TRADE_COLUMNS = ("date", "side", "size", "price", "value", "commission", "stamp_duty", "transfer_fee")
+TRADE_COLUMNS = ("date", "symbol", "side", "size", "price", "value", "commission", "stamp_duty", "transfer_fee")
 
 
 def fill_fees(comminfo: bt.CommInfoBase | None, size: float, price: float, date: dt.date,
@@ -29,9 +29,9 @@ def fill_fees(comminfo: bt.CommInfoBase | None, size: float, price: float, date:
 
 
 class TradeLog(bt.Analyzer):
-    """One row per fill: ``date, side, size, price, value, commission, stamp_duty, transfer_fee``.
+    """One row per fill: ``date, symbol, side, size, price, value, commission, stamp_duty, transfer_fee``.
 
-    ``size`` is in shares and positive, ``side`` is ``"buy"`` or ``"sell"``,
+    ``symbol`` is the feed's name, ``size`` is in shares and positive, ``side`` is ``"buy"`` or ``"sell"``,
     ``value = size * price``, fees in CNY. ``date`` is the trade date (under
     cheat-on-close, the date of the bar whose close filled the order).
     ``get_analysis()`` returns the rows as dicts; :meth:`frame` as a DataFrame
@@ -54,6 +54,7 @@ class TradeLog(bt.Analyzer):
             self.rows.append(
                 {
                     "date": date,
+                    "symbol": order.data._name,
                     "side": "buy" if bit.size > 0 else "sell",
                     "size": size,
                     "price": bit.price,

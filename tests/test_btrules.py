@@ -200,10 +200,10 @@ def test_trade_log_breaks_down_the_fees_of_each_fill(feeds):
     assert tuple(frame.columns) == TRADE_COLUMNS
     assert frame.to_dict("records") == [
         # 100 * 1763.78 = 176,378.00: commission 44.09, transfer 1.76
-        {"date": D(2023, 3, 14), "side": "buy", "size": 100, "price": 1763.78, "value": 176378.0,
+        {"date": D(2023, 3, 14), "symbol": "600519.SH", "side": "buy", "size": 100, "price": 1763.78, "value": 176378.0,
          "commission": 44.09, "stamp_duty": 0.0, "transfer_fee": 1.76},
         # 100 * 1740.00 = 174,000.00: commission 43.50, stamp duty 174.00, transfer 1.74
-        {"date": D(2023, 3, 16), "side": "sell", "size": 100, "price": 1740.0, "value": 174000.0,
+        {"date": D(2023, 3, 16), "symbol": "600519.SH", "side": "sell", "size": 100, "price": 1740.0, "value": 174000.0,
          "commission": 43.5, "stamp_duty": 174.0, "transfer_fee": 1.74},
     ]
     charged = [comm for _, status, _, _, comm in events if status == "Completed"]
@@ -215,6 +215,6 @@ def test_trade_log_without_the_ashare_scheme_reports_the_commission(feeds):
     plan = {D(2023, 3, 13): [("buy", {"size": 100})]}
     strategy, _, _ = run(feeds([("600519.SH", "2023-03-01", "2023-03-17")]), plan, analyzers=[TradeLog])
     assert strategy.analyzers.tradelog.get_analysis() == [
-        {"date": D(2023, 3, 14), "side": "buy", "size": 100, "price": 1763.78, "value": 176378.0,
+        {"date": D(2023, 3, 14), "symbol": "600519.SH", "side": "buy", "size": 100, "price": 1763.78, "value": 176378.0,
          "commission": 0.0, "stamp_duty": 0.0, "transfer_fee": 0.0}
     ]

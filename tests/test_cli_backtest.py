@@ -55,7 +55,7 @@ def test_backtest_writes_every_file_with_its_columns_and_keys(tiny_run, bars_csv
     out, _ = tiny_run
     assert {p.name for p in out.iterdir()} == FILES
     trades = pd.read_csv(out / "trades.csv")
-    assert list(trades.columns) == ["date", "side", "size", "price", "value", "commission", "stamp_duty",
+    assert list(trades.columns) == ["date", "symbol", "side", "size", "price", "value", "commission", "stamp_duty",
                                     "transfer_fee"]
     equity = pd.read_csv(out / "equity.csv", index_col="date", parse_dates=True)
     assert list(equity.columns) == ["value", "cash", "position", "close", "return", "benchmark_return"]

@@ -147,7 +147,8 @@ def test_command_line_forecasts_a_folder(sources: list[str], inprocess_run: tupl
         (folder / Path(source).name).write_bytes(Path(source).read_bytes())
     tiny = ["--hidden", "8", "--lookback", "10", "--epochs", "2", "--patience", "0", "--min-train", "100",
             "--device", "cpu", "--no-store", "--start", START]
-    code = main(["forecast", str(folder), *tiny, "--executor", "inprocess", "--threads", "1", "--out", str(tmp_path / "out")])
+    code = main(["forecast", str(folder), *tiny, "--executor", "inprocess", "--threads", "1",
+                 "--out", str(tmp_path / "out")])
     assert code == 0
     printed = capsys.readouterr().out
     assert "4 sources: 3 ok, 1 skipped, 0 failed" in printed and "600519.SH: skipped: too little history" in printed

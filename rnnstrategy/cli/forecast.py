@@ -23,7 +23,7 @@ from rnnstrategy.executors import EXECUTORS
 from rnnstrategy.foldstore import DataFingerprint, default_store_dir
 from rnnstrategy.forecastio import write_forecasts
 from rnnstrategy.universe import forecast_universe
-from rnnstrategy.walkforward import ForecastConfig, FoldReport, walk_forward
+from rnnstrategy.walkforward import FoldReport, ForecastConfig, walk_forward
 
 __all__ = ["register", "add_compute_options", "add_forecaster_options", "config_from_args", "run_walk_forward"]
 

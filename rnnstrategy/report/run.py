@@ -7,7 +7,7 @@ Layout of a run directory (every file written atomically)::
     training_loss.png           loss per epoch of every walk-forward fold
     equity_vs_benchmark.png     portfolio value vs benchmark, trades marked
     metrics.json                performance (strategy, benchmark), trades, forecast quality
-    trades.csv                  date,side,size,price,value,commission,stamp_duty,transfer_fee
+    trades.csv                  date,symbol,side,size,price,value,commission,stamp_duty,transfer_fee
     equity.csv                  date,value,cash,position,close,return,benchmark_return
     forecasts.csv               the forecast frame (rnnstrategy.forecastio)
     forecasts.meta.json         its attrs: symbol, configuration, fold reports with loss history
@@ -275,9 +275,12 @@ def read_run(out: str | Path) -> RunReport:
         titles = Titles(**saved["titles"])
     except (ValueError, KeyError, TypeError) as exc:
         raise DataError(f"{manifest_path}: not a manifest of this version of rnnstrategy ({exc!r})") from None
+    trades = _read_csv(out / FILES["trades"], index=False)
+    if "symbol" not in trades.columns:  # written before trades named their feed: one security
+        trades.insert(1, "symbol", titles.security)
     return RunReport(
         equity=_read_csv(out / FILES["equity"]),
-        trades=_read_csv(out / FILES["trades"], index=False),
+        trades=trades,
         forecasts=read_forecasts(out / FILES["forecasts"]),
         titles=titles,
         parameters=saved.get("parameters", {}),

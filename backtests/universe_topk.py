@@ -1,0 +1,129 @@
+"""Backtest: hold the top-k stocks of a universe by forecast return, against CSI 300.
+
+    rnnstrategy forecast ../shared/data/stocks_tushare_qfq --start 2018-01-02 --out runs/universe
+    python backtests/universe_topk.py runs/universe [--k 10] [--max-turnover 0.3] [--out runs/universe_topk]
+
+Reads a universe run (``summary.csv`` and ``forecasts/<symbol>.csv``, as ``rnnstrategy
+forecast FOLDER`` writes them), puts every forecast symbol in one Backtrader run with the
+A-share broker rules, trades :class:`strategies.top_k.TopK` on the forecasts (orders
+fill at the next open) and writes into ``--out``: ``report.html`` (quantstats against the
+benchmark), ``equity_vs_benchmark.png``, ``metrics.json``, ``trades.csv`` (one row per
+fill, with its symbol) and ``equity.csv``. Nothing is retrained: the forecasts are read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import backtrader as bt
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # strategies/ beside rnnstrategy/
+
+from rnnstrategy.btfeed import to_feed  # noqa: E402
+from rnnstrategy.btresults import add_result_analyzers, collect_results  # noqa: E402
+from rnnstrategy.btrules import use_ashare_rules  # noqa: E402
+from rnnstrategy.data import load_bars  # noqa: E402
+from rnnstrategy.data.cache import atomic_write_bytes  # noqa: E402
+from rnnstrategy.errors import DataError  # noqa: E402
+from rnnstrategy.forecastio import read_forecasts  # noqa: E402
+from rnnstrategy.plots import equity_figure, save_png  # noqa: E402
+from rnnstrategy.report import (  # noqa: E402
+    PERIODS_PER_YEAR,
+    Titles,
+    benchmark_returns,
+    benchmark_title,
+    headline_metrics,
+    trade_statistics,
+    write_json,
+    write_tearsheet,
+)
+from strategies.top_k import TopK  # noqa: E402
+
+
+def universe_inputs(run: Path) -> tuple[list[pd.DataFrame], dict[str, pd.DataFrame]]:
+    """The bars (cut to each symbol's forecast dates) and forecasts of every symbol forecast in ``run``."""
+    summary_path = run / "summary.csv"
+    if not summary_path.is_file():
+        raise DataError(f"{run}: no summary.csv; give the --out folder of `rnnstrategy forecast FOLDER`")
+    summary = pd.read_csv(summary_path)
+    frames, forecasts = [], {}
+    for row in summary[summary["status"] == "ok"].itertuples():
+        frame = read_forecasts(run / "forecasts" / f"{row.symbol}.csv")
+        bars = load_bars(row.source, strict=False)
+        frames.append(bars.loc[frame.index[0] : frame.index[-1]])
+        forecasts[str(bars.attrs["symbol"])] = frame
+    if not frames:
+        raise DataError(f"{summary_path}: no symbol was forecast (status ok); nothing to trade")
+    return frames, forecasts
+
+
+def main() -> None:
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data"
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", type=Path, help="output folder of `rnnstrategy forecast FOLDER --out DIR`")
+    parser.add_argument("--benchmark", type=Path, default=shared / "index" / "sh000300.csv")
+    parser.add_argument("--k", type=int, default=10, help="stocks to hold")
+    parser.add_argument("--max-turnover", type=float, default=0.3, help="one-way turnover per day (fraction of value)")
+    parser.add_argument("--cash", type=float, default=10_000_000.0, help="starting cash, CNY")
+    parser.add_argument("--out", type=Path, default=Path("runs/universe_topk"))
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    frames, forecasts = universe_inputs(args.run)
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.broker.setcash(args.cash)
+    for frame in frames:
+        feed = to_feed(frame)
+        cerebro.adddata(feed, name=feed._name)
+    use_ashare_rules(cerebro)
+    cerebro.addstrategy(TopK, forecasts=forecasts, k=args.k, max_turnover=args.max_turnover)
+    add_result_analyzers(cerebro)
+    result = collect_results(cerebro.run()[0])
+
+    equity = result.equity
+    benchmark_bars = load_bars(args.benchmark)
+    titles = Titles(strategy=f"Top {args.k} of {len(frames)} by GRU forecast",
+                    benchmark=benchmark_title(str(benchmark_bars.attrs["symbol"])), security=f"{len(frames)} A-shares")
+    returns = result.returns.rename(titles.strategy)
+    benchmark = benchmark_returns(benchmark_bars, equity.index).rename(titles.benchmark)
+    trades = result.trades
+    stats = trade_statistics(trades, equity, PERIODS_PER_YEAR)
+    stats["exposure"] = float((1 - equity["cash"] / equity["value"]).mean())  # invested share, all feeds
+    metrics = {
+        "period": {"start": f"{equity.index[0]:%Y-%m-%d}", "end": f"{equity.index[-1]:%Y-%m-%d}",
+                   "days": len(equity), "symbols": len(frames), "start_value": args.cash,
+                   "final_value": result.final_value},
+        "parameters": {"k": args.k, "max_turnover": args.max_turnover, "forecasts": str(args.run)},
+        "strategy": {"title": titles.strategy, **headline_metrics(returns)},
+        "benchmark": {"title": titles.benchmark, **headline_metrics(benchmark)},
+        "trades": {**stats, "symbols_traded": int(trades["symbol"].nunique())},
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out / "trades.csv", trades.to_csv(index=False).encode("utf-8"))
+    atomic_write_bytes(out / "equity.csv", equity.assign(**{"return": returns, "benchmark_return": benchmark})
+                       .to_csv(index_label="date").encode("utf-8"))
+    write_json(out / "metrics.json", metrics)
+    write_tearsheet(out / "report.html", returns, benchmark, titles,
+                    parameters={"k": args.k, "max turnover": args.max_turnover, "symbols": len(frames)})
+    save_png(equity_figure(equity["value"], benchmark, trades, titles.strategy, titles.benchmark),
+             out / "equity_vs_benchmark.png")
+
+    s, b = metrics["strategy"], metrics["benchmark"]
+    print(f"{titles.strategy}, {metrics['period']['start']}..{metrics['period']['end']}, "
+          f"{stats['count']} fills in {metrics['trades']['symbols_traded']} stocks")
+    for label, key in (("total return", "total_return"), ("CAGR", "cagr"), ("Sharpe", "sharpe"),
+                       ("max drawdown", "max_drawdown"), ("volatility", "volatility")):
+        print(f"  {label:13} {s[key]:>9.3f} {b[key]:>9.3f}")
+    print(f"  turnover {stats['annual_turnover']:.1f}x a year, fees {stats['total_fees']:,.0f} CNY, "
+          f"invested {stats['exposure']:.0%} of the time-averaged value; wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""Hold the k stocks with the highest forecast returns, equal weight, with a daily turnover limit.
+
+Usage::
+
+    from strategies.top_k import TopK
+    for frame in universe_bars:
+        cerebro.adddata(to_feed(frame))
+    use_ashare_rules(cerebro)
+    cerebro.addstrategy(TopK, forecasts={"600519.SH": forecasts_600519, ...}, k=10, max_turnover=0.3)
+
+``backtests/universe_topk.py`` runs it on the forecasts of a universe run
+(``rnnstrategy forecast FOLDER --out DIR``) against CSI 300.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from rnnstrategy.btstrategy import ForecastStrategy
+from rnnstrategy.errors import ConfigError
+
+__all__ = ["TopK"]
+
+log = logging.getLogger(__name__)
+
+
+class TopK(ForecastStrategy):
+    """Long the top ``k`` feeds by expected return, rebalanced daily within a turnover limit.
+
+    Every day, at the close, the feeds with a bar and a forecast are ranked by
+    ``expected_return`` (``next_open``: ô(t+2) / ô(t+1) − 1, the return of buying at the
+    next open and selling at the one after). Then:
+
+    - sell a holding whose rank is worse than ``exit_rank`` (default ``2 k``: a buffer, so
+      a stock that slips just below the top k is not traded away and back) or whose
+      expected return is below ``exit_threshold`` (default 0);
+    - buy, best first, feeds ranked in the top ``k`` that are not held, whose expected
+      return beats ``entry_threshold`` (default None: the round-trip cost of the order),
+      while fewer than ``k`` positions are held after the sells;
+    - each buy is ``target / k`` of the portfolio value (equal weight at entry; positions
+      drift with prices and are not topped up), in valid lots;
+    - turnover limit: the value sold and the value bought each stay within
+      ``max_turnover`` of the portfolio value per day (one-way turnover); the worst
+      holdings are sold first and the best candidates bought first, the rest waits.
+
+    Sells are sent before buys, so they fill first at the next open and free their cash;
+    buys are sized against the cash after those sells. The A-share broker rules (lots,
+    T+1, price limits, suspensions, fees) apply as for any strategy: a refused order
+    is retried on a later day if the stock still qualifies.
+
+    Params (besides those of :class:`~rnnstrategy.btstrategy.ForecastStrategy`):
+        k: positions to hold at most.
+        max_turnover: one-way turnover allowed per day, as a fraction of portfolio value.
+        exit_rank: sell a holding ranked worse than this (1 = best; default 2 k).
+        entry_threshold: expected return needed to buy (None = round-trip cost).
+        exit_threshold: sell a holding whose expected return falls below this.
+    """
+
+    params = (
+        ("k", 5),
+        ("max_turnover", 0.5),
+        ("exit_rank", None),
+        ("entry_threshold", None),
+        ("exit_threshold", 0.0),
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        if self.p.k < 1:
+            raise ConfigError(f"k={self.p.k}: hold at least one stock")
+        if not 0 < self.p.max_turnover <= 2:
+            raise ConfigError(f"max_turnover={self.p.max_turnover}: give the fraction of portfolio value that may "
+                              "be bought (and sold) per day, in (0, 2]")
+        if self.p.target / self.p.k > self.p.max_turnover:
+            raise ConfigError(f"max_turnover={self.p.max_turnover} is below one position (target / k = "
+                              f"{self.p.target / self.p.k:.3f} of the value): nothing could ever be bought; "
+                              "raise max_turnover or k")
+        self.exit_rank = self.p.exit_rank or 2 * self.p.k
+        if self.exit_rank < self.p.k:
+            raise ConfigError(f"exit_rank={self.exit_rank} is below k={self.p.k}: a new holding would be sold at once")
+
+    def next(self) -> None:
+        ranked = self.ranking()
+        rank = {data: position for position, (_, data) in enumerate(ranked, start=1)}
+        expected = {data: value for value, data in ranked}
+        value = self.broker.getvalue()
+        budget = self.p.max_turnover * value
+
+        held = [data for data in self.datas if self.getposition(data).size > 0]
+        to_sell = sorted(
+            (data for data in held if data in rank and self.pending(data) is None
+             and (rank[data] > self.exit_rank or expected[data] < self.p.exit_threshold)),
+            key=lambda data: -rank[data],
+        )
+        cash, sold = self.broker.getcash(), 0.0
+        for data in to_sell:
+            worth = self.getposition(data).size * data.close[0]
+            if sold + worth > budget:
+                break
+            if self.exit(data) is not None:
+                sold += worth
+                cash += worth
+                held.remove(data)
+
+        slot = self.p.target * value / self.p.k
+        bought = 0.0
+        for _, data in ranked[: self.p.k]:
+            if len(held) >= self.p.k or bought + slot > budget:
+                break
+            if data in held or self.pending(data) is not None:
+                continue
+            if expected[data] <= self.entry_threshold(data):
+                continue
+            size = self.shares_worth(data, min(slot, cash))
+            if size and self.enter(data, size=size) is not None:
+                spent = size * data.close[0]
+                bought += spent
+                cash -= spent
+                held.append(data)
+
+    def ranking(self) -> list[tuple[float, Any]]:
+        """``(expected return, feed)`` of the feeds with a bar and a forecast today, best first."""
+        scored = [(signal.expected_return[0], data) for data, signal in self.tradable()]
+        scored = [(value, data) for value, data in scored if not math.isnan(value)]
+        # ties (rare) keep feed order, so runs are reproducible
+        order = {data: k for k, data in enumerate(self.datas)}
+        return sorted(scored, key=lambda item: (-item[0], order[item[1]]))
+
+    def entry_threshold(self, data: Any) -> float:
+        """The expected return a buy of ``data`` must beat now."""
+        if self.p.entry_threshold is not None:
+            return self.p.entry_threshold
+        size = self.shares_worth(data, self.p.target * self.broker.getvalue() / self.p.k)
+        return self.round_trip_cost(data, size)
