@@ -71,7 +71,8 @@ def main() -> None:
                                 for f in files)
                 same = f", forecasts {'identical to' if identical else 'DIFFERENT from'} the first executor's"
             forecasts = int(summary["forecasts"].fillna(0).sum())
-            mib = {who: resource.getrusage(who).ru_maxrss / 1024 for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)}
+            mib = {who: resource.getrusage(who).ru_maxrss / 1024
+                   for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)}
             print(f"{executor:10} {seconds:7.1f} s, {forecasts:,} forecasts, {forecasts / seconds:6.1f} forecasts/s, "
                   f"{60 * len(sources) / seconds:5.1f} symbols/min, peak memory {mib[resource.RUSAGE_SELF]:.0f} MiB "
                   f"here, {mib[resource.RUSAGE_CHILDREN]:.0f} MiB largest worker process, {counts}{same}")

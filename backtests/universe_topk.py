@@ -9,6 +9,11 @@ A-share broker rules, trades :class:`strategies.top_k.TopK` on the forecasts (or
 fill at the next open) and writes into ``--out``: ``report.html`` (quantstats against the
 benchmark), ``equity_vs_benchmark.png``, ``metrics.json``, ``trades.csv`` (one row per
 fill, with its symbol) and ``equity.csv``. Nothing is retrained: the forecasts are read.
+
+Beside the benchmark it reports the universe itself, equal weight and rebalanced daily,
+without costs: a list of stocks chosen today (as the sample data's is) holds survivors, so
+it beats the index by construction, and a strategy has to beat this line, not the index,
+before its forecasts can take the credit.
 """
 
 from __future__ import annotations
@@ -61,6 +66,13 @@ def universe_inputs(run: Path) -> tuple[list[pd.DataFrame], dict[str, pd.DataFra
     return frames, forecasts
 
 
+def equal_weight_returns(frames: list[pd.DataFrame], dates: pd.DatetimeIndex) -> pd.Series:
+    """Daily returns of holding every stock of ``frames`` in equal weight, rebalanced daily, no costs."""
+    closes = pd.concat({str(f.attrs["symbol"]): f["close"] for f in frames}, axis=1).sort_index()
+    returns = closes.pct_change(fill_method=None).mean(axis=1)  # the stocks with a bar both days
+    return returns.reindex(dates).fillna(0.0).rename("universe, equal weight")
+
+
 def main() -> None:
     shared = Path(__file__).resolve().parents[2] / "shared" / "data"
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -100,6 +112,7 @@ def main() -> None:
         "parameters": {"k": args.k, "max_turnover": args.max_turnover, "forecasts": str(args.run)},
         "strategy": {"title": titles.strategy, **headline_metrics(returns)},
         "benchmark": {"title": titles.benchmark, **headline_metrics(benchmark)},
+        "universe_equal_weight": headline_metrics(equal_weight_returns(frames, equity.index)),
         "trades": {**stats, "symbols_traded": int(trades["symbol"].nunique())},
         "seconds": round(time.perf_counter() - started, 1),
     }
@@ -115,12 +128,13 @@ def main() -> None:
     save_png(equity_figure(equity["value"], benchmark, trades, titles.strategy, titles.benchmark),
              out / "equity_vs_benchmark.png")
 
-    s, b = metrics["strategy"], metrics["benchmark"]
+    s, b, u = metrics["strategy"], metrics["benchmark"], metrics["universe_equal_weight"]
     print(f"{titles.strategy}, {metrics['period']['start']}..{metrics['period']['end']}, "
           f"{stats['count']} fills in {metrics['trades']['symbols_traded']} stocks")
+    print(f"  {'':13} {'strategy':>9} {'benchmark':>9} {'universe':>9}")
     for label, key in (("total return", "total_return"), ("CAGR", "cagr"), ("Sharpe", "sharpe"),
                        ("max drawdown", "max_drawdown"), ("volatility", "volatility")):
-        print(f"  {label:13} {s[key]:>9.3f} {b[key]:>9.3f}")
+        print(f"  {label:13} {s[key]:>9.3f} {b[key]:>9.3f} {u[key]:>9.3f}")
     print(f"  turnover {stats['annual_turnover']:.1f}x a year, fees {stats['total_fees']:,.0f} CNY, "
           f"invested {stats['exposure']:.0%} of the time-averaged value; wrote {out}")
 

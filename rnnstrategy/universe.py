@@ -173,12 +173,16 @@ def forecast_universe(
     started = time.perf_counter()
     rows: dict[int, dict[str, object]] = {}
     written: dict[str, str] = {}  # forecast file name -> source, to catch two sources of one symbol
-    outcomes = run_tasks(forecast_symbol, tasks, name, retries=retries, workers=workers, threads=threads)
+    # longest histories first, so no long one starts last and keeps the run waiting for it alone
+    order = sorted(range(len(tasks)), key=lambda k: -_size_hint(paths[k]))
+    outcomes = run_tasks(forecast_symbol, [tasks[k] for k in order], name, retries=retries, workers=workers,
+                         threads=threads)
     for outcome in outcomes:
-        row = _row_of(outcome, tasks[outcome.index])
+        index = order[outcome.index]
+        row = _row_of(outcome, tasks[index])
         if outcome.ok and outcome.value[1] is not None:
             _write_forecasts(out, row, outcome.value[1], written)
-        rows[outcome.index] = row
+        rows[index] = row
         log.info("%s: %s in %.1f s%s", row["symbol"], row["status"], row["seconds"] or 0.0,
                  f" ({row['message']})" if row["status"] != "ok" else "")
         if progress:
@@ -234,6 +238,14 @@ def _too_short(bars: pd.DataFrame, task: SymbolTask) -> str | None:
     window = f"start={task.start}, end={task.end}" if task.start or task.end else "the whole history"
     return (f"too little history: {where} hold no retrain in {window} (min_train={config.min_train} samples "
             f"of lookback={config.lookback}, horizon={config.horizon}); use a longer history or lower min_train")
+
+
+def _size_hint(source: str) -> int:
+    """Bytes of a CSV source (about proportional to its bars and so to its training work); 0 for a symbol."""
+    try:
+        return Path(source).stat().st_size
+    except OSError:
+        return 0
 
 
 def _finish(row: dict[str, object], started: float, status: str, message: str) -> dict[str, object]:

@@ -113,7 +113,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "forecast",
         help="walk-forward forecasts of the next opens, with metrics against naive baselines",
-        description="Retrain a recurrent forecaster walk-forward and write DIR/forecasts.csv and DIR/metrics.json.",
+        description="Retrain a recurrent forecaster walk-forward and write DIR/forecasts.csv and DIR/metrics.json. "
+                    "With several sources, or a folder of CSVs: DIR/forecasts/<symbol>.csv, DIR/summary.csv and "
+                    "DIR/summary.json; the exit code is 1 when a symbol failed (skipped ones do not count).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("data", metavar="DATA", nargs="+",
