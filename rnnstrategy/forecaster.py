@@ -15,8 +15,7 @@ The course-notes protocol (SimpleRNN on 60 scaled opens) is::
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +26,7 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from rnnstrategy.errors import ConfigError, DataError
+from rnnstrategy.executors import torch_threads
 from rnnstrategy.features import (
     DEFAULT_FEATURES,
     TARGETS,
@@ -272,7 +272,7 @@ class RNNForecaster(BaseEstimator):
         windows = sliding_windows(x, self.lookback)  # element k ends at row first_row + k + lookback - 1
         self.module_.eval()
         scaled = np.empty((len(rows), self.horizon))
-        with torch.no_grad(), _one_thread(self.device_):
+        with torch.no_grad(), torch_threads(1 if self.device_.type == "cpu" else None):
             # One row per forward pass, each window copied to a fresh (64-byte aligned) tensor,
             # on one thread: CPU kernels round differently by batch size, by position in the
             # batch, by the data's memory alignment and by thread count, and a forecast must
@@ -412,20 +412,6 @@ def _describe(bars: pd.DataFrame) -> str:
     if len(bars) == 0:
         return f"{symbol} (no rows)"
     return f"{symbol} ({bars.index[0].date()}..{bars.index[-1].date()})"
-
-
-@contextmanager
-def _one_thread(device: torch.device) -> Iterator[None]:
-    """One torch thread for the block on a CPU (a forecast is a few small products)."""
-    before = torch.get_num_threads()
-    if device.type != "cpu" or before == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _resolve_device(device: str) -> torch.device:
