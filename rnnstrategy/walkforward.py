@@ -324,20 +324,20 @@ def walk_forward_many(
     """
     config = config or ForecastConfig()
     runs = [_Run(bars, config, start, end, store) for bars in frames]
-    started = time.perf_counter()
-    clock = [started]
+    started = last = time.perf_counter()
 
     def report(run: _Run, k: int, fold: FittedFold) -> None:
+        nonlocal last
         run.fitted[k] = fold
         now = time.perf_counter()
         fitted = fold.model
         done = FoldReport(
             fold=k, folds=len(run.folds), retrain_date=fold.retrain_date, forecasts=len(run.folds[k][1]),
-            trained=fold.trained, seconds=now - clock[0], samples=len(run.folds[k][0]),
+            trained=fold.trained, seconds=now - last, samples=len(run.folds[k][0]),
             epochs=len(fitted.history_), history={c: fitted.history_[c].tolist() for c in ("train_loss", "val_loss")},
             symbol=run.symbol,
         )
-        clock[0] = now  # a fold's seconds: since the previous one ended, so they add up to the run
+        last = now  # a fold's seconds: since the previous one ended, so they add up to the run
         run.reports[k] = done.as_dict()
         if progress:
             progress(done)
@@ -357,7 +357,7 @@ def walk_forward_many(
         if not requests:
             break
 
-        def fitted(j: int, model: RNNForecaster) -> None:
+        def fitted(j: int, model: RNNForecaster, owners: list[tuple[_Run, int]] = owners) -> None:
             run, k = owners[j]
             report(run, k, run.trainer.keep(run.plans[k], model))
 

@@ -90,8 +90,8 @@ class TopK(ForecastStrategy):
 
         held = [data for data in self.datas if self.getposition(data).size > 0]
         to_sell = sorted(
-            (data for data in held if data in rank and self.pending(data) is None
-             and (rank[data] > self.exit_rank or expected[data] < self.p.exit_threshold)),
+            (data for data in held  # ranked feeds have a bar today and no order in flight
+             if data in rank and (rank[data] > self.exit_rank or expected[data] < self.p.exit_threshold)),
             key=lambda data: -rank[data],
         )
         cash, sold = self.broker.getcash(), 0.0
@@ -109,9 +109,7 @@ class TopK(ForecastStrategy):
         for _, data in ranked[: self.p.k]:
             if len(held) >= self.p.k or bought + slot > budget:
                 break
-            if data in held or self.pending(data) is not None:
-                continue
-            if expected[data] <= self.entry_threshold(data):
+            if data in held or expected[data] <= self.entry_threshold(data, slot):
                 continue
             size = self.shares_worth(data, min(slot, cash))
             if size and self.enter(data, size=size) is not None:
@@ -128,9 +126,9 @@ class TopK(ForecastStrategy):
         order = {data: k for k, data in enumerate(self.datas)}
         return sorted(scored, key=lambda item: (-item[0], order[item[1]]))
 
-    def entry_threshold(self, data: Any) -> float:
-        """The expected return a buy of ``data`` must beat now."""
+    def entry_threshold(self, data: Any, slot: float) -> float:
+        """The expected return a buy of ``data`` worth ``slot`` CNY must beat now."""
         if self.p.entry_threshold is not None:
             return self.p.entry_threshold
-        size = self.shares_worth(data, self.p.target * self.broker.getvalue() / self.p.k)
+        size = self.shares_worth(data, slot)
         return self.round_trip_cost(data, size)

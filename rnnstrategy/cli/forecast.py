@@ -140,9 +140,8 @@ def _store(args: argparse.Namespace) -> Path | None:
 def _forecast(args: argparse.Namespace) -> int:
     if len(args.data) > 1 or Path(args.data[0]).is_dir():
         return _forecast_universe(args)
-    args.data = args.data[0]
     config = config_from_args(args)
-    bars = load_bars(args.data, adjust=args.adjust)
+    bars = load_bars(args.data[0], adjust=args.adjust)
     started = time.perf_counter()
     forecasts = run_walk_forward(args, bars, config)
     seconds = time.perf_counter() - started
