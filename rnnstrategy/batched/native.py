@@ -1,0 +1,155 @@
+"""The recurrent layers' time-step loops as compiled code, built on first use.
+
+On a CPU the per-step work of :mod:`rnnstrategy.batched.layers` is a few small matrix
+products and a dozen elementwise operations on small tensors, which PyTorch runs one
+operation at a time. ``recurrent_kernel.cpp`` fuses a whole step of one model (the
+recurrent product and the gate maths, in registers) and runs every model on its own.
+It is compiled here with the machine's C++ compiler, once per cell and hidden size,
+for this processor (``-march=native``), and cached under ``kernels/`` in
+:func:`~rnnstrategy.data.cache.cache_root`; the cache key includes the source, the
+compiler and the processor's features, so a cache shared by different machines holds
+one build per kind of machine. No compiler, a failed build, float64 or a GPU: the
+layers run their PyTorch path instead (the same maths; results agree within float
+rounding). ``RNNSTRATEGY_NATIVE=0`` turns the compiled path off.
+
+Each model is computed in a fixed order on its own, so its results do not depend on its
+companions, its slot or the thread count; they differ from the PyTorch path's in the
+last bits (a different order of sums and a polynomial ``exp``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import itertools
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from rnnstrategy.data.cache import cache_root
+
+__all__ = ["NATIVE_ENV", "RecurrentKernel", "kernel_for"]
+
+log = logging.getLogger(__name__)
+
+NATIVE_ENV = "RNNSTRATEGY_NATIVE"
+_SOURCE = Path(__file__).with_name("recurrent_kernel.cpp")
+_CELL_CODES = {"rnn": 0, "gru": 1, "lstm": 2}
+_FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC")
+_lock = threading.Lock()
+
+
+class RecurrentKernel:
+    """The compiled loops for one cell and hidden size (see ``recurrent_kernel.cpp``)."""
+
+    def __init__(self, library: ctypes.CDLL, cell: str, hidden: int) -> None:
+        self.cell, self.hidden = cell, hidden
+        pointer, integer = ctypes.c_void_p, ctypes.c_int
+        self._forward = library.recurrent_forward
+        self._forward.argtypes = [integer] * 6 + [pointer] * 6 + [integer]
+        self._forward.restype = None
+        self._backward = library.recurrent_backward
+        self._backward.argtypes = [integer] * 6 + [pointer] * 5 + [integer, pointer, pointer]
+        self._backward.restype = None
+
+    def forward(self, xh: Tensor, n_in: int, wx: Tensor, wh: Tensor, bias: Tensor, act: Tensor, cs: Tensor | None,
+                saving: bool) -> None:
+        """Run the recurrence: h(t) into ``xh``, the activations into ``act`` (LSTM: cell states into ``cs``)."""
+        n_models, steps_plus_one, batch, row = xh.shape
+        args = (steps_plus_one - 1, batch, row, n_in, xh.data_ptr(), wx.data_ptr(), wh.data_ptr(), bias.data_ptr(),
+                act.data_ptr(), cs.data_ptr() if cs is not None else None, int(saving))
+        _over_models(n_models, lambda m0, m1: self._forward(m0, m1, *args))
+
+    def backward(self, xh: Tensor, n_in: int, act: Tensor, cs: Tensor | None, wb: Tensor, d_hs: Tensor,
+                 sequence: bool, d_a: Tensor | None, dwt: Tensor) -> None:
+        """Back through the recurrence: the packed weights' gradient (transposed, x, h and
+        bias columns) into ``dwt``, and every step's pre-activation gradients into ``d_a`` if given."""
+        n_models, steps, batch, _ = act.shape
+        args = (steps, batch, xh.shape[-1], n_in, xh.data_ptr(), act.data_ptr(),
+                cs.data_ptr() if cs is not None else None, wb.data_ptr(), d_hs.data_ptr(), int(sequence),
+                d_a.data_ptr() if d_a is not None else None, dwt.data_ptr())
+        _over_models(n_models, lambda m0, m1: self._backward(m0, m1, *args))
+
+
+def kernel_for(cell: str, hidden: int, like: Tensor) -> RecurrentKernel | None:
+    """The compiled kernel for tensors like ``like``, or None where the PyTorch path must run."""
+    if like.device.type != "cpu" or like.dtype != torch.float32 or os.environ.get(NATIVE_ENV, "1") == "0":
+        return None
+    return _kernel(cell, hidden)
+
+
+@functools.cache
+def _kernel(cell: str, hidden: int) -> RecurrentKernel | None:
+    with _lock:
+        try:
+            library = ctypes.CDLL(str(_build(cell, hidden)))
+        except (OSError, subprocess.SubprocessError) as exc:
+            log.warning("compiled recurrent kernel unavailable (%s); using the PyTorch path (slower on a CPU)",
+                        str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+            return None
+        return RecurrentKernel(library, cell, hidden)
+
+
+def _build(cell: str, hidden: int) -> Path:
+    """The shared library for (cell, hidden), compiled unless the cache has it."""
+    compiler = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
+    if not compiler:
+        raise OSError("no C++ compiler found (set CXX, or install g++ or clang++)")
+    flags = (*_FLAGS, f"-DCELL={_CELL_CODES[cell]}", f"-DHIDDEN={hidden}")
+    version = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=60, check=True).stdout
+    key = hashlib.sha256("\0".join([_SOURCE.read_text(), " ".join(flags), version, _processor()]).encode())
+    path = cache_root() / "kernels" / f"recurrent_{cell}{hidden}_{key.hexdigest()[:16]}.so"
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:  # same filesystem: the rename below is atomic
+        built = Path(tmp) / path.name
+        result = subprocess.run([compiler, *flags, str(_SOURCE), "-o", str(built)], capture_output=True, text=True,
+                                timeout=600)
+        if result.returncode != 0:
+            raise OSError(f"{compiler} failed: {result.stderr.strip() or result.stdout.strip()}")
+        os.replace(built, path)
+    log.info("compiled the %s-%d recurrent kernel into %s", cell, hidden, path)
+    return path
+
+
+def _processor() -> str:
+    """What ``-march=native`` depends on: the processor's model and features."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return f"{platform.machine()} {platform.processor()}"
+    wanted = ("model name", "flags", "Features", "CPU part")
+    return "\n".join(sorted({line for line in info.splitlines() if line.split(":")[0].strip() in wanted}))
+
+
+def _over_models(n_models: int, run: Callable[[int, int], None]) -> None:
+    """``run(m0, m1)`` over the models, split across PyTorch's intra-op thread count.
+
+    ctypes releases the GIL during the call, so Python threads run the chunks in parallel;
+    a model is always computed whole by one thread.
+    """
+    threads = min(torch.get_num_threads(), n_models)
+    if threads <= 1:
+        run(0, n_models)
+        return
+    bounds = [n_models * k // threads for k in range(threads + 1)]
+    futures = [_pool(threads).submit(run, lo, hi) for lo, hi in itertools.pairwise(bounds) if hi > lo]
+    for future in futures:
+        future.result()
+
+
+@functools.cache
+def _pool(threads: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rnnstrategy-kernel")
