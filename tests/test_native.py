@@ -122,3 +122,26 @@ def test_builds_are_cached_per_cell_and_size(monkeypatch: pytest.MonkeyPatch, tm
     assert native._build("rnn", 12) == first and first.stat().st_mtime_ns == stamp
     assert native._build("rnn", 13) != first
     assert first.parent == tmp_path / "kernels"
+
+
+@pytest.mark.parametrize("cell", sorted(GATE_BLOCKS))
+def test_padding_rows_are_skipped_without_changing_the_real_ones(cell: str) -> None:
+    """Rows past each model's count are padding (weighted zero): skipped, hidden states zero,
+    and the real rows' outputs and every gradient equal to computing them all."""
+    x, params = layer_inputs(cell, n_models=3, steps=6, batch=9, n_in=3, hidden=16, seed=5)
+    rows = torch.tensor([9, 4, 0])
+    real = (torch.arange(9)[None, :] < rows[:, None]).float()  # (M, B)
+
+    def run(with_rows: bool) -> list[torch.Tensor]:
+        xs = x.clone().requires_grad_()
+        ps = [p.clone().requires_grad_() for p in params]
+        out = recurrent_layer(cell, xs, *ps, sequence=True, workspace=Workspace(), rows=rows if with_rows else None)
+        (out * real[None, :, :, None]).sum().backward()
+        return [out.detach(), xs.grad, *(p.grad for p in ps)]
+
+    skipped, computed = run(True), run(False)
+    mask = real.bool()
+    assert torch.equal(skipped[0][:, mask], computed[0][:, mask])
+    assert not skipped[0][:, ~mask].any()  # padding comes out as zeros
+    for a, b in zip(skipped[1:], computed[1:], strict=True):
+        assert torch.equal(a, b)

@@ -81,6 +81,7 @@ def recurrent_layer(
     sequence: bool = True,
     workspace: Workspace | None = None,
     prefix: str = "",
+    rows: Tensor | None = None,
 ) -> Tensor:
     """Run M independent recurrent layers over L time steps from a zero state.
 
@@ -94,6 +95,9 @@ def recurrent_layer(
         workspace: reuse buffers from here (see :class:`Workspace`); the result then
             lives in the workspace too and is overwritten by the next call.
         prefix: names this layer's buffers in the workspace.
+        rows: per model, how many leading samples are real (``(M,)`` integers), the rest
+            being padding whose loss weighs zero: the compiled path skips those rows
+            (their hidden states come out zero); the PyTorch path computes them.
 
     Returns:
         Hidden states ``(L, M, B, H)``, or ``(M, B, H)``.
@@ -103,10 +107,12 @@ def recurrent_layer(
     grad = torch.is_grad_enabled() and (x.requires_grad or w.requires_grad)
     kernel = kernel_for(cell, hidden, x)
     if kernel is not None:
+        if rows is not None:
+            rows = rows.to(device="cpu", dtype=torch.int32).contiguous()
         if grad:
-            return _NativeLayer.apply(x, w, kernel, sequence, workspace, prefix)
+            return _NativeLayer.apply(x, w, kernel, sequence, workspace, prefix, rows)
         with torch.no_grad():
-            return _native_forward(kernel, x, w, workspace, prefix, sequence, saving=False)[0]
+            return _native_forward(kernel, x, w, workspace, prefix, sequence, False, rows)[0]
     if grad:
         return _RecurrentLayer.apply(x, w, cell, hidden, sequence, workspace, prefix)
     with torch.no_grad():
@@ -365,7 +371,8 @@ def _gradients(xh: Tensor, d_a: Tensor, w: Tensor, n_in: int, input_grad: bool) 
 
 
 def _native_forward(
-    kernel: RecurrentKernel, x: Tensor, w: Tensor, ws: Workspace, prefix: str, sequence: bool, saving: bool
+    kernel: RecurrentKernel, x: Tensor, w: Tensor, ws: Workspace, prefix: str, sequence: bool, saving: bool,
+    rows: Tensor | None,
 ) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor | None, Tensor]]:
     """Hidden states, and what the backward pass reads: ``(xh, act, cs, w_b)``."""
     steps, n_models, batch, n_in = x.shape
@@ -378,7 +385,7 @@ def _native_forward(
     bias = w_k[..., n_in + hidden].contiguous()
     act = ws.empty(prefix + "n_act", (n_models, steps if saving else 1, batch, gates), x)
     cs = ws.empty(prefix + "n_c", (n_models, steps, batch, hidden), x) if kernel.cell == "lstm" and saving else None
-    kernel.forward(xh, n_in, wx, wh, bias, act, cs, saving)
+    kernel.forward(xh, n_in, wx, wh, bias, act, cs, saving, rows)
     w_b = w[..., n_in : n_in + hidden]  # (M, G', H): the backward pass's d h(t-1) = d a(t) @ w_b
     if kernel.cell == "gru":  # without u_i's rows, which read no h
         w_b = torch.cat([w_b[:, : 2 * hidden], w_b[:, 3 * hidden :]], dim=1)
@@ -400,11 +407,11 @@ class _NativeLayer(torch.autograd.Function):
     @staticmethod
     def forward(
         ctx: FunctionCtx, x: Tensor, w: Tensor, kernel: RecurrentKernel, sequence: bool, workspace: Workspace,
-        prefix: str,
+        prefix: str, rows: Tensor | None,
     ) -> Tensor:
-        hs, saved = _native_forward(kernel, x, w, workspace, prefix, sequence, saving=True)
+        hs, saved = _native_forward(kernel, x, w, workspace, prefix, sequence, True, rows)
         ctx.kernel, ctx.sequence, ctx.workspace, ctx.prefix, ctx.saved = kernel, sequence, workspace, prefix, saved
-        ctx.n_in = x.shape[-1]
+        ctx.n_in, ctx.rows = x.shape[-1], rows
         ctx.save_for_backward(w)
         return hs
 
@@ -419,12 +426,12 @@ class _NativeLayer(torch.autograd.Function):
         d_w = w.new_zeros(w.shape)
         d_wt = ctx.workspace.empty(ctx.prefix + "d_wt", (n_models, n_in + hidden + 1, gates), w).zero_()
         d_hs = (d_hs.transpose(0, 1) if ctx.sequence else d_hs).contiguous()  # (M, L, B, H) or (M, B, H)
-        ctx.kernel.backward(xh, n_in, act, cs, w_b, d_hs, ctx.sequence, d_a, d_wt)
+        ctx.kernel.backward(xh, n_in, act, cs, w_b, d_hs, ctx.sequence, d_a, d_wt, ctx.rows)
         d_w[..., : n_in + hidden + 1] = d_wt.transpose(1, 2)  # the padding columns stay zero
         d_x = None
         if input_grad:
             steps, batch = act.shape[1], act.shape[2]
             d_x = torch.bmm(d_a.view(n_models, steps * batch, gates), w[..., :n_in])
             d_x = d_x.view(n_models, steps, batch, n_in).transpose(0, 1)
-        ctx.saved = None
-        return d_x, d_w, None, None, None, None
+        ctx.saved = ctx.rows = None
+        return d_x, d_w, None, None, None, None, None

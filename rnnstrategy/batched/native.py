@@ -57,29 +57,36 @@ class RecurrentKernel:
         self.cell, self.hidden = cell, hidden
         pointer, integer = ctypes.c_void_p, ctypes.c_int
         self._forward = library.recurrent_forward
-        self._forward.argtypes = [integer] * 6 + [pointer] * 6 + [integer]
+        self._forward.argtypes = [integer] * 6 + [pointer] * 6 + [integer, pointer]
         self._forward.restype = None
         self._backward = library.recurrent_backward
-        self._backward.argtypes = [integer] * 6 + [pointer] * 5 + [integer, pointer, pointer]
+        self._backward.argtypes = [integer] * 6 + [pointer] * 5 + [integer, pointer, pointer, pointer]
         self._backward.restype = None
 
     def forward(self, xh: Tensor, n_in: int, wx: Tensor, wh: Tensor, bias: Tensor, act: Tensor, cs: Tensor | None,
-                saving: bool) -> None:
-        """Run the recurrence: h(t) into ``xh``, the activations into ``act`` (LSTM: cell states into ``cs``)."""
+                saving: bool, rows: Tensor | None) -> None:
+        """Run the recurrence: h(t) into ``xh``, the activations into ``act`` (LSTM: cell states into ``cs``).
+
+        ``rows``: per model, how many leading batch rows are real (int32), or None for all;
+        padding rows are skipped and their hidden states set to zero.
+        """
         n_models, steps_plus_one, batch, row = xh.shape
         args = (steps_plus_one - 1, batch, row, n_in, xh.data_ptr(), wx.data_ptr(), wh.data_ptr(), bias.data_ptr(),
-                act.data_ptr(), cs.data_ptr() if cs is not None else None, int(saving))
+                act.data_ptr(), _address(cs), int(saving), _address(rows))
         _over_models(n_models, lambda m0, m1: self._forward(m0, m1, *args))
 
     def backward(self, xh: Tensor, n_in: int, act: Tensor, cs: Tensor | None, wb: Tensor, d_hs: Tensor,
-                 sequence: bool, d_a: Tensor | None, dwt: Tensor) -> None:
+                 sequence: bool, d_a: Tensor | None, dwt: Tensor, rows: Tensor | None) -> None:
         """Back through the recurrence: the packed weights' gradient (transposed, x, h and
         bias columns) into ``dwt``, and every step's pre-activation gradients into ``d_a`` if given."""
         n_models, steps, batch, _ = act.shape
-        args = (steps, batch, xh.shape[-1], n_in, xh.data_ptr(), act.data_ptr(),
-                cs.data_ptr() if cs is not None else None, wb.data_ptr(), d_hs.data_ptr(), int(sequence),
-                d_a.data_ptr() if d_a is not None else None, dwt.data_ptr())
+        args = (steps, batch, xh.shape[-1], n_in, xh.data_ptr(), act.data_ptr(), _address(cs), wb.data_ptr(),
+                d_hs.data_ptr(), int(sequence), _address(d_a), dwt.data_ptr(), _address(rows))
         _over_models(n_models, lambda m0, m1: self._backward(m0, m1, *args))
+
+
+def _address(tensor: Tensor | None) -> int | None:
+    return None if tensor is None else tensor.data_ptr()
 
 
 def kernel_for(cell: str, hidden: int, like: Tensor) -> RecurrentKernel | None:

@@ -116,6 +116,7 @@ class StackedNet(nn.Module):
         masks: Sequence[Tensor] | None = None,
         models: Tensor | None = None,
         workspace: Workspace | None = None,
+        rows: Tensor | None = None,
     ) -> Tensor:
         """Map windows ``(L, M, B, features)`` to outputs ``(M, B, horizon)``.
 
@@ -128,6 +129,8 @@ class StackedNet(nn.Module):
                 validate the few whose epoch just ended.
             workspace: reuse big buffers across calls (see
                 :class:`~rnnstrategy.batched.layers.Workspace`).
+            rows: per model, how many leading samples are real, the rest padding
+                whose outputs must be weighted zero (the compiled layers skip them).
         """
         n_layers = len(self.spec.hidden)
         pick = (lambda p: p) if models is None else (lambda p: p.index_select(0, models))
@@ -135,7 +138,7 @@ class StackedNet(nn.Module):
             last = k == n_layers - 1  # the head reads its last step only
             x = recurrent_layer(
                 self.spec.cell, x, *(pick(p) for p in self.layer_params(k)),
-                sequence=not last, workspace=workspace, prefix=f"{k}.",
+                sequence=not last, workspace=workspace, prefix=f"{k}.", rows=rows,
             )  # (L, M, B, H_k), the last layer (M, B, H_last)
             if masks is not None:
                 x = x * (masks[k][-1] if last else masks[k])

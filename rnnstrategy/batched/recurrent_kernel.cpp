@@ -227,15 +227,17 @@ inline void forward_rows(int B, int K, const float* pre, const float* h_prev, fl
     }
 }
 
-void forward_model(int L, int B, int K, int n_in, float* xh, const float* wx, const float* wh, const float* bias,
-                   float* act, float* cs, bool saving) {
+// Rows [n, B) are padding: not computed; their h(t) is set to zero (finite, so that
+// whatever reads them, weighted zero, stays finite).
+void forward_model(int L, int B, int n, int K, int n_in, float* xh, const float* wx, const float* wh,
+                   const float* bias, float* act, float* cs, bool saving) {
     Scratch pre(static_cast<std::size_t>(B) * G);
     Scratch cells(CELL == 2 && !saving ? static_cast<std::size_t>(B) * H : 0);  // c in place when not saving
     Scratch zeros(CELL == 2 ? static_cast<std::size_t>(B) * H : 0);             // c(-1)
     for (int t = 0; t < L; ++t) {
         const float* xh_t = xh + static_cast<std::size_t>(t) * B * K;
         float* h = xh + static_cast<std::size_t>(t + 1) * B * K + n_in;
-        pre_activations(B, K, n_in, xh_t, wx, wh, bias, pre.data);
+        pre_activations(n, K, n_in, xh_t, wx, wh, bias, pre.data);
         const float* c_prev = nullptr;
         float* c = nullptr;
         if constexpr (CELL == 2) {
@@ -248,7 +250,8 @@ void forward_model(int L, int B, int K, int n_in, float* xh, const float* wx, co
             }
         }
         float* a = act + (saving ? static_cast<std::size_t>(t) * B * G : 0);
-        forward_rows(B, K, pre.data, xh_t + n_in, h, a, c_prev, c);
+        forward_rows(n, K, pre.data, xh_t + n_in, h, a, c_prev, c);
+        for (int b = n; b < B; ++b) std::memset(h + static_cast<std::size_t>(b) * K, 0, H * sizeof(float));
     }
 }
 
@@ -354,7 +357,8 @@ void accumulate_weight_grad(int B, int rows, int K, const float* xh_t, const flo
 // d_a (L x B x G) may be null: each step's gradients then live in scratch memory only.
 // dwt ((n_in + H + 1) x G, zeroed by the caller) receives the gradient of the packed
 // weights' first n_in + H + 1 columns (x, h(t-1), bias), transposed.
-void backward_model(int L, int B, int K, int n_in, const float* xh, const float* act, const float* cs,
+// Rows [n, B) are padding (their d h must be zero): skipped; their rows of d_a are zero.
+void backward_model(int L, int B, int n, int K, int n_in, const float* xh, const float* act, const float* cs,
                     const float* wb, const float* d_hs, bool sequence, float* d_a, float* dwt) {
     const std::size_t step = static_cast<std::size_t>(B) * H;
     Scratch d_h(step), d_h_prev(step), d_ah(static_cast<std::size_t>(B) * GH), d_c(CELL == 2 ? step : 0),
@@ -372,10 +376,11 @@ void backward_model(int L, int B, int K, int n_in, const float* xh, const float*
         const float* c = CELL == 2 ? cs + t * step : nullptr;
         const float* c_prev = CELL == 2 ? (t ? cs + (t - 1) * step : zeros.data) : nullptr;
         float* d_a_t = d_a ? d_a + static_cast<std::size_t>(t) * B * G : d_a_step.data;
-        backward_rows(B, K, act + static_cast<std::size_t>(t) * B * G, xh_t + n_in, c_prev, c, now, d_c.data, d_a_t,
+        backward_rows(n, K, act + static_cast<std::size_t>(t) * B * G, xh_t + n_in, c_prev, c, now, d_c.data, d_a_t,
                       d_ah.data, before);
-        accumulate_weight_grad(B, n_in + H + 1, K, xh_t, d_a_t, dwt);
-        if (t > 0) product<GH, H, true>(B, d_ah.data, GH, wb, before);  // h(-1) is a constant zero
+        if (d_a && n < B) std::memset(d_a_t + static_cast<std::size_t>(n) * G, 0, (B - n) * G * sizeof(float));
+        accumulate_weight_grad(n, n_in + H + 1, K, xh_t, d_a_t, dwt);
+        if (t > 0) product<GH, H, true>(n, d_ah.data, GH, wb, before);  // h(-1) is a constant zero
         float* swap = now;
         now = before;
         before = swap;
@@ -387,12 +392,13 @@ void backward_model(int L, int B, int K, int n_in, const float* xh, const float*
 extern "C" {
 
 // Models [m0, m1) of a layer; see the layouts at the top. act and cs hold L steps when
-// saving, else one (cs unused: the cell state is kept in scratch memory).
+// saving, else one (cs unused: the cell state is kept in scratch memory). rows: per
+// model, how many leading batch rows are real (the rest padding), or null for all B.
 void recurrent_forward(int m0, int m1, int L, int B, int K, int n_in, float* xh, const float* wx, const float* wh,
-                       const float* bias, float* act, float* cs, int saving) {
+                       const float* bias, float* act, float* cs, int saving, const int* rows) {
     const std::size_t depth = saving ? L : 1;
     for (int m = m0; m < m1; ++m) {
-        forward_model(L, B, K, n_in, xh + static_cast<std::size_t>(m) * (L + 1) * B * K,
+        forward_model(L, B, rows ? rows[m] : B, K, n_in, xh + static_cast<std::size_t>(m) * (L + 1) * B * K,
                       wx + static_cast<std::size_t>(m) * n_in * G, wh + static_cast<std::size_t>(m) * H * G,
                       bias + static_cast<std::size_t>(m) * G, act + m * depth * B * G,
                       CELL == 2 && saving ? cs + static_cast<std::size_t>(m) * L * B * H : nullptr, saving != 0);
@@ -402,10 +408,11 @@ void recurrent_forward(int m0, int m1, int L, int B, int K, int n_in, float* xh,
 // d_hs: (M, L, B, H) when sequence, else (M, B, H) (the last step's only). d_a may be
 // null (then not written); dwt: (M, n_in + H + 1, G), zeroed by the caller.
 void recurrent_backward(int m0, int m1, int L, int B, int K, int n_in, const float* xh, const float* act,
-                        const float* cs, const float* wb, const float* d_hs, int sequence, float* d_a, float* dwt) {
+                        const float* cs, const float* wb, const float* d_hs, int sequence, float* d_a, float* dwt,
+                        const int* rows) {
     const std::size_t step = static_cast<std::size_t>(B) * H;
     for (int m = m0; m < m1; ++m) {
-        backward_model(L, B, K, n_in, xh + static_cast<std::size_t>(m) * (L + 1) * B * K,
+        backward_model(L, B, rows ? rows[m] : B, K, n_in, xh + static_cast<std::size_t>(m) * (L + 1) * B * K,
                        act + static_cast<std::size_t>(m) * L * B * G,
                        CELL == 2 ? cs + static_cast<std::size_t>(m) * L * step : nullptr,
                        wb + static_cast<std::size_t>(m) * GH * H, d_hs + m * (sequence ? L : 1) * step,

@@ -334,7 +334,7 @@ class _StackedRun:
         weights = (torch.arange(size, device=self.device) < counts[:, None]).float()  # padding weighs 0
         x, y = self._windows(samples)
         masks = self._dropout_masks(counts_list) if self.spec.dropout > 0 else None
-        out = self.net(x, masks, workspace=self.workspace)  # (M, B, horizon)
+        out = self.net(x, masks, workspace=self.workspace, rows=counts)  # (M, B, horizon)
         per_model = (self.loss_fn(out, y).sum(-1) * weights).sum(-1) / (counts.clamp(min=1) * self.spec.horizon)
         for p in self.params:
             p.grad = None
@@ -408,7 +408,7 @@ class _StackedRun:
             valid = offsets < n_val[:, None]
             samples = start[:, None] + torch.minimum(offsets, n_val[:, None] - 1)
             x, y = self._windows(samples, index)
-            out = self.net(x, models=index, workspace=self.val_workspace)
+            out = self.net(x, models=index, workspace=self.val_workspace, rows=valid.sum(1))
             total += (self.loss_fn(out, y).sum(-1) * valid).sum(-1).double()
         means = (total / (n_val * self.spec.horizon)).tolist()
         return dict(zip(slots, means, strict=True))
