@@ -58,55 +58,75 @@ inline float exp_approx(float x) {
 
 inline float sigmoid(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
 
-// out(rows x OUT) (+)= a(rows x IN, row stride lda) @ w(IN x OUT), accumulated in k order.
-// Vector accumulators of 16 floats, several rows at a time (about 24 registers).
+// ---- small matrix products, register-blocked ----
+//
+// out(r, c) = start(r, c) + sum_k A(r, k) W(k, c) over one or two operands (k in order,
+// the first operand first), for R rows and a strip of CV vectors of 16 columns at a time.
+// A is read through strides, so one routine serves x @ W, d a @ W and x^T @ d a. Every
+// element is summed in the same order whatever R is, so a row's result does not depend
+// on the rows around it.
 typedef float vec16 __attribute__((vector_size(64), aligned(4)));
 
-template <int IN, int OUT, bool ACCUMULATE>
-void product(int rows, const float* a, int lda, const float* w, float* out) {
-    if constexpr (OUT % 16 == 0 && OUT <= 256) {
-        constexpr int NV = OUT / 16;
-        constexpr int RT = NV >= 24 ? 1 : 24 / NV;  // rows per tile
-        int b0 = 0;
-        for (; b0 + RT <= rows; b0 += RT) {
-            vec16 acc[RT][NV];
-            for (int r = 0; r < RT; ++r)
-                for (int v = 0; v < NV; ++v)
-                    acc[r][v] = ACCUMULATE ? *reinterpret_cast<const vec16*>(out + (b0 + r) * OUT + 16 * v)
-                                           : vec16{};
-            for (int k = 0; k < IN; ++k) {
-                vec16 wk[NV];
-                for (int v = 0; v < NV; ++v) wk[v] = *reinterpret_cast<const vec16*>(w + k * OUT + 16 * v);
-                for (int r = 0; r < RT; ++r) {
-                    const float ar = a[(b0 + r) * lda + k];
-                    for (int v = 0; v < NV; ++v) acc[r][v] += ar * wk[v];
-                }
+// Column strip: 32 floats when the hidden size allows (gate blocks are whole strips), else 16.
+constexpr int CV = H % 32 == 0 ? 2 : H % 16 == 0 ? 1 : 0;  // 0: plain loops instead
+constexpr int RT = CV == 2 ? 12 : 16;                       // rows per block: 24 or 16 accumulators
+constexpr int STRIP = 16 * CV;
+
+struct Operand {
+    const float* a;
+    int a_row, a_k;  // A(r, k) = a[r * a_row + k * a_k]
+    const float* w;
+    int w_k;  // W(k, c) = w[k * w_k + c]
+    int depth;
+};
+
+inline vec16 load(const float* p) { return *reinterpret_cast<const vec16*>(p); }
+
+template <int R>
+inline void block(const float* start, int start_row, const Operand& p, const Operand& q, float* out, int out_row) {
+    vec16 acc[R][CV];
+    for (int r = 0; r < R; ++r)
+        for (int v = 0; v < CV; ++v) acc[r][v] = start ? load(start + r * start_row + 16 * v) : vec16{};
+    const Operand* operands[2] = {&p, &q};
+    for (const Operand* o : operands) {
+        for (int k = 0; k < o->depth; ++k) {
+            vec16 wk[CV];
+            for (int v = 0; v < CV; ++v) wk[v] = load(o->w + k * o->w_k + 16 * v);
+            const float* ak = o->a + k * o->a_k;
+            for (int r = 0; r < R; ++r) {
+                const float ar = ak[r * o->a_row];
+                for (int v = 0; v < CV; ++v) acc[r][v] += ar * wk[v];
             }
-            for (int r = 0; r < RT; ++r)
-                for (int v = 0; v < NV; ++v) *reinterpret_cast<vec16*>(out + (b0 + r) * OUT + 16 * v) = acc[r][v];
-        }
-        for (; b0 < rows; ++b0) {  // leftover rows, one at a time: the same sums in the same order
-            vec16 acc[NV];
-            for (int v = 0; v < NV; ++v)
-                acc[v] = ACCUMULATE ? *reinterpret_cast<const vec16*>(out + b0 * OUT + 16 * v) : vec16{};
-            for (int k = 0; k < IN; ++k) {
-                const float ar = a[b0 * lda + k];
-                for (int v = 0; v < NV; ++v) acc[v] += ar * *reinterpret_cast<const vec16*>(w + k * OUT + 16 * v);
-            }
-            for (int v = 0; v < NV; ++v) *reinterpret_cast<vec16*>(out + b0 * OUT + 16 * v) = acc[v];
-        }
-    } else {  // sizes that are not whole vectors: plain loops, vectorised by the compiler
-        for (int b = 0; b < rows; ++b) {
-            float acc[OUT];
-            for (int j = 0; j < OUT; ++j) acc[j] = ACCUMULATE ? out[b * OUT + j] : 0.0f;
-            for (int k = 0; k < IN; ++k) {
-                const float ar = a[b * lda + k];
-                for (int j = 0; j < OUT; ++j) acc[j] += ar * w[k * OUT + j];
-            }
-            for (int j = 0; j < OUT; ++j) out[b * OUT + j] = acc[j];
         }
     }
+    for (int r = 0; r < R; ++r)
+        for (int v = 0; v < CV; ++v) *reinterpret_cast<vec16*>(out + r * out_row + 16 * v) = acc[r][v];
 }
+
+template <int R>
+inline void leftover(int rows, const float* start, int start_row, const Operand& p, const Operand& q, float* out,
+                     int out_row) {
+    if constexpr (R > 0) {
+        if (rows == R)
+            block<R>(start, start_row, p, q, out, out_row);
+        else
+            leftover<R - 1>(rows, start, start_row, p, q, out, out_row);
+    }
+}
+
+// One strip of columns over all rows. start_row 0 repeats one start row (a bias).
+inline void strip(int rows, const float* start, int start_row, Operand p, Operand q, float* out, int out_row) {
+    int r0 = 0;
+    for (; r0 + RT <= rows; r0 += RT) {
+        block<RT>(start ? start + r0 * start_row : nullptr, start_row, p, q, out + r0 * out_row, out_row);
+        p.a += RT * p.a_row;
+        q.a += RT * q.a_row;
+    }
+    leftover<RT - 1>(rows - r0, start ? start + r0 * start_row : nullptr, start_row, p, q, out + r0 * out_row,
+                     out_row);
+}
+
+constexpr Operand kNone{nullptr, 0, 0, nullptr, 0, 0};
 
 struct Scratch {
     float* data;
@@ -125,41 +145,14 @@ struct Scratch {
 constexpr int X_END = CELL == 1 ? 3 * H : G;  // columns the inputs feed: [0, X_END)
 constexpr int H_BEGIN = CELL == 1 ? H : 0;    // columns h(t-1) feeds: [H_BEGIN, G)
 
-template <int GATES = G>  // a template, so that the branch not taken is not compiled
-void pre_activations(int B, int K, int n_in, const float* xh_t, const float* wx, const float* wh,
-                     const float* bias, float* out) {
-    if constexpr (GATES % 16 == 0 && H % 16 == 0 && GATES <= 256) {
-        constexpr int NV = GATES / 16, RT = NV >= 24 ? 1 : 24 / NV;
-        constexpr int VX = X_END / 16, VH = H_BEGIN / 16;
-        auto tile = [&](int b0, auto rows_c) {
-            constexpr int R = decltype(rows_c)::value;
-            vec16 acc[R][NV];
-            for (int v = 0; v < NV; ++v) {
-                const vec16 bv = *reinterpret_cast<const vec16*>(bias + 16 * v);
-                for (int r = 0; r < R; ++r) acc[r][v] = bv;
-            }
-            for (int k = 0; k < n_in; ++k) {
-                vec16 wk[VX];
-                for (int v = 0; v < VX; ++v) wk[v] = *reinterpret_cast<const vec16*>(wx + k * G + 16 * v);
-                for (int r = 0; r < R; ++r) {
-                    const float xr = xh_t[(b0 + r) * K + k];
-                    for (int v = 0; v < VX; ++v) acc[r][v] += xr * wk[v];
-                }
-            }
-            for (int k = 0; k < H; ++k) {
-                vec16 wk[NV - VH];
-                for (int v = VH; v < NV; ++v) wk[v - VH] = *reinterpret_cast<const vec16*>(wh + k * G + 16 * v);
-                for (int r = 0; r < R; ++r) {
-                    const float hr = xh_t[(b0 + r) * K + n_in + k];
-                    for (int v = VH; v < NV; ++v) acc[r][v] += hr * wk[v - VH];
-                }
-            }
-            for (int r = 0; r < R; ++r)
-                for (int v = 0; v < NV; ++v) *reinterpret_cast<vec16*>(out + (b0 + r) * G + 16 * v) = acc[r][v];
-        };
-        int b0 = 0;
-        for (; b0 + RT <= B; b0 += RT) tile(b0, std::integral_constant<int, RT>{});
-        for (; b0 < B; ++b0) tile(b0, std::integral_constant<int, 1>{});  // same sums, same order
+inline void pre_activations(int B, int K, int n_in, const float* xh_t, const float* wx, const float* wh,
+                            const float* bias, float* out) {
+    if constexpr (CV > 0) {
+        for (int c = 0; c < G; c += STRIP) {
+            const Operand x_part{xh_t, K, 1, wx + c, G, c < X_END ? n_in : 0};
+            const Operand h_part{xh_t + n_in, K, 1, wh + c, G, c >= H_BEGIN ? H : 0};
+            strip(B, bias + c, 0, x_part, h_part, out + c, G);
+        }
     } else {  // sizes that are not whole vectors: plain loops, vectorised by the compiler
         for (int b = 0; b < B; ++b) {
             float acc[G];
@@ -318,29 +311,9 @@ inline void backward_rows(int B, int K, const float* act, const float* h_prev, c
 
 // dwt(rows x G) += xh_t(B x rows, row stride K)^T @ d_a(B x G): step t's share of the
 // weight gradient, every element summed over the batch rows in order.
-template <int GATES = G>
-void accumulate_weight_grad(int B, int rows, int K, const float* xh_t, const float* d_a, float* dwt) {
-    if constexpr (GATES % 16 == 0 && GATES <= 256) {
-        constexpr int NV = GATES / 16, RT = NV >= 24 ? 1 : 24 / NV;
-        auto tile = [&](int f0, auto rows_c) {
-            constexpr int R = decltype(rows_c)::value;
-            vec16 acc[R][NV];
-            for (int r = 0; r < R; ++r)
-                for (int v = 0; v < NV; ++v) acc[r][v] = *reinterpret_cast<const vec16*>(dwt + (f0 + r) * G + 16 * v);
-            for (int b = 0; b < B; ++b) {
-                vec16 dv[NV];
-                for (int v = 0; v < NV; ++v) dv[v] = *reinterpret_cast<const vec16*>(d_a + b * G + 16 * v);
-                for (int r = 0; r < R; ++r) {
-                    const float xr = xh_t[b * K + f0 + r];
-                    for (int v = 0; v < NV; ++v) acc[r][v] += xr * dv[v];
-                }
-            }
-            for (int r = 0; r < R; ++r)
-                for (int v = 0; v < NV; ++v) *reinterpret_cast<vec16*>(dwt + (f0 + r) * G + 16 * v) = acc[r][v];
-        };
-        int f0 = 0;
-        for (; f0 + RT <= rows; f0 += RT) tile(f0, std::integral_constant<int, RT>{});
-        for (; f0 < rows; ++f0) tile(f0, std::integral_constant<int, 1>{});
+inline void accumulate_weight_grad(int B, int rows, int K, const float* xh_t, const float* d_a, float* dwt) {
+    if constexpr (CV > 0) {
+        for (int c = 0; c < G; c += STRIP) strip(rows, dwt + c, G, {xh_t, 1, K, d_a + c, G, B}, kNone, dwt + c, G);
     } else {
         for (int f = 0; f < rows; ++f) {
             float acc[G];
@@ -350,6 +323,23 @@ void accumulate_weight_grad(int B, int rows, int K, const float* xh_t, const flo
                 for (int j = 0; j < G; ++j) acc[j] += xr * d_a[b * G + j];
             }
             for (int j = 0; j < G; ++j) dwt[f * G + j] = acc[j];
+        }
+    }
+}
+
+// d h(t-1) (B x H) += d_ah(B x GH) @ wb(GH x H)
+inline void recurrent_grad(int B, const float* d_ah, const float* wb, float* d_h_prev) {
+    if constexpr (CV > 0) {
+        for (int c = 0; c < H; c += STRIP) strip(B, d_h_prev + c, H, {d_ah, GH, 1, wb + c, H, GH}, kNone, d_h_prev + c, H);
+    } else {
+        for (int b = 0; b < B; ++b) {
+            float acc[H];
+            for (int j = 0; j < H; ++j) acc[j] = d_h_prev[b * H + j];
+            for (int k = 0; k < GH; ++k) {
+                const float dr = d_ah[b * GH + k];
+                for (int j = 0; j < H; ++j) acc[j] += dr * wb[k * H + j];
+            }
+            for (int j = 0; j < H; ++j) d_h_prev[b * H + j] = acc[j];
         }
     }
 }
@@ -380,7 +370,7 @@ void backward_model(int L, int B, int n, int K, int n_in, const float* xh, const
                       d_ah.data, before);
         if (d_a && n < B) std::memset(d_a_t + static_cast<std::size_t>(n) * G, 0, (B - n) * G * sizeof(float));
         accumulate_weight_grad(n, n_in + H + 1, K, xh_t, d_a_t, dwt);
-        if (t > 0) product<GH, H, true>(n, d_ah.data, GH, wb, before);  // h(-1) is a constant zero
+        if (t > 0) recurrent_grad(n, d_ah.data, wb, before);  // h(-1) is a constant zero
         float* swap = now;
         now = before;
         before = swap;
