@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 NATIVE_ENV = "RNNSTRATEGY_NATIVE"
 _SOURCE = Path(__file__).with_name("recurrent_kernel.cpp")
 _CELL_CODES = {"rnn": 0, "gru": 1, "lstm": 2}
-_FLAGS = ("-O3", "-march=native", "-std=c++17", "-shared", "-fPIC")
+_FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC")
 _lock = threading.Lock()
 
 
@@ -109,26 +109,32 @@ def _kernel(cell: str, hidden: int) -> RecurrentKernel | None:
 
 
 def _build(cell: str, hidden: int) -> Path:
-    """The shared library for (cell, hidden), compiled unless the cache has it."""
+    """The shared library for (cell, hidden), compiled unless the cache has it.
+
+    Tuned for this processor (``-march=native``) where the compiler can; else portable.
+    """
     compiler = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
     if not compiler:
         raise OSError("no C++ compiler found (set CXX, or install g++ or clang++)")
-    flags = (*_FLAGS, f"-DCELL={_CELL_CODES[cell]}", f"-DHIDDEN={hidden}")
     version = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=60, check=True).stdout
-    key = hashlib.sha256("\0".join([_SOURCE.read_text(), " ".join(flags), version, _processor()]).encode())
-    path = cache_root() / "kernels" / f"recurrent_{cell}{hidden}_{key.hexdigest()[:16]}.so"
-    if path.exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:  # same filesystem: the rename below is atomic
-        built = Path(tmp) / path.name
-        result = subprocess.run([compiler, *flags, str(_SOURCE), "-o", str(built)], capture_output=True, text=True,
-                                timeout=600)
-        if result.returncode != 0:
-            raise OSError(f"{compiler} failed: {result.stderr.strip() or result.stdout.strip()}")
-        os.replace(built, path)
-    log.info("compiled the %s-%d recurrent kernel into %s", cell, hidden, path)
-    return path
+    failures = []
+    for tuning in (("-march=native",), ()):
+        flags = (*_FLAGS, *tuning, f"-DCELL={_CELL_CODES[cell]}", f"-DHIDDEN={hidden}")
+        key = hashlib.sha256("\0".join([_SOURCE.read_text(), " ".join(flags), version, _processor()]).encode())
+        path = cache_root() / "kernels" / f"recurrent_{cell}{hidden}_{key.hexdigest()[:16]}.so"
+        if path.exists():
+            return path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=path.parent) as tmp:  # same filesystem: the rename below is atomic
+            built = Path(tmp) / path.name
+            result = subprocess.run([compiler, *flags, str(_SOURCE), "-o", str(built)], capture_output=True,
+                                    text=True, timeout=600)
+            if result.returncode == 0:
+                os.replace(built, path)
+                log.info("compiled the %s-%d recurrent kernel into %s", cell, hidden, path)
+                return path
+        failures.append(f"{compiler} {' '.join(tuning)} failed: {result.stderr.strip() or result.stdout.strip()}")
+    raise OSError(failures[0])
 
 
 def _processor() -> str:

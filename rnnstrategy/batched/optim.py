@@ -61,38 +61,39 @@ class StackedAdam:
     ) -> None:
         self.params = list(params)
         self.lr, self.betas, self.eps = lr, betas, eps
-        n_models = self.params[0].shape[0]
-        self.steps = torch.zeros(n_models, dtype=torch.float64, device=self.params[0].device)
+        self.steps = [0] * self.params[0].shape[0]  # on the host: no device sync per step
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
 
-    def reset(self, models: Tensor) -> None:
+    def reset(self, models: list[int]) -> None:
         """Forget the moments and step counts of these models (a fresh optimizer for them)."""
-        self.steps[models] = 0
+        for k in models:
+            self.steps[k] = 0
         for state in (*self.exp_avg, *self.exp_avg_sq):
             state[models] = 0
 
-    def select(self, models: Tensor) -> None:
+    def select(self, models: list[int]) -> None:
         """Keep only these models' state, in this order (the parameters are selected by the caller)."""
-        self.steps = self.steps[models]
+        self.steps = [self.steps[k] for k in models]
         self.exp_avg = [m[models] for m in self.exp_avg]
         self.exp_avg_sq = [v[models] for v in self.exp_avg_sq]
 
     @torch.no_grad()
-    def step(self, active: Tensor) -> None:
-        """One Adam update of the models where ``active`` ``(M,)`` is True; the others stay as they are."""
+    def step(self, active: list[bool]) -> None:
+        """One Adam update of the models where ``active`` is True; the others stay as they are."""
         beta1, beta2 = self.betas
-        self.steps += active
+        self.steps = [k + bool(a) for k, a in zip(self.steps, active, strict=True)]
         # Bias corrections from Python floats, one model at a time: a vectorised pow over
         # M models rounds differently from a scalar one, which would tie a model's
         # weights to how many models share its run.
-        steps = [max(1, int(k)) for k in self.steps.tolist()]  # models that never stepped: any value, unused
+        steps = [max(1, k) for k in self.steps]  # models that never stepped: any value, unused
         like = self.params[0]
         step_size = torch.tensor([self.lr / (1 - beta1**k) for k in steps], dtype=like.dtype, device=like.device)
         correction2_sqrt = torch.tensor([math.sqrt(1 - beta2**k) for k in steps], dtype=like.dtype, device=like.device)
-        everyone = bool(active.all())
+        everyone = all(active)
+        mask = torch.tensor(active, device=like.device)
         for p, m, v in zip(self.params, self.exp_avg, self.exp_avg_sq, strict=True):
-            grad, keep = p.grad, _per_model(active, p)
+            grad, keep = p.grad, _per_model(mask, p)
             new_m = m.lerp(grad, 1 - beta1)
             new_v = (v * beta2).addcmul_(grad, grad, value=1 - beta2)
             denom = (new_v.sqrt() / _per_model(correction2_sqrt, p)).add_(self.eps)

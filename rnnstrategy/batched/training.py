@@ -280,7 +280,7 @@ class _StackedRun:
             self.targets[s, : len(job.y)] = job.y
         self.row_steps[s] = step
         self.epoch_loss[s] = 0.0
-        self.optimizer.reset(torch.tensor([s], device=self.device))
+        self.optimizer.reset([s])
         seed = job.config.seed
         dropout = torch.Generator(self.device).manual_seed(seed) if self.spec.dropout > 0 else None
         self.slots[s] = _Slot(
@@ -294,7 +294,7 @@ class _StackedRun:
         with torch.no_grad():
             for p in self.params:
                 p.data = p.data.index_select(0, index)
-        self.optimizer.select(index)
+        self.optimizer.select(keep)
         self.best = [b.index_select(0, index) for b in self.best]
         self.rows, self.targets = self.rows.index_select(0, index), self.targets.index_select(0, index)
         self.row_steps, self.epoch_loss = self.row_steps[index], self.epoch_loss[index]
@@ -341,7 +341,7 @@ class _StackedRun:
         per_model.sum().backward()  # the models' losses are independent: the sum keeps gradients apart
         if self.config.grad_clip is not None:
             clip_grad_norms_(self.params, self.config.grad_clip)
-        self.optimizer.step(counts > 0)
+        self.optimizer.step([c > 0 for c in counts_list])
         self.epoch_loss += per_model.detach().double() * counts
 
     def _dropout_masks(self, counts: list[int]) -> list[Tensor]:
