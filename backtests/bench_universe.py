@@ -2,7 +2,8 @@
 
     python backtests/bench_universe.py [--data ../shared/data/stocks_tushare_qfq] [--symbols 8] [--every 1]
                                        [--executors inprocess,process,ray] [--workers 2]
-                                       [--start 2022-07-01] [--preset small|default] [--keep DIR]
+                                       [--start 2022-07-01] [--preset small|default] [--train-window N]
+                                       [--keep DIR]
 
 Runs :func:`rnnstrategy.universe.forecast_universe` on the CSVs of the folder (every
 ``--every``-th file in name order, at most ``--symbols`` of them) with every executor
@@ -13,12 +14,14 @@ first one's. Presets: ``small`` is the default model (GRU (32,), lookback 40) wi
 epochs on a 500-sample window; ``default`` is
 :class:`~rnnstrategy.walkforward.ForecastConfig` unchanged. ``--keep DIR`` keeps each
 executor's output (``DIR/<executor>``: forecasts and summary, e.g. for
-``universe_topk.py``). The machine may be shared: compare runs made close together.
+``universe_topk.py``). ``--train-window N`` bounds the preset's training window to the
+latest N samples (0: expanding). The machine may be shared: compare runs made close together.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import resource
 import tempfile
 import time
@@ -46,12 +49,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="parallel workers (default: one per CPU)")
     parser.add_argument("--start", default="2022-07-01", help="first forecast date")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="small")
+    parser.add_argument("--train-window", type=int, default=None, help="override the preset's window (0: expanding)")
     args = parser.parse_args()
 
     files = [s for s in resolve_sources(args.data) if not s.endswith("basic_stock_data.csv")]
     sources = files[:: args.every][: args.symbols]
     config = PRESETS[args.preset]
-    print(f"{len(sources)} symbols from {args.data}, preset {args.preset}, forecasts from {args.start}; "
+    if args.train_window is not None:
+        config = dataclasses.replace(config, train_window=args.train_window or None)
+    print(f"{len(sources)} symbols from {args.data}, preset {args.preset} (train window {config.train_window}), "
+          f"forecasts from {args.start}; "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads available to this process")
     first_out: Path | None = None
     with tempfile.TemporaryDirectory() as tmp:
