@@ -361,10 +361,14 @@ def _gradients(xh: Tensor, d_a: Tensor, w: Tensor, n_in: int, input_grad: bool) 
     flat_d_a = d_a.view(n_models, steps * batch, gates)
     flat_xh = xh[:, :steps].reshape(n_models, steps * batch, -1)
     d_w = torch.bmm(flat_xh.transpose(1, 2), flat_d_a).transpose(1, 2)  # (M, G', I+H+1); faster this way round
-    d_x = None
-    if input_grad:
-        d_x = torch.bmm(flat_d_a, w[..., :n_in]).view(n_models, steps, batch, n_in).transpose(0, 1)
-    return d_x, d_w
+    return (_input_grad(d_a, w, n_in) if input_grad else None), d_w
+
+
+def _input_grad(d_a: Tensor, w: Tensor, n_in: int) -> Tensor:
+    """The inputs' gradient ``(L, M, B, I)`` from every step's ``d_a`` ``(M, L, B, G')``."""
+    n_models, steps, batch, gates = d_a.shape
+    d_x = torch.bmm(d_a.view(n_models, steps * batch, gates), w[..., :n_in])
+    return d_x.view(n_models, steps, batch, n_in).transpose(0, 1)
 
 
 # --- the compiled path (rnnstrategy.batched.native): the same layer, each step fused --------
@@ -386,9 +390,8 @@ def _native_forward(
     act = ws.empty(prefix + "n_act", (n_models, steps if saving else 1, batch, gates), x)
     cs = ws.empty(prefix + "n_c", (n_models, steps, batch, hidden), x) if kernel.cell == "lstm" and saving else None
     kernel.forward(xh, n_in, wx, wh, bias, act, cs, saving, rows)
-    w_b = w[..., n_in : n_in + hidden]  # (M, G', H): the backward pass's d h(t-1) = d a(t) @ w_b
-    if kernel.cell == "gru":  # without u_i's rows, which read no h
-        w_b = torch.cat([w_b[:, : 2 * hidden], w_b[:, 3 * hidden :]], dim=1)
+    # the backward pass's d h(t-1) = d a(t) @ w_b over the rows that read h (GRU: r, z, u_h, not u_i)
+    w_b = w_k[:, hidden:, n_in : n_in + hidden] if kernel.cell == "gru" else w[..., n_in : n_in + hidden]
     h_slice = slice(n_in, n_in + hidden)
     hs = xh[:, 1:, :, h_slice].transpose(0, 1) if sequence else xh[:, steps, :, h_slice]
     return hs, (xh, act, cs, w_b.contiguous())
@@ -428,10 +431,6 @@ class _NativeLayer(torch.autograd.Function):
         d_hs = (d_hs.transpose(0, 1) if ctx.sequence else d_hs).contiguous()  # (M, L, B, H) or (M, B, H)
         ctx.kernel.backward(xh, n_in, act, cs, w_b, d_hs, ctx.sequence, d_a, d_wt, ctx.rows)
         d_w[..., : n_in + hidden + 1] = d_wt.transpose(1, 2)  # the padding columns stay zero
-        d_x = None
-        if input_grad:
-            steps, batch = act.shape[1], act.shape[2]
-            d_x = torch.bmm(d_a.view(n_models, steps * batch, gates), w[..., :n_in])
-            d_x = d_x.view(n_models, steps, batch, n_in).transpose(0, 1)
+        d_x = _input_grad(d_a, w, n_in) if input_grad else None
         ctx.saved = ctx.rows = None
         return d_x, d_w, None, None, None, None, None

@@ -250,7 +250,8 @@ void forward_model(int L, int B, int n, int K, int n_in, float* xh, const float*
 
 // ---- backward: gate gradients of step t from d h(t) (lstm: and the carried d c) ----
 
-// Writes d_a (B x G), the rows of the recurrent product d_ah (B x GH) and the direct
+// Writes d_a (B x G), for the GRU also the rows of the recurrent product d_ah (B x GH:
+// d_a without u_i; the other cells' recurrent product reads d_a itself), and the direct
 // part of d h(t-1) (gru: z d h; others 0).
 inline void backward_rows(int B, int K, const float* act, const float* h_prev, const float* c_prev, const float* c,
                           const float* d_h, float* d_c, float* d_a, float* d_ah, float* d_h_prev) {
@@ -258,18 +259,17 @@ inline void backward_rows(int B, int K, const float* act, const float* h_prev, c
         const float* a = act + b * G;
         const float* dh = d_h + b * H;
         float* da = d_a + b * G;
-        float* dq = d_ah + b * GH;
         float* dp = d_h_prev + b * H;
         if constexpr (CELL == 0) {
             VECTOR_LOOP
             for (int j = 0; j < H; ++j) {
                 const float v = dh[j] * (0.5f - 0.5f * a[j] * a[j]);  // h = tanh(a / 2)
                 da[j] = v;
-                dq[j] = v;
                 dp[j] = 0.0f;
             }
         } else if constexpr (CELL == 1) {
             const float* hp = h_prev + b * K;
+            float* dq = d_ah + b * GH;
             VECTOR_LOOP
             for (int j = 0; j < H; ++j) {
                 const float r = a[j], z = a[H + j], n = a[2 * H + j], a_uh = a[3 * H + j];
@@ -298,10 +298,10 @@ inline void backward_rows(int B, int K, const float* act, const float* h_prev, c
                 const float d_f = dcv * cp[j] * f * (1.0f - f);
                 const float d_g = dcv * i * (0.5f - 0.5f * g * g);
                 const float d_o = dh[j] * tc * o * (1.0f - o);
-                da[j] = dq[j] = d_i;
-                da[H + j] = dq[H + j] = d_f;
-                da[2 * H + j] = dq[2 * H + j] = d_g;
-                da[3 * H + j] = dq[3 * H + j] = d_o;
+                da[j] = d_i;
+                da[H + j] = d_f;
+                da[2 * H + j] = d_g;
+                da[3 * H + j] = d_o;
                 dc[j] = dcv * f;
                 dp[j] = 0.0f;
             }
@@ -351,7 +351,7 @@ inline void recurrent_grad(int B, const float* d_ah, const float* wb, float* d_h
 void backward_model(int L, int B, int n, int K, int n_in, const float* xh, const float* act, const float* cs,
                     const float* wb, const float* d_hs, bool sequence, float* d_a, float* dwt) {
     const std::size_t step = static_cast<std::size_t>(B) * H;
-    Scratch d_h(step), d_h_prev(step), d_ah(static_cast<std::size_t>(B) * GH), d_c(CELL == 2 ? step : 0),
+    Scratch d_h(step), d_h_prev(step), d_ah(CELL == 1 ? static_cast<std::size_t>(B) * GH : 0), d_c(CELL == 2 ? step : 0),
         zeros(CELL == 2 ? step : 0), d_a_step(d_a ? 0 : static_cast<std::size_t>(B) * G);
     const float* last = d_hs + (sequence ? (L - 1) * step : 0);
     std::memcpy(d_h.data, last, step * sizeof(float));
@@ -370,7 +370,7 @@ void backward_model(int L, int B, int n, int K, int n_in, const float* xh, const
                       d_ah.data, before);
         if (d_a && n < B) std::memset(d_a_t + static_cast<std::size_t>(n) * G, 0, (B - n) * G * sizeof(float));
         accumulate_weight_grad(n, n_in + H + 1, K, xh_t, d_a_t, dwt);
-        if (t > 0) recurrent_grad(n, d_ah.data, wb, before);  // h(-1) is a constant zero
+        if (t > 0) recurrent_grad(n, CELL == 1 ? d_ah.data : d_a_t, wb, before);  // h(-1) is a constant zero
         float* swap = now;
         now = before;
         before = swap;
