@@ -91,17 +91,24 @@ def split_sizes(n_samples: int, config: TrainConfig, purge: int = 0) -> tuple[in
 
 @contextmanager
 def seeded(seed: int, device: torch.device | str = "cpu") -> Iterator[None]:
-    """Seed torch's global RNG and use deterministic algorithms inside the block only.
+    """Seed torch's global RNG inside the block only, and on an accelerator also use
+    deterministic algorithms there.
 
-    The caller's RNG state and determinism setting are restored on exit.
+    The caller's RNG state and determinism setting are restored on exit. On CPU the
+    determinism flag is left alone: the CPU kernels used here are deterministic already,
+    and setting the flag costs about 1.5 s per process (it imports torch's compiler
+    stack) and makes every new tensor be filled with NaN first.
     """
     device = torch.device(device)
     forked = [device.index or 0] if device.type == "cuda" else []
-    was_on = torch.are_deterministic_algorithms_enabled()
-    was_warn = torch.is_deterministic_algorithms_warn_only_enabled()
     with torch.random.fork_rng(devices=forked):
         torch.manual_seed(seed)
-        # warn_only: on CUDA some kernels have no deterministic variant; CPU is exact anyway.
+        if device.type == "cpu":
+            yield
+            return
+        was_on = torch.are_deterministic_algorithms_enabled()
+        was_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+        # warn_only: on CUDA some kernels have no deterministic variant
         torch.use_deterministic_algorithms(True, warn_only=True)
         try:
             yield

@@ -35,6 +35,8 @@ to three times faster on small models; the layouts and the maths are the same.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
@@ -55,19 +57,27 @@ class Workspace:
     def __init__(self) -> None:
         self._buffers: dict[str, Tensor] = {}
 
-    def empty(self, name: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
-        """An uninitialised buffer of this shape, with ``like``'s dtype and device."""
+    def empty(self, name: str, shape: tuple[int, ...], like: Tensor,
+              init: Callable[[Tensor], object] | None = None) -> Tensor:
+        """A buffer of this shape, with ``like``'s dtype and device: uninitialised, or
+        passed to ``init`` once when it is allocated (for parts no caller overwrites)."""
         buf = self._buffers.get(name)
         if buf is None or buf.shape != shape or buf.dtype != like.dtype or buf.device != like.device:
             buf = self._buffers[name] = like.new_empty(shape)
+            if init is not None:
+                init(buf)
         return buf
 
 
 class _Fresh(Workspace):
     """Fresh buffers on every call (when the caller keeps no workspace)."""
 
-    def empty(self, name: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
-        return like.new_empty(shape)
+    def empty(self, name: str, shape: tuple[int, ...], like: Tensor,
+              init: Callable[[Tensor], object] | None = None) -> Tensor:
+        buf = like.new_empty(shape)
+        if init is not None:
+            init(buf)
+        return buf
 
 
 def recurrent_layer(
@@ -103,16 +113,18 @@ def recurrent_layer(
         Hidden states ``(L, M, B, H)``, or ``(M, B, H)``.
     """
     workspace = workspace or _Fresh()
-    w, hidden = _pack(cell, w_ih, w_hh, b_ih, b_hh), w_hh.shape[-1]
-    grad = torch.is_grad_enabled() and (x.requires_grad or w.requires_grad)
+    hidden = w_hh.shape[-1]
+    params = (w_ih, w_hh, b_ih, b_hh)
+    grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params))
     kernel = kernel_for(cell, hidden, x)
     if kernel is not None:
         if rows is not None:
             rows = rows.to(device="cpu", dtype=torch.int32).contiguous()
         if grad:
-            return _NativeLayer.apply(x, w, kernel, sequence, workspace, prefix, rows)
+            return _NativeLayer.apply(x, *params, kernel, sequence, workspace, prefix, rows)
         with torch.no_grad():
-            return _native_forward(kernel, x, w, workspace, prefix, sequence, False, rows)[0]
+            return _native_forward(kernel, x, params, workspace, prefix, sequence, False, rows)[0]
+    w = _pack(cell, *params)
     if grad:
         return _RecurrentLayer.apply(x, w, cell, hidden, sequence, workspace, prefix)
     with torch.no_grad():
@@ -159,25 +171,34 @@ def _pack_unpadded(cell: str, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Te
             2 * torch.cat([zeros_x, w_hh[:, rz:], b_hh[:, rz:].unsqueeze(2)], dim=2),
         ], dim=1)
     w = torch.cat([w_ih, w_hh, (b_ih + b_hh).unsqueeze(2)], dim=2)
+    return w * _gate_scale(cell, hidden, w)
+
+
+def _gate_scale(cell: str, hidden: int, like: Tensor) -> Tensor:
+    """RNN and LSTM: ``(G * H, 1)`` factors of the packed rows, 2 where the activation is a tanh."""
     if cell == "rnn":
-        return 2 * w
-    scale = w.new_ones(4 * hidden, 1)
+        return like.new_full((hidden, 1), 2.0)
+    scale = like.new_ones(4 * hidden, 1)
     scale[2 * hidden : 3 * hidden] = 2.0  # the LSTM's g gate
-    return w * scale
+    return scale
 
 
-def _input_rows(x: Tensor, w: Tensor, hidden: int, ws: Workspace, prefix: str) -> Tensor:
-    """``[x(t), h(t-1), 1, 0 … 0]`` rows for every step, ``(M, L + 1, B, I + H + 1 + P)``, h(-1) = 0.
+def _input_rows(x: Tensor, width: int, hidden: int, ws: Workspace, prefix: str) -> Tensor:
+    """``[x(t), h(t-1), 1, 0 … 0]`` rows of ``width`` columns for every step, ``(M, L + 1, B, width)``, h(-1) = 0.
 
     Step t's product reads row block t and writes h(t) into block t + 1; at the end the
-    buffer is the right-hand side of the weight gradient.
+    buffer is the right-hand side of the weight gradient. Only the x columns change from
+    call to call: h(-1), the ones and the zero padding are written when the workspace
+    allocates the buffer (the layers write h(t) into blocks 1 … L only).
     """
     steps, n_models, batch, n_in = x.shape
-    xh = ws.empty(prefix + "xh", (n_models, steps + 1, batch, w.shape[2]), x)
+
+    def constant_columns(xh: Tensor) -> None:
+        xh.zero_()
+        xh[..., n_in + hidden] = 1.0
+
+    xh = ws.empty(prefix + "xh", (n_models, steps + 1, batch, width), x, init=constant_columns)
     xh[:, :steps, :, :n_in] = x.transpose(0, 1)
-    xh[:, 0, :, n_in : n_in + hidden] = 0.0
-    xh[..., n_in + hidden] = 1.0
-    xh[..., n_in + hidden + 1 :] = 0.0
     return xh
 
 
@@ -196,7 +217,7 @@ class _Buffers:
         steps, n_models, batch, n_in = x.shape
         gates = w.shape[1]
         self.n_in, self.hidden, self.saving = n_in, hidden, saving
-        self.xh = _input_rows(x, w, hidden, ws, prefix)
+        self.xh = _input_rows(x, w.shape[2], hidden, ws, prefix)
         depth = steps if saving else 1
         self.act = ws.empty(prefix + "act", (depth, n_models, batch, gates), x)
         self.deriv = ws.empty(prefix + "deriv", (depth, n_models, batch, gates), x)
@@ -375,62 +396,92 @@ def _input_grad(d_a: Tensor, w: Tensor, n_in: int) -> Tensor:
 
 
 def _native_forward(
-    kernel: RecurrentKernel, x: Tensor, w: Tensor, ws: Workspace, prefix: str, sequence: bool, saving: bool,
-    rows: Tensor | None,
+    kernel: RecurrentKernel, x: Tensor, params: tuple[Tensor, Tensor, Tensor, Tensor], ws: Workspace, prefix: str,
+    sequence: bool, saving: bool, rows: Tensor | None,
 ) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor | None, Tensor]]:
-    """Hidden states, and what the backward pass reads: ``(xh, act, cs, w_b)``."""
+    """Hidden states, and what the backward pass reads: ``(xh, act, cs, wb)``."""
     steps, n_models, batch, n_in = x.shape
-    hidden, gates = kernel.hidden, w.shape[1]
-    w = w.detach()
-    xh = _input_rows(x.detach(), w, hidden, ws, prefix)
-    w_k = w[:, _kernel_order(kernel.cell, hidden)] if kernel.cell == "gru" else w
-    wx = w_k[..., :n_in].transpose(1, 2).contiguous()
-    wh = w_k[..., n_in : n_in + hidden].transpose(1, 2).contiguous()
-    bias = w_k[..., n_in + hidden].contiguous()
+    hidden = kernel.hidden
+    wx, wh, bias, wb = _kernel_weights(kernel.cell, *(p.detach() for p in params))
+    xh = _input_rows(x.detach(), n_in + hidden + 1, hidden, ws, prefix)
+    gates = bias.shape[1]
     act = ws.empty(prefix + "n_act", (n_models, steps if saving else 1, batch, gates), x)
     cs = ws.empty(prefix + "n_c", (n_models, steps, batch, hidden), x) if kernel.cell == "lstm" and saving else None
     kernel.forward(xh, n_in, wx, wh, bias, act, cs, saving, rows)
-    # the backward pass's d h(t-1) = d a(t) @ w_b over the rows that read h (GRU: r, z, u_h, not u_i)
-    w_b = w_k[:, hidden:, n_in : n_in + hidden] if kernel.cell == "gru" else w[..., n_in : n_in + hidden]
     h_slice = slice(n_in, n_in + hidden)
     hs = xh[:, 1:, :, h_slice].transpose(0, 1) if sequence else xh[:, steps, :, h_slice]
-    return hs, (xh, act, cs, w_b.contiguous())
+    return hs, (xh, act, cs, wb)
 
 
-def _kernel_order(cell: str, hidden: int) -> list[int]:
-    """The GRU's packed rows in the kernel's order, [u_i, r, z, u_h]: inputs feed the first
-    three blocks, h(t-1) the last three, each a contiguous range."""
-    blocks = [range(2 * hidden, 3 * hidden), range(2 * hidden), range(3 * hidden, 4 * hidden)]
-    return [row for block in blocks for row in block]
+def _kernel_weights(cell: str, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor) -> tuple[Tensor, ...]:
+    """The kernel's ``wx (M, I, G)``, ``wh (M, H, G)``, ``bias (M, G)`` and ``wb (M, GH, H)``
+    from the torch layout: the packed rows of :func:`_pack` (same doubled rows, same sums),
+    without the padding columns; the GRU's columns in the kernel's order [u_i, r, z, u_h],
+    where the inputs feed the first three blocks and h(t-1) the last three."""
+    n_models, hidden = w_hh.shape[0], w_hh.shape[-1]
+    if cell == "gru":
+        rz = 2 * hidden
+        x_rows = torch.cat([2 * w_ih[:, rz:], w_ih[:, :rz], w_ih.new_zeros(n_models, hidden, w_ih.shape[-1])], dim=1)
+        h_rows = torch.cat([w_hh.new_zeros(n_models, hidden, hidden), w_hh[:, :rz], 2 * w_hh[:, rz:]], dim=1)
+        bias = torch.cat([2 * b_ih[:, rz:], b_ih[:, :rz] + b_hh[:, :rz], 2 * b_hh[:, rz:]], dim=1)
+        wb = h_rows[:, hidden:]  # the rows that read h(t-1): r, z, u_h
+    else:
+        scale = _gate_scale(cell, hidden, w_ih)
+        x_rows, h_rows, bias = w_ih * scale, w_hh * scale, (b_ih + b_hh) * scale[:, 0]
+        wb = h_rows
+    return x_rows.transpose(1, 2).contiguous(), h_rows.transpose(1, 2).contiguous(), bias, wb.contiguous()
+
+
+def _weight_grads(cell: str, dwt: Tensor, n_in: int, hidden: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Gradients of ``w_ih, w_hh, b_ih, b_hh`` from the kernel's ``dwt (M, I + H + 1, G')``
+    (columns in the packed order): what autograd makes of it through :func:`_pack`."""
+    d = dwt.transpose(1, 2)  # (M, G', I + H + 1)
+    x_cols, h_cols = slice(0, n_in), slice(n_in, n_in + hidden)
+    if cell == "gru":
+        rz, n_x, n_h = slice(0, 2 * hidden), slice(2 * hidden, 3 * hidden), slice(3 * hidden, 4 * hidden)
+        return (
+            torch.cat([d[:, rz, x_cols], 2 * d[:, n_x, x_cols]], dim=1),
+            torch.cat([d[:, rz, h_cols], 2 * d[:, n_h, h_cols]], dim=1),
+            torch.cat([d[:, rz, -1], 2 * d[:, n_x, -1]], dim=1),
+            torch.cat([d[:, rz, -1], 2 * d[:, n_h, -1]], dim=1),
+        )
+    d = d * _gate_scale(cell, hidden, d)
+    return d[..., x_cols].contiguous(), d[..., h_cols].contiguous(), d[..., -1].contiguous(), d[..., -1].clone()
+
+
+def _packed_input_weights(cell: str, w_ih: Tensor, hidden: int) -> Tensor:
+    """``(M, G', I)``: the packed rows' input weights, for the inputs' gradient (:func:`_input_grad`)."""
+    if cell != "gru":
+        return w_ih * _gate_scale(cell, hidden, w_ih)
+    return torch.cat([w_ih[:, : 2 * hidden], 2 * w_ih[:, 2 * hidden :], torch.zeros_like(w_ih[:, :hidden])], dim=1)
 
 
 class _NativeLayer(torch.autograd.Function):
-    """:class:`_RecurrentLayer` with the compiled time-step loops."""
+    """:class:`_RecurrentLayer` with the compiled time-step loops, on the torch-layout weights."""
 
     @staticmethod
     def forward(
-        ctx: FunctionCtx, x: Tensor, w: Tensor, kernel: RecurrentKernel, sequence: bool, workspace: Workspace,
-        prefix: str, rows: Tensor | None,
+        ctx: FunctionCtx, x: Tensor, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor,
+        kernel: RecurrentKernel, sequence: bool, workspace: Workspace, prefix: str, rows: Tensor | None,
     ) -> Tensor:
-        hs, saved = _native_forward(kernel, x, w, workspace, prefix, sequence, True, rows)
+        hs, saved = _native_forward(kernel, x, (w_ih, w_hh, b_ih, b_hh), workspace, prefix, sequence, True, rows)
         ctx.kernel, ctx.sequence, ctx.workspace, ctx.prefix, ctx.saved = kernel, sequence, workspace, prefix, saved
         ctx.n_in, ctx.rows = x.shape[-1], rows
-        ctx.save_for_backward(w)
+        ctx.save_for_backward(w_ih)
         return hs
 
     @staticmethod
     @once_differentiable
     def backward(ctx: FunctionCtx, d_hs: Tensor) -> tuple[Tensor | None, ...]:
-        (w,) = ctx.saved_tensors
-        xh, act, cs, w_b = ctx.saved
-        n_models, gates, n_in, hidden = w.shape[0], w.shape[1], ctx.n_in, ctx.kernel.hidden
+        (w_ih,) = ctx.saved_tensors
+        xh, act, cs, wb = ctx.saved
+        cell, n_in, hidden = ctx.kernel.cell, ctx.n_in, ctx.kernel.hidden
+        n_models, gates = act.shape[0], act.shape[-1]
         input_grad = ctx.needs_input_grad[0]
-        d_a = ctx.workspace.empty(ctx.prefix + "d_a", act.shape, w) if input_grad else None
-        d_w = w.new_zeros(w.shape)
-        d_wt = ctx.workspace.empty(ctx.prefix + "d_wt", (n_models, n_in + hidden + 1, gates), w).zero_()
+        d_a = ctx.workspace.empty(ctx.prefix + "d_a", act.shape, act) if input_grad else None
+        dwt = ctx.workspace.empty(ctx.prefix + "d_wt", (n_models, n_in + hidden + 1, gates), act).zero_()
         d_hs = (d_hs.transpose(0, 1) if ctx.sequence else d_hs).contiguous()  # (M, L, B, H) or (M, B, H)
-        ctx.kernel.backward(xh, n_in, act, cs, w_b, d_hs, ctx.sequence, d_a, d_wt, ctx.rows)
-        d_w[..., : n_in + hidden + 1] = d_wt.transpose(1, 2)  # the padding columns stay zero
-        d_x = _input_grad(d_a, w, n_in) if input_grad else None
+        ctx.kernel.backward(xh, n_in, act, cs, wb, d_hs, ctx.sequence, d_a, dwt, ctx.rows)
+        d_x = _input_grad(d_a, _packed_input_weights(cell, w_ih, hidden), n_in) if input_grad else None
         ctx.saved = ctx.rows = None
-        return d_x, d_w, None, None, None, None, None
+        return d_x, *_weight_grads(cell, dwt, n_in, hidden), None, None, None, None, None
