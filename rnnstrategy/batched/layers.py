@@ -30,7 +30,8 @@ That is the PyTorch path, used on a GPU, in float64, and where no C++ compiler i
 found. On a CPU in float32 the time-step loops run compiled instead
 (:mod:`rnnstrategy.batched.native`): a step of one model is fused (the input and
 recurrent products, the gate maths, and in the backward pass the weight gradient), two
-to three times faster on small models; the layouts and the maths are the same.
+to three times faster on small models. The maths are the same; the compiled path takes
+the torch-layout weights without packing them and reads the inputs where they are.
 """
 
 from __future__ import annotations
@@ -398,19 +399,30 @@ def _input_grad(d_a: Tensor, w: Tensor, n_in: int) -> Tensor:
 def _native_forward(
     kernel: RecurrentKernel, x: Tensor, params: tuple[Tensor, Tensor, Tensor, Tensor], ws: Workspace, prefix: str,
     sequence: bool, saving: bool, rows: Tensor | None,
-) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor | None, Tensor]]:
-    """Hidden states, and what the backward pass reads: ``(xh, act, cs, wb)``."""
-    steps, n_models, batch, n_in = x.shape
+) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor, Tensor | None, Tensor]]:
+    """Hidden states, and what the backward pass reads: ``(x, xh, act, cs, wb)``.
+
+    The kernel reads the inputs where they are (``x`` model-major, as the caller's
+    windows or the previous layer's states already are); its ``xh`` holds ``[h(t-1), 1]``.
+    """
+    steps, n_models, batch, _ = x.shape
     hidden = kernel.hidden
     wx, wh, bias, wb = _kernel_weights(kernel.cell, *(p.detach() for p in params))
-    xh = _input_rows(x.detach(), n_in + hidden + 1, hidden, ws, prefix)
+    x = x.detach().transpose(0, 1)  # (M, L, B, I)
+    if x.stride(-1) != 1:
+        x = x.contiguous()
+
+    def h0_and_ones(xh: Tensor) -> None:
+        xh.zero_()
+        xh[..., hidden] = 1.0
+
+    xh = ws.empty(prefix + "n_xh", (n_models, steps + 1, batch, hidden + 1), x, init=h0_and_ones)
     gates = bias.shape[1]
     act = ws.empty(prefix + "n_act", (n_models, steps if saving else 1, batch, gates), x)
     cs = ws.empty(prefix + "n_c", (n_models, steps, batch, hidden), x) if kernel.cell == "lstm" and saving else None
-    kernel.forward(xh, n_in, wx, wh, bias, act, cs, saving, rows)
-    h_slice = slice(n_in, n_in + hidden)
-    hs = xh[:, 1:, :, h_slice].transpose(0, 1) if sequence else xh[:, steps, :, h_slice]
-    return hs, (xh, act, cs, wb)
+    kernel.forward(x, xh, wx, wh, bias, act, cs, saving, rows)
+    hs = xh[:, 1:, :, :hidden].transpose(0, 1) if sequence else xh[:, steps, :, :hidden]
+    return hs, (x, xh, act, cs, wb)
 
 
 def _kernel_weights(cell: str, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor) -> tuple[Tensor, ...]:
@@ -474,14 +486,14 @@ class _NativeLayer(torch.autograd.Function):
     @once_differentiable
     def backward(ctx: FunctionCtx, d_hs: Tensor) -> tuple[Tensor | None, ...]:
         (w_ih,) = ctx.saved_tensors
-        xh, act, cs, wb = ctx.saved
+        x, xh, act, cs, wb = ctx.saved
         cell, n_in, hidden = ctx.kernel.cell, ctx.n_in, ctx.kernel.hidden
         n_models, gates = act.shape[0], act.shape[-1]
         input_grad = ctx.needs_input_grad[0]
         d_a = ctx.workspace.empty(ctx.prefix + "d_a", act.shape, act) if input_grad else None
         dwt = ctx.workspace.empty(ctx.prefix + "d_wt", (n_models, n_in + hidden + 1, gates), act).zero_()
         d_hs = (d_hs.transpose(0, 1) if ctx.sequence else d_hs).contiguous()  # (M, L, B, H) or (M, B, H)
-        ctx.kernel.backward(xh, n_in, act, cs, wb, d_hs, ctx.sequence, d_a, dwt, ctx.rows)
+        ctx.kernel.backward(x, xh, act, cs, wb, d_hs, ctx.sequence, d_a, dwt, ctx.rows)
         d_x = _input_grad(d_a, _packed_input_weights(cell, w_ih, hidden), n_in) if input_grad else None
         ctx.saved = ctx.rows = None
         return d_x, *_weight_grads(cell, dwt, n_in, hidden), None, None, None, None, None

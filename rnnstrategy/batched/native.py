@@ -55,34 +55,43 @@ class RecurrentKernel:
 
     def __init__(self, library: ctypes.CDLL, cell: str, hidden: int) -> None:
         self.cell, self.hidden = cell, hidden
-        pointer, integer = ctypes.c_void_p, ctypes.c_int
+        pointer, integer, stride = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64
+        inputs = [pointer, stride, stride, integer]  # x and its model, step and row strides
         self._forward = library.recurrent_forward
-        self._forward.argtypes = [integer] * 6 + [pointer] * 6 + [integer, pointer]
+        self._forward.argtypes = [integer] * 6 + inputs + [pointer] * 6 + [integer, pointer]
         self._forward.restype = None
         self._backward = library.recurrent_backward
-        self._backward.argtypes = [integer] * 6 + [pointer] * 5 + [integer, pointer, pointer, pointer]
+        self._backward.argtypes = [integer] * 6 + inputs + [pointer] * 5 + [integer, pointer, pointer, pointer]
         self._backward.restype = None
 
-    def forward(self, xh: Tensor, n_in: int, wx: Tensor, wh: Tensor, bias: Tensor, act: Tensor, cs: Tensor | None,
+    def forward(self, x: Tensor, xh: Tensor, wx: Tensor, wh: Tensor, bias: Tensor, act: Tensor, cs: Tensor | None,
                 saving: bool, rows: Tensor | None) -> None:
         """Run the recurrence: h(t) into ``xh``, the activations into ``act`` (LSTM: cell states into ``cs``).
 
+        ``x``: the inputs ``(M, L, B, I)``, any strides but contiguous columns.
         ``rows``: per model, how many leading batch rows are real (int32), or None for all;
         padding rows are skipped and their hidden states set to zero.
         """
         n_models, steps_plus_one, batch, row = xh.shape
-        args = (steps_plus_one - 1, batch, row, n_in, xh.data_ptr(), wx.data_ptr(), wh.data_ptr(), bias.data_ptr(),
-                act.data_ptr(), _address(cs), int(saving), _address(rows))
+        args = (steps_plus_one - 1, batch, row, *_inputs(x), xh.data_ptr(), wx.data_ptr(), wh.data_ptr(),
+                bias.data_ptr(), act.data_ptr(), _address(cs), int(saving), _address(rows))
         _over_models(n_models, lambda m0, m1: self._forward(m0, m1, *args))
 
-    def backward(self, xh: Tensor, n_in: int, act: Tensor, cs: Tensor | None, wb: Tensor, d_hs: Tensor,
+    def backward(self, x: Tensor, xh: Tensor, act: Tensor, cs: Tensor | None, wb: Tensor, d_hs: Tensor,
                  sequence: bool, d_a: Tensor | None, dwt: Tensor, rows: Tensor | None) -> None:
         """Back through the recurrence: the packed weights' gradient (transposed, x, h and
         bias columns) into ``dwt``, and every step's pre-activation gradients into ``d_a`` if given."""
         n_models, steps, batch, _ = act.shape
-        args = (steps, batch, xh.shape[-1], n_in, xh.data_ptr(), act.data_ptr(), _address(cs), wb.data_ptr(),
-                d_hs.data_ptr(), int(sequence), _address(d_a), dwt.data_ptr(), _address(rows))
+        args = (steps, batch, xh.shape[-1], *_inputs(x), xh.data_ptr(), act.data_ptr(), _address(cs),
+                wb.data_ptr(), d_hs.data_ptr(), int(sequence), _address(d_a), dwt.data_ptr(), _address(rows))
         _over_models(n_models, lambda m0, m1: self._backward(m0, m1, *args))
+
+
+def _inputs(x: Tensor) -> tuple[int, int, int, int, int]:
+    """The kernel's view of inputs ``(M, L, B, I)``: width, address and strides (in floats)."""
+    if x.stride(-1) != 1:
+        raise ValueError(f"the kernel reads rows of contiguous inputs; got strides {x.stride()}")
+    return x.shape[-1], x.data_ptr(), x.stride(0), x.stride(1), x.stride(2)
 
 
 def _address(tensor: Tensor | None) -> int | None:

@@ -2,7 +2,8 @@
 // hidden size (macros CELL: 0 rnn, 1 gru, 2 lstm; HIDDEN). See native.py, which
 // builds and loads this file, and layers.py for the layouts and the maths:
 //
-//   xh   (M, L+1, B, K)  rows [x(t), h(t-1), 1, 0...]; h(t) is written at row t+1, column n_in
+//   x    (M, L, B, n_in) the inputs, any strides over models, steps and rows (columns contiguous)
+//   xh   (M, L+1, B, K)  rows [h(t-1), 1, ...], K >= H + 1; h(t) is written at row t+1, h(-1) = 0
 //   wx   (M, n_in, G)    input weights, transposed, columns in the kernel's order (below)
 //   wh   (M, H, G)       recurrent weights, the same way
 //   bias (M, G)          both biases, the same order
@@ -145,12 +146,12 @@ struct Scratch {
 constexpr int X_END = CELL == 1 ? 3 * H : G;  // columns the inputs feed: [0, X_END)
 constexpr int H_BEGIN = CELL == 1 ? H : 0;    // columns h(t-1) feeds: [H_BEGIN, G)
 
-inline void pre_activations(int B, int K, int n_in, const float* xh_t, const float* wx, const float* wh,
-                            const float* bias, float* out) {
+inline void pre_activations(int B, int K, int n_in, const float* x_t, int x_row, const float* xh_t, const float* wx,
+                            const float* wh, const float* bias, float* out) {
     if constexpr (CV > 0) {
         for (int c = 0; c < G; c += STRIP) {
-            const Operand x_part{xh_t, K, 1, wx + c, G, c < X_END ? n_in : 0};
-            const Operand h_part{xh_t + n_in, K, 1, wh + c, G, c >= H_BEGIN ? H : 0};
+            const Operand x_part{x_t, x_row, 1, wx + c, G, c < X_END ? n_in : 0};
+            const Operand h_part{xh_t, K, 1, wh + c, G, c >= H_BEGIN ? H : 0};
             strip(B, bias + c, 0, x_part, h_part, out + c, G);
         }
     } else {  // sizes that are not whole vectors: plain loops, vectorised by the compiler
@@ -158,11 +159,11 @@ inline void pre_activations(int B, int K, int n_in, const float* xh_t, const flo
             float acc[G];
             for (int j = 0; j < G; ++j) acc[j] = bias[j];
             for (int k = 0; k < n_in; ++k) {
-                const float xr = xh_t[b * K + k];
+                const float xr = x_t[b * x_row + k];
                 for (int j = 0; j < X_END; ++j) acc[j] += xr * wx[k * G + j];
             }
             for (int k = 0; k < H; ++k) {
-                const float hr = xh_t[b * K + n_in + k];
+                const float hr = xh_t[b * K + k];
                 for (int j = H_BEGIN; j < G; ++j) acc[j] += hr * wh[k * G + j];
             }
             for (int j = 0; j < G; ++j) out[b * G + j] = acc[j];
@@ -222,15 +223,23 @@ inline void forward_rows(int B, int K, const float* pre, const float* h_prev, fl
 
 // Rows [n, B) are padding: not computed; their h(t) is set to zero (finite, so that
 // whatever reads them, weighted zero, stays finite).
-void forward_model(int L, int B, int n, int K, int n_in, float* xh, const float* wx, const float* wh,
+// One model's inputs: step t's row b is at x + t * step + b * row.
+struct Inputs {
+    const float* x;
+    std::int64_t step;
+    int row;
+    const float* at(int t) const { return x + t * step; }
+};
+
+void forward_model(int L, int B, int n, int K, int n_in, Inputs x, float* xh, const float* wx, const float* wh,
                    const float* bias, float* act, float* cs, bool saving) {
     Scratch pre(static_cast<std::size_t>(B) * G);
     Scratch cells(CELL == 2 && !saving ? static_cast<std::size_t>(B) * H : 0);  // c in place when not saving
     Scratch zeros(CELL == 2 ? static_cast<std::size_t>(B) * H : 0);             // c(-1)
     for (int t = 0; t < L; ++t) {
         const float* xh_t = xh + static_cast<std::size_t>(t) * B * K;
-        float* h = xh + static_cast<std::size_t>(t + 1) * B * K + n_in;
-        pre_activations(n, K, n_in, xh_t, wx, wh, bias, pre.data);
+        float* h = xh + static_cast<std::size_t>(t + 1) * B * K;
+        pre_activations(n, K, n_in, x.at(t), x.row, xh_t, wx, wh, bias, pre.data);
         const float* c_prev = nullptr;
         float* c = nullptr;
         if constexpr (CELL == 2) {
@@ -243,7 +252,7 @@ void forward_model(int L, int B, int n, int K, int n_in, float* xh, const float*
             }
         }
         float* a = act + (saving ? static_cast<std::size_t>(t) * B * G : 0);
-        forward_rows(n, K, pre.data, xh_t + n_in, h, a, c_prev, c);
+        forward_rows(n, K, pre.data, xh_t, h, a, c_prev, c);
         for (int b = n; b < B; ++b) std::memset(h + static_cast<std::size_t>(b) * K, 0, H * sizeof(float));
     }
 }
@@ -309,17 +318,29 @@ inline void backward_rows(int B, int K, const float* act, const float* h_prev, c
     }
 }
 
-// dwt(rows x G) += xh_t(B x rows, row stride K)^T @ d_a(B x G): step t's share of the
-// weight gradient, every element summed over the batch rows in order.
-inline void accumulate_weight_grad(int B, int rows, int K, const float* xh_t, const float* d_a, float* dwt) {
+// dwt(rows x G) += [x_t, h(t-1), 1](B x rows)^T @ d_a(B x G): step t's share of the
+// weight gradient, every element summed over the batch rows in order (dwt rows: x
+// [0, n_in), h [n_in, n_in + H), bias last). The GRU's packed weights have zero blocks
+// (u_i reads no h, u_h no x; see layers._pack): their gradient is not computed, stays zero.
+inline void accumulate_weight_grad(int B, int n_in, int K, const float* x_t, int x_row, const float* xh_t,
+                                   const float* d_a, float* dwt) {
+    const int rows = n_in + H + 1;
     if constexpr (CV > 0) {
-        for (int c = 0; c < G; c += STRIP) strip(rows, dwt + c, G, {xh_t, 1, K, d_a + c, G, B}, kNone, dwt + c, G);
+        for (int c = 0; c < G; c += STRIP) {
+            const auto part = [&](const float* a, int a_k, int first, int count) {  // dwt rows [first, first + count)
+                float* out = dwt + first * G + c;
+                strip(count, out, G, {a, 1, a_k, d_a + c, G, B}, kNone, out, G);
+            };
+            if (!(CELL == 1 && c >= 3 * H)) part(x_t, x_row, 0, n_in);               // u_h reads no x
+            if (!(CELL == 1 && c >= 2 * H && c < 3 * H)) part(xh_t, K, n_in, H);     // u_i reads no h
+            part(xh_t + H, K, rows - 1, 1);                                          // the bias
+        }
     } else {
         for (int f = 0; f < rows; ++f) {
             float acc[G];
             for (int j = 0; j < G; ++j) acc[j] = dwt[f * G + j];
             for (int b = 0; b < B; ++b) {
-                const float xr = xh_t[b * K + f];
+                const float xr = f < n_in ? x_t[b * x_row + f] : xh_t[b * K + f - n_in];
                 for (int j = 0; j < G; ++j) acc[j] += xr * d_a[b * G + j];
             }
             for (int j = 0; j < G; ++j) dwt[f * G + j] = acc[j];
@@ -348,7 +369,7 @@ inline void recurrent_grad(int B, const float* d_ah, const float* wb, float* d_h
 // dwt ((n_in + H + 1) x G, zeroed by the caller) receives the gradient of the packed
 // weights' first n_in + H + 1 columns (x, h(t-1), bias), transposed.
 // Rows [n, B) are padding (their d h must be zero): skipped; their rows of d_a are zero.
-void backward_model(int L, int B, int n, int K, int n_in, const float* xh, const float* act, const float* cs,
+void backward_model(int L, int B, int n, int K, int n_in, Inputs x, const float* xh, const float* act, const float* cs,
                     const float* wb, const float* d_hs, bool sequence, float* d_a, float* dwt) {
     const std::size_t step = static_cast<std::size_t>(B) * H;
     Scratch d_h(step), d_h_prev(step), d_ah(CELL == 1 ? static_cast<std::size_t>(B) * GH : 0), d_c(CELL == 2 ? step : 0),
@@ -366,10 +387,10 @@ void backward_model(int L, int B, int n, int K, int n_in, const float* xh, const
         const float* c = CELL == 2 ? cs + t * step : nullptr;
         const float* c_prev = CELL == 2 ? (t ? cs + (t - 1) * step : zeros.data) : nullptr;
         float* d_a_t = d_a ? d_a + static_cast<std::size_t>(t) * B * G : d_a_step.data;
-        backward_rows(n, K, act + static_cast<std::size_t>(t) * B * G, xh_t + n_in, c_prev, c, now, d_c.data, d_a_t,
-                      d_ah.data, before);
+        backward_rows(n, K, act + static_cast<std::size_t>(t) * B * G, xh_t, c_prev, c, now, d_c.data, d_a_t, d_ah.data,
+                      before);
         if (d_a && n < B) std::memset(d_a_t + static_cast<std::size_t>(n) * G, 0, (B - n) * G * sizeof(float));
-        accumulate_weight_grad(n, n_in + H + 1, K, xh_t, d_a_t, dwt);
+        accumulate_weight_grad(n, n_in, K, x.at(t), x.row, xh_t, d_a_t, dwt);
         if (t > 0) recurrent_grad(n, CELL == 1 ? d_ah.data : d_a_t, wb, before);  // h(-1) is a constant zero
         float* swap = now;
         now = before;
@@ -381,28 +402,34 @@ void backward_model(int L, int B, int n, int K, int n_in, const float* xh, const
 
 extern "C" {
 
-// Models [m0, m1) of a layer; see the layouts at the top. act and cs hold L steps when
-// saving, else one (cs unused: the cell state is kept in scratch memory). rows: per
-// model, how many leading batch rows are real (the rest padding), or null for all B.
-void recurrent_forward(int m0, int m1, int L, int B, int K, int n_in, float* xh, const float* wx, const float* wh,
-                       const float* bias, float* act, float* cs, int saving, const int* rows) {
+// Models [m0, m1) of a layer; see the layouts at the top. x's strides are in floats:
+// x_model from one model to the next, x_step from one step to the next, x_row from one
+// batch row to the next. act and cs hold L steps when saving, else one (cs unused: the
+// cell state is kept in scratch memory). rows: per model, how many leading batch rows
+// are real (the rest padding), or null for all B.
+void recurrent_forward(int m0, int m1, int L, int B, int K, int n_in, const float* x, std::int64_t x_model,
+                       std::int64_t x_step, int x_row, float* xh, const float* wx, const float* wh, const float* bias,
+                       float* act, float* cs, int saving, const int* rows) {
     const std::size_t depth = saving ? L : 1;
     for (int m = m0; m < m1; ++m) {
-        forward_model(L, B, rows ? rows[m] : B, K, n_in, xh + static_cast<std::size_t>(m) * (L + 1) * B * K,
+        forward_model(L, B, rows ? rows[m] : B, K, n_in, {x + m * x_model, x_step, x_row},
+                      xh + static_cast<std::size_t>(m) * (L + 1) * B * K,
                       wx + static_cast<std::size_t>(m) * n_in * G, wh + static_cast<std::size_t>(m) * H * G,
                       bias + static_cast<std::size_t>(m) * G, act + m * depth * B * G,
                       CELL == 2 && saving ? cs + static_cast<std::size_t>(m) * L * B * H : nullptr, saving != 0);
     }
 }
 
-// d_hs: (M, L, B, H) when sequence, else (M, B, H) (the last step's only). d_a may be
-// null (then not written); dwt: (M, n_in + H + 1, G), zeroed by the caller.
-void recurrent_backward(int m0, int m1, int L, int B, int K, int n_in, const float* xh, const float* act,
-                        const float* cs, const float* wb, const float* d_hs, int sequence, float* d_a, float* dwt,
-                        const int* rows) {
+// x as in recurrent_forward. d_hs: (M, L, B, H) when sequence, else (M, B, H) (the last
+// step's only). d_a may be null (then not written); dwt: (M, n_in + H + 1, G), zeroed by
+// the caller.
+void recurrent_backward(int m0, int m1, int L, int B, int K, int n_in, const float* x, std::int64_t x_model,
+                        std::int64_t x_step, int x_row, const float* xh, const float* act, const float* cs,
+                        const float* wb, const float* d_hs, int sequence, float* d_a, float* dwt, const int* rows) {
     const std::size_t step = static_cast<std::size_t>(B) * H;
     for (int m = m0; m < m1; ++m) {
-        backward_model(L, B, rows ? rows[m] : B, K, n_in, xh + static_cast<std::size_t>(m) * (L + 1) * B * K,
+        backward_model(L, B, rows ? rows[m] : B, K, n_in, {x + m * x_model, x_step, x_row},
+                       xh + static_cast<std::size_t>(m) * (L + 1) * B * K,
                        act + static_cast<std::size_t>(m) * L * B * G,
                        CELL == 2 ? cs + static_cast<std::size_t>(m) * L * step : nullptr,
                        wb + static_cast<std::size_t>(m) * GH * H, d_hs + m * (sequence ? L : 1) * step,
