@@ -84,7 +84,8 @@ class RNNForecaster(BaseEstimator):
         features: feature names, see :data:`rnnstrategy.features.FEATURES`.
         target: ``"logret"`` (log(open(t+h) / close(t)), standardised) or ``"level"``
             (open prices MinMax-scaled, course-notes protocol).
-        train_window: train on only the most recent N samples; ``None`` uses all.
+        train_window: train on only the most recent N samples (1000, about four years of
+            daily bars); ``None`` uses all (an expanding window in walk-forward).
         epochs, batch_size, lr, loss, grad_clip, patience, val_fraction, seed: see
             :class:`rnnstrategy.training.TrainConfig`.
         device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ...
@@ -108,7 +109,7 @@ class RNNForecaster(BaseEstimator):
         horizon: int = 2,
         features: Sequence[str] = DEFAULT_FEATURES,
         target: str = "logret",
-        train_window: int | None = None,
+        train_window: int | None = 1000,
         epochs: int = 30,
         batch_size: int = 64,
         lr: float = 1e-3,

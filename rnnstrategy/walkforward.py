@@ -62,11 +62,16 @@ class ForecastConfig:
 
     Model fields are the :class:`~rnnstrategy.forecaster.RNNForecaster` parameters. The
     schedule: retrain every ``retrain_every`` bars (20, about a trading month), first once
-    ``min_train`` samples exist (250, about a year); ``train_window`` samples per fold
-    (None or 0: all, expanding). Warm start (off by default): each retrain starts from the
+    ``min_train`` samples exist (250, about a year); each fold trains on the latest
+    ``train_window`` samples (1000, about four years; None or 0: all, an expanding window).
+    The bounded window keeps a fold's cost flat however long the history: over the 121
+    stocks of the sample universe (forecasts 2018-01-02..2023-03-17) it forecast as well as
+    the expanding window (mean RMSE 0.9959x vs 0.9939x the previous close, a difference
+    well within the spread across stocks; direction hit rate 53.7 % vs 53.0 %) at a
+    quarter of the training time. Warm start (off by default): each retrain starts from the
     previous fold's weights and trains ``warm_start_epochs`` (10) instead of ``epochs``, about
     half the training time. It is off because long chains drift: over the whole SH600519
-    history (107 folds) warm-started forecasts had 1.13x the RMSE of the previous close,
+    history (107 folds, expanding window) warm-started forecasts had 1.13x the RMSE of the previous close,
     cold ones 0.994x. A warm fold's early-stopping window is made of samples the previous
     model already trained on, so early stopping stops guarding against overfitting.
     ``device`` is not part of a fold's fingerprint: a stored fold is reused on any device.

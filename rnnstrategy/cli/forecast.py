@@ -60,7 +60,8 @@ def add_forecaster_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--device", default=d.device, help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
     schedule = parser.add_argument_group("walk-forward schedule")
     schedule.add_argument("--retrain-every", type=int, default=d.retrain_every, help="bars between retrains")
-    schedule.add_argument("--train-window", type=int, default=0, help="training samples per fold; 0 = all (expanding)")
+    schedule.add_argument("--train-window", type=int, default=d.train_window,
+                          help="training samples per fold, the latest ones; 0 = all (expanding)")
     schedule.add_argument("--min-train", type=int, default=d.min_train, help="samples needed before the first retrain")
     schedule.add_argument("--warm-start-epochs", type=int, default=d.warm_start_epochs, help="epochs of a warm-started fit")
     schedule.add_argument("--warm-start", action=argparse.BooleanOptionalAction, default=d.warm_start,
