@@ -430,27 +430,35 @@ def _kernel_weights(cell: str, w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: T
     from the torch layout: the packed rows of :func:`_pack` (same doubled rows, same sums),
     without the padding columns; the GRU's columns in the kernel's order [u_i, r, z, u_h],
     where the inputs feed the first three blocks and h(t-1) the last three."""
-    n_models, hidden = w_hh.shape[0], w_hh.shape[-1]
+    hidden = w_hh.shape[-1]
+    x_rows = _kernel_input_rows(cell, w_ih, hidden)
     if cell == "gru":
         rz = 2 * hidden
-        x_rows = torch.cat([2 * w_ih[:, rz:], w_ih[:, :rz], w_ih.new_zeros(n_models, hidden, w_ih.shape[-1])], dim=1)
-        h_rows = torch.cat([w_hh.new_zeros(n_models, hidden, hidden), w_hh[:, :rz], 2 * w_hh[:, rz:]], dim=1)
+        h_rows = torch.cat([w_hh.new_zeros(w_hh.shape[0], hidden, hidden), w_hh[:, :rz], 2 * w_hh[:, rz:]], dim=1)
         bias = torch.cat([2 * b_ih[:, rz:], b_ih[:, :rz] + b_hh[:, :rz], 2 * b_hh[:, rz:]], dim=1)
         wb = h_rows[:, hidden:]  # the rows that read h(t-1): r, z, u_h
     else:
-        scale = _gate_scale(cell, hidden, w_ih)
-        x_rows, h_rows, bias = w_ih * scale, w_hh * scale, (b_ih + b_hh) * scale[:, 0]
+        scale = _gate_scale(cell, hidden, w_hh)
+        h_rows, bias = w_hh * scale, (b_ih + b_hh) * scale[:, 0]
         wb = h_rows
     return x_rows.transpose(1, 2).contiguous(), h_rows.transpose(1, 2).contiguous(), bias, wb.contiguous()
 
 
+def _kernel_input_rows(cell: str, w_ih: Tensor, hidden: int) -> Tensor:
+    """``(M, G', I)``: the input weights of the kernel's pre-activations, in its row order."""
+    if cell == "gru":
+        rz = 2 * hidden
+        return torch.cat([2 * w_ih[:, rz:], w_ih[:, :rz], w_ih.new_zeros(w_ih.shape[0], hidden, w_ih.shape[-1])], dim=1)
+    return w_ih * _gate_scale(cell, hidden, w_ih)
+
+
 def _weight_grads(cell: str, dwt: Tensor, n_in: int, hidden: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Gradients of ``w_ih, w_hh, b_ih, b_hh`` from the kernel's ``dwt (M, I + H + 1, G')``
-    (columns in the packed order): what autograd makes of it through :func:`_pack`."""
+    (columns in the kernel's order): what autograd makes of it through :func:`_pack`."""
     d = dwt.transpose(1, 2)  # (M, G', I + H + 1)
     x_cols, h_cols = slice(0, n_in), slice(n_in, n_in + hidden)
     if cell == "gru":
-        rz, n_x, n_h = slice(0, 2 * hidden), slice(2 * hidden, 3 * hidden), slice(3 * hidden, 4 * hidden)
+        n_x, rz, n_h = slice(0, hidden), slice(hidden, 3 * hidden), slice(3 * hidden, 4 * hidden)
         return (
             torch.cat([d[:, rz, x_cols], 2 * d[:, n_x, x_cols]], dim=1),
             torch.cat([d[:, rz, h_cols], 2 * d[:, n_h, h_cols]], dim=1),
@@ -461,11 +469,6 @@ def _weight_grads(cell: str, dwt: Tensor, n_in: int, hidden: int) -> tuple[Tenso
     return d[..., x_cols].contiguous(), d[..., h_cols].contiguous(), d[..., -1].contiguous(), d[..., -1].clone()
 
 
-def _packed_input_weights(cell: str, w_ih: Tensor, hidden: int) -> Tensor:
-    """``(M, G', I)``: the packed rows' input weights, for the inputs' gradient (:func:`_input_grad`)."""
-    if cell != "gru":
-        return w_ih * _gate_scale(cell, hidden, w_ih)
-    return torch.cat([w_ih[:, : 2 * hidden], 2 * w_ih[:, 2 * hidden :], torch.zeros_like(w_ih[:, :hidden])], dim=1)
 
 
 class _NativeLayer(torch.autograd.Function):
@@ -494,6 +497,6 @@ class _NativeLayer(torch.autograd.Function):
         dwt = ctx.workspace.empty(ctx.prefix + "d_wt", (n_models, n_in + hidden + 1, gates), act).zero_()
         d_hs = (d_hs.transpose(0, 1) if ctx.sequence else d_hs).contiguous()  # (M, L, B, H) or (M, B, H)
         ctx.kernel.backward(x, xh, act, cs, wb, d_hs, ctx.sequence, d_a, dwt, ctx.rows)
-        d_x = _input_grad(d_a, _packed_input_weights(cell, w_ih, hidden), n_in) if input_grad else None
+        d_x = _input_grad(d_a, _kernel_input_rows(cell, w_ih, hidden), n_in) if input_grad else None
         ctx.saved = ctx.rows = None
         return d_x, *_weight_grads(cell, dwt, n_in, hidden), None, None, None, None, None

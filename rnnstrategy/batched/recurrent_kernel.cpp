@@ -11,9 +11,10 @@
 //                        u_h), untransposed: the backward pass's d h(t-1) = d a(t) @ wb
 //   act  (M, L, B, G)    saved activations: rnn [h]; gru [r, z, n, a_uh]; lstm [i, f, g, o]
 //   cs   (M, L, B, H)    lstm cell states
-//   d_a  (M, L, B, G)    gradients of the packed pre-activations (optional: the caller
-//                        needs them for the inputs' gradient only)
-//   dwt  (M, n_in+H+1, G) gradient of the packed weights' x, h and bias columns, transposed
+//   d_a  (M, L, B, G)    gradients of the pre-activations, in the kernel's order (optional:
+//                        the caller needs them for the inputs' gradient only)
+//   dwt  (M, n_in+H+1, G) gradient of the packed weights' x, h and bias columns, transposed,
+//                        columns in the kernel's order
 //
 // Gate order and the doubled rows follow layers._pack: tanh(u) = 2 sigmoid(2u) - 1 with
 // the 2 folded into the weights, so every gate is a sigmoid of its packed pre-activation.
@@ -259,11 +260,10 @@ void forward_model(int L, int B, int n, int K, int n_in, Inputs x, float* xh, co
 
 // ---- backward: gate gradients of step t from d h(t) (lstm: and the carried d c) ----
 
-// Writes d_a (B x G), for the GRU also the rows of the recurrent product d_ah (B x GH:
-// d_a without u_i; the other cells' recurrent product reads d_a itself), and the direct
-// part of d h(t-1) (gru: z d h; others 0).
+// Writes d_a (B x G, the kernel's column order) and the direct part of d h(t-1) (gru:
+// z d h; others 0).
 inline void backward_rows(int B, int K, const float* act, const float* h_prev, const float* c_prev, const float* c,
-                          const float* d_h, float* d_c, float* d_a, float* d_ah, float* d_h_prev) {
+                          const float* d_h, float* d_c, float* d_a, float* d_h_prev) {
     for (int b = 0; b < B; ++b) {
         const float* a = act + b * G;
         const float* dh = d_h + b * H;
@@ -278,20 +278,16 @@ inline void backward_rows(int B, int K, const float* act, const float* h_prev, c
             }
         } else if constexpr (CELL == 1) {
             const float* hp = h_prev + b * K;
-            float* dq = d_ah + b * GH;
             VECTOR_LOOP
             for (int j = 0; j < H; ++j) {
                 const float r = a[j], z = a[H + j], n = a[2 * H + j], a_uh = a[3 * H + j];
                 const float d_u = dh[j] * (1.0f - z) * (0.5f - 0.5f * n * n);  // d of n's pre-activation
                 const float d_r = d_u * a_uh * r * (1.0f - r);
                 const float d_z = dh[j] * (hp[j] - n) * z * (1.0f - z);
-                da[j] = d_r;
-                da[H + j] = d_z;
-                da[2 * H + j] = d_u;
-                da[3 * H + j] = d_u * r;
-                dq[j] = d_r;
-                dq[H + j] = d_z;
-                dq[2 * H + j] = d_u * r;
+                da[j] = d_u;  // u_i
+                da[H + j] = d_r;
+                da[2 * H + j] = d_z;
+                da[3 * H + j] = d_u * r;  // u_h
                 dp[j] = dh[j] * z;
             }
         } else {
@@ -331,8 +327,8 @@ inline void accumulate_weight_grad(int B, int n_in, int K, const float* x_t, int
                 float* out = dwt + first * G + c;
                 strip(count, out, G, {a, 1, a_k, d_a + c, G, B}, kNone, out, G);
             };
-            if (!(CELL == 1 && c >= 3 * H)) part(x_t, x_row, 0, n_in);               // u_h reads no x
-            if (!(CELL == 1 && c >= 2 * H && c < 3 * H)) part(xh_t, K, n_in, H);     // u_i reads no h
+            if (!(CELL == 1 && c >= 3 * H)) part(x_t, x_row, 0, n_in);  // u_h reads no x
+            if (!(CELL == 1 && c < H)) part(xh_t, K, n_in, H);          // u_i reads no h
             part(xh_t + H, K, rows - 1, 1);                                          // the bias
         }
     } else {
@@ -348,16 +344,17 @@ inline void accumulate_weight_grad(int B, int n_in, int K, const float* x_t, int
     }
 }
 
-// d h(t-1) (B x H) += d_ah(B x GH) @ wb(GH x H)
+// d h(t-1) (B x H) += d_ah(B x GH, row stride G) @ wb(GH x H), d_ah: the columns of d_a
+// that read h(t-1) (GRU: r, z, u_h; the others: all)
 inline void recurrent_grad(int B, const float* d_ah, const float* wb, float* d_h_prev) {
     if constexpr (CV > 0) {
-        for (int c = 0; c < H; c += STRIP) strip(B, d_h_prev + c, H, {d_ah, GH, 1, wb + c, H, GH}, kNone, d_h_prev + c, H);
+        for (int c = 0; c < H; c += STRIP) strip(B, d_h_prev + c, H, {d_ah, G, 1, wb + c, H, GH}, kNone, d_h_prev + c, H);
     } else {
         for (int b = 0; b < B; ++b) {
             float acc[H];
             for (int j = 0; j < H; ++j) acc[j] = d_h_prev[b * H + j];
             for (int k = 0; k < GH; ++k) {
-                const float dr = d_ah[b * GH + k];
+                const float dr = d_ah[b * G + k];
                 for (int j = 0; j < H; ++j) acc[j] += dr * wb[k * H + j];
             }
             for (int j = 0; j < H; ++j) d_h_prev[b * H + j] = acc[j];
@@ -372,7 +369,7 @@ inline void recurrent_grad(int B, const float* d_ah, const float* wb, float* d_h
 void backward_model(int L, int B, int n, int K, int n_in, Inputs x, const float* xh, const float* act, const float* cs,
                     const float* wb, const float* d_hs, bool sequence, float* d_a, float* dwt) {
     const std::size_t step = static_cast<std::size_t>(B) * H;
-    Scratch d_h(step), d_h_prev(step), d_ah(CELL == 1 ? static_cast<std::size_t>(B) * GH : 0), d_c(CELL == 2 ? step : 0),
+    Scratch d_h(step), d_h_prev(step), d_c(CELL == 2 ? step : 0),
         zeros(CELL == 2 ? step : 0), d_a_step(d_a ? 0 : static_cast<std::size_t>(B) * G);
     const float* last = d_hs + (sequence ? (L - 1) * step : 0);
     std::memcpy(d_h.data, last, step * sizeof(float));
@@ -387,11 +384,10 @@ void backward_model(int L, int B, int n, int K, int n_in, Inputs x, const float*
         const float* c = CELL == 2 ? cs + t * step : nullptr;
         const float* c_prev = CELL == 2 ? (t ? cs + (t - 1) * step : zeros.data) : nullptr;
         float* d_a_t = d_a ? d_a + static_cast<std::size_t>(t) * B * G : d_a_step.data;
-        backward_rows(n, K, act + static_cast<std::size_t>(t) * B * G, xh_t, c_prev, c, now, d_c.data, d_a_t, d_ah.data,
-                      before);
+        backward_rows(n, K, act + static_cast<std::size_t>(t) * B * G, xh_t, c_prev, c, now, d_c.data, d_a_t, before);
         if (d_a && n < B) std::memset(d_a_t + static_cast<std::size_t>(n) * G, 0, (B - n) * G * sizeof(float));
         accumulate_weight_grad(n, n_in, K, x.at(t), x.row, xh_t, d_a_t, dwt);
-        if (t > 0) recurrent_grad(n, CELL == 1 ? d_ah.data : d_a_t, wb, before);  // h(-1) is a constant zero
+        if (t > 0) recurrent_grad(n, d_a_t + G - GH, wb, before);  // h(-1) is a constant zero
         float* swap = now;
         now = before;
         before = swap;
