@@ -14,33 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-__all__ = ["StackedAdam", "clip_grad_norms_"]
-
-
-def _per_model(values: Tensor, like: Tensor) -> Tensor:
-    """Reshape an ``(M,)`` tensor to broadcast against ``like`` ``(M, ...)``."""
-    return values.view(-1, *([1] * (like.dim() - 1)))
-
-
-@torch.no_grad()
-def clip_grad_norms_(params: Sequence[nn.Parameter], max_norm: float) -> Tensor:
-    """Scale each model's gradients to a total 2-norm of at most ``max_norm``.
-
-    Same rule as :func:`torch.nn.utils.clip_grad_norm_` applied to each model alone:
-    the norm is over all of that model's gradients, the scale is
-    ``min(1, max_norm / (norm + 1e-6))``. Returns the norms ``(M,)`` before clipping.
-    """
-    grads = [p.grad for p in params if p.grad is not None]
-    # Each model's sum runs along its own rows, parameter after parameter: a reduction
-    # across the model dimension would round differently for different M.
-    squares = grads[0].flatten(1).pow(2).sum(1)
-    for g in grads[1:]:
-        squares = squares + g.flatten(1).pow(2).sum(1)  # (M,)
-    norms = squares.sqrt()
-    scale = (max_norm / (norms + 1e-6)).clamp_(max=1.0)
-    for g in grads:
-        g.mul_(_per_model(scale, g))
-    return norms
+__all__ = ["StackedAdam"]
 
 
 class StackedAdam:
@@ -91,8 +65,13 @@ class StackedAdam:
         return torch.cat(parts, dim=1)
 
     @torch.no_grad()
-    def step(self, active: list[bool]) -> None:
-        """One Adam update of the models where ``active`` is True; the others stay as they are."""
+    def step(self, active: list[bool], max_norm: float | None = None) -> None:
+        """One Adam update of the models where ``active`` is True; the others stay as they are.
+
+        With ``max_norm``, each model's gradients are first scaled to a total 2-norm of at
+        most ``max_norm``: :func:`torch.nn.utils.clip_grad_norm_`'s rule (scale
+        ``min(1, max_norm / (norm + 1e-6))``) applied to each model alone.
+        """
         beta1, beta2 = self.betas
         self.steps = [k + bool(a) for k, a in zip(self.steps, active, strict=True)]
         # Bias corrections from Python floats, one model at a time: a vectorised pow over
@@ -101,6 +80,10 @@ class StackedAdam:
         steps = [max(1, k) for k in self.steps]  # models that never stepped: any value, unused
         p = self._flat(self.params)
         grad, m, v = self._flat([q.grad for q in self.params]), self.exp_avg, self.exp_avg_sq
+        if max_norm is not None:
+            # each model's sum runs along its own row: the same whatever the number of models
+            norms = grad.pow(2).sum(1, keepdim=True).sqrt_()
+            grad.mul_((max_norm / (norms + 1e-6)).clamp_(max=1.0))
         step_size = p.new_tensor([[-self.lr / (1 - beta1**k)] for k in steps])
         correction2_sqrt = p.new_tensor([[math.sqrt(1 - beta2**k)] for k in steps])
         new_m = m.lerp(grad, 1 - beta1)

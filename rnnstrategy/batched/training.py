@@ -49,7 +49,7 @@ from torch import Tensor
 
 from rnnstrategy.batched.layers import Workspace
 from rnnstrategy.batched.net import NetSpec, StackedNet
-from rnnstrategy.batched.optim import StackedAdam, clip_grad_norms_
+from rnnstrategy.batched.optim import StackedAdam
 from rnnstrategy.errors import ConfigError, DataError
 from rnnstrategy.nets import CELLS, RecurrentNet
 from rnnstrategy.training import LOSSES, TrainConfig, split_sizes
@@ -339,9 +339,7 @@ class _StackedRun:
         for p in self.params:
             p.grad = None
         per_model.sum().backward()  # the models' losses are independent: the sum keeps gradients apart
-        if self.config.grad_clip is not None:
-            clip_grad_norms_(self.params, self.config.grad_clip)
-        self.optimizer.step([c > 0 for c in counts_list])
+        self.optimizer.step([c > 0 for c in counts_list], max_norm=self.config.grad_clip)
         self.epoch_loss += per_model.detach().double() * counts
 
     def _dropout_masks(self, counts: list[int]) -> list[Tensor]:
