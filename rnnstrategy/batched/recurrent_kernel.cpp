@@ -222,8 +222,6 @@ inline void forward_rows(int B, int K, const float* h_prev, float* h, float* act
     }
 }
 
-// Rows [n, B) are padding: not computed; their h(t) is set to zero (finite, so that
-// whatever reads them, weighted zero, stays finite).
 // One model's inputs: step t's row b is at x + t * step + b * row.
 struct Inputs {
     const float* x;
@@ -232,6 +230,8 @@ struct Inputs {
     const float* at(int t) const { return x + t * step; }
 };
 
+// Rows [n, B) are padding: not computed; their h(t) is set to zero (finite, so that
+// whatever reads them, weighted zero, stays finite).
 void forward_model(int L, int B, int n, int K, int n_in, Inputs x, float* xh, const float* wx, const float* wh,
                    const float* bias, float* act, float* cs, bool saving) {
     Scratch cells(CELL == 2 && !saving ? static_cast<std::size_t>(B) * H : 0);  // c in place when not saving
@@ -328,7 +328,7 @@ inline void accumulate_weight_grad(int B, int n_in, int K, const float* x_t, int
             };
             if (!(CELL == 1 && c >= 3 * H)) part(x_t, x_row, 0, n_in);  // u_h reads no x
             if (!(CELL == 1 && c < H)) part(xh_t, K, n_in, H);          // u_i reads no h
-            part(xh_t + H, K, rows - 1, 1);                                          // the bias
+            part(xh_t + H, K, rows - 1, 1);                             // the bias (the ones column)
         }
     } else {
         for (int f = 0; f < rows; ++f) {
