@@ -172,13 +172,12 @@ inline void pre_activations(int B, int K, int n_in, const float* x_t, int x_row,
     }
 }
 
-// Gates of one step from its pre-activations, in place: act holds the pre-activations (kernel
-// order) and receives the activations (packed order: rnn [h]; gru [r, z, n, a_uh]; lstm
-// [i, f, g, o]); each element reads its four slots before writing them. h(t) into xh.
-inline void forward_rows(int B, int K, const float* h_prev, float* h, float* act,
+// Gates of one step from its pre-activations (kernel order); h(t) into xh, activations
+// into act (packed order: rnn [h]; gru [r, z, n, a_uh]; lstm [i, f, g, o]).
+inline void forward_rows(int B, int K, const float* pre, const float* h_prev, float* h, float* act,
                          const float* c_prev, float* c) {
     for (int b = 0; b < B; ++b) {
-        const float* p = act + b * G;
+        const float* p = pre + b * G;
         const float* hp = h_prev + b * K;
         float* hn = h + b * K;
         float* a = act + b * G;
@@ -199,7 +198,8 @@ inline void forward_rows(int B, int K, const float* h_prev, float* h, float* act
                 hn[j] = n + z * (hp[j] - n);  // (1 - z) n + z h(t-1)
                 a[j] = r;
                 a[H + j] = z;
-                a[2 * H + j] = n;  // a[3 H + j] keeps a_uh
+                a[2 * H + j] = n;
+                a[3 * H + j] = a_uh;
             }
         } else {
             const float* cp = c_prev + b * H;
@@ -234,13 +234,13 @@ struct Inputs {
 // whatever reads them, weighted zero, stays finite).
 void forward_model(int L, int B, int n, int K, int n_in, Inputs x, float* xh, const float* wx, const float* wh,
                    const float* bias, float* act, float* cs, bool saving) {
+    Scratch pre(static_cast<std::size_t>(B) * G);
     Scratch cells(CELL == 2 && !saving ? static_cast<std::size_t>(B) * H : 0);  // c in place when not saving
     Scratch zeros(CELL == 2 ? static_cast<std::size_t>(B) * H : 0);             // c(-1)
     for (int t = 0; t < L; ++t) {
         const float* xh_t = xh + static_cast<std::size_t>(t) * B * K;
         float* h = xh + static_cast<std::size_t>(t + 1) * B * K;
-        float* a = act + (saving ? static_cast<std::size_t>(t) * B * G : 0);
-        pre_activations(n, K, n_in, x.at(t), x.row, xh_t, wx, wh, bias, a);
+        pre_activations(n, K, n_in, x.at(t), x.row, xh_t, wx, wh, bias, pre.data);
         const float* c_prev = nullptr;
         float* c = nullptr;
         if constexpr (CELL == 2) {
@@ -252,7 +252,8 @@ void forward_model(int L, int B, int n, int K, int n_in, Inputs x, float* xh, co
                 c_prev = c;
             }
         }
-        forward_rows(n, K, xh_t, h, a, c_prev, c);
+        float* a = act + (saving ? static_cast<std::size_t>(t) * B * G : 0);
+        forward_rows(n, K, pre.data, xh_t, h, a, c_prev, c);
         for (int b = n; b < B; ++b) std::memset(h + static_cast<std::size_t>(b) * K, 0, H * sizeof(float));
     }
 }
