@@ -14,7 +14,8 @@ rounding). ``RNNSTRATEGY_NATIVE=0`` turns the compiled path off.
 
 Each model is computed in a fixed order on its own, so its results do not depend on its
 companions, its slot or the thread count; they differ from the PyTorch path's in the
-last bits (a different order of sums and a polynomial ``exp``).
+last bits (a different order of sums, a polynomial ``exp`` and, with AVX-512, a
+refined reciprocal estimate instead of a division).
 """
 
 from __future__ import annotations

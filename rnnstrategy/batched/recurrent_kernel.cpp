@@ -26,6 +26,13 @@
 #include <cstring>
 #include <type_traits>
 
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
+// 16-float vectors are passed between inlined functions only: no ABI concerns.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 #ifndef CELL
 #error "compile with -DCELL=0|1|2 -DHIDDEN=n"
 #endif
@@ -36,29 +43,94 @@ constexpr int H = HIDDEN;
 constexpr int G = CELL == 0 ? H : 4 * H;           // packed pre-activation columns of a row
 constexpr int GH = CELL == 0 ? H : CELL == 1 ? 3 * H : 4 * H;  // columns that read h(t-1)
 
+// ---- the gate maths, on one hidden unit (float) or on 16 at once (f16) ----
+//
+// The gate loops run over whole vectors of hidden units when H is a multiple of 16 (the
+// compiler then has nothing to guess), else one unit at a time, vectorised by the compiler.
+typedef float f16 __attribute__((vector_size(64)));
+typedef std::int32_t i16 __attribute__((vector_size(64)));
+using Lanes = std::conditional_t<H % 16 == 0, f16, float>;
+constexpr int LANES = sizeof(Lanes) / sizeof(float);
+
+template <class T>  // from and to any float address (memcpy: no alignment assumed)
+inline T at(const float* p) {
+    T v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+template <class T>
+inline void put(float* p, T v) { std::memcpy(p, &v, sizeof v); }
+
+// The saved activations are written once and read back by the backward pass only after
+// every model's forward: with STREAM (whole vectors, 64-byte aligned rows) they bypass the
+// cache instead of evicting the step's working set, and skip the read before the write.
+template <bool STREAM, class T>
+inline void save(float* p, T v) {
+#ifdef __AVX512F__
+    if constexpr (STREAM && sizeof(T) == 64) {
+        _mm512_stream_ps(p, v);
+        return;
+    }
+#endif
+    put(p, v);
+}
+inline void stream_fence() {
+#ifdef __AVX512F__
+    _mm_sfence();
+#endif
+}
+
+inline float clamp(float x, float lo, float hi) {
+    x = x < lo ? lo : x;
+    return x > hi ? hi : x;
+}
+inline f16 clamp(f16 x, float lo, float hi) {
+#ifdef __AVX512F__
+    return _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(lo)), _mm512_set1_ps(hi));
+#else
+    x = x < lo ? f16{} + lo : x;
+    return x > hi ? f16{} + hi : x;
+#endif
+}
+inline std::int32_t to_int(float x) { return static_cast<std::int32_t>(x); }
+inline i16 to_int(f16 x) { return __builtin_convertvector(x, i16); }
+
+// 1 / d: a division for one unit; on 16 units with AVX-512, the 14-bit reciprocal estimate
+// and one Newton step (within about two ulps, and much cheaper than a division).
+inline float reciprocal(float d) { return 1.0f / d; }
+inline f16 reciprocal(f16 d) {
+#ifdef __AVX512F__
+    const f16 r = _mm512_rcp14_ps(d);
+    return r * (2.0f - d * r);
+#else
+    return 1.0f / d;
+#endif
+}
+
 // exp for the sigmoid: Cody-Waite range reduction and a degree-6 polynomial (about one
-// ulp); written without branches so that the compiler vectorises the loops that call it.
-inline float exp_approx(float x) {
-    x = x < -87.0f ? -87.0f : x;  // keeps 2^n a normal float; sigmoid saturates long before
-    x = x > 88.0f ? 88.0f : x;
-    const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round(x / ln 2)
-    const float r = (x - n * 0.693359375f) + n * 2.12194440e-4f;              // x - n ln 2
-    float p = 1.9875691500e-4f;
+// ulp), without branches.
+template <class T>
+inline T exp_approx(T x) {
+    x = clamp(x, -87.0f, 88.0f);  // keeps 2^n a normal float; sigmoid saturates long before
+    const T n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round(x / ln 2)
+    const T r = (x - n * 0.693359375f) + n * 2.12194440e-4f;              // x - n ln 2
+    T p = 1.9875691500e-4f + T{};
     p = p * r + 1.3981999507e-3f;
     p = p * r + 8.3334519073e-3f;
     p = p * r + 4.1665795894e-2f;
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    const std::int32_t bits = (static_cast<std::int32_t>(n) + 127) << 23;  // 2^n
-    return p * __builtin_bit_cast(float, bits);
+    const auto bits = (to_int(n) + 127) << 23;  // 2^n
+    return p * __builtin_bit_cast(T, bits);
 }
 
-// The gate loops below read and write disjoint rows (or, for the LSTM cell state kept in
+template <class T>
+inline T sigmoid(T x) { return reciprocal(1.0f + exp_approx(-x)); }
+
+// The scalar gate loops read and write disjoint rows (or, for the LSTM cell state kept in
 // place, the same element in the same iteration): safe to vectorise.
 #define VECTOR_LOOP _Pragma("GCC ivdep")
-
-inline float sigmoid(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
 
 // ---- small matrix products, register-blocked ----
 //
@@ -172,52 +244,52 @@ inline void pre_activations(int B, int K, int n_in, const float* x_t, int x_row,
     }
 }
 
-// Gates of one step from its pre-activations (kernel order); h(t) into xh, activations
-// into act (packed order: rnn [h]; gru [r, z, n, a_uh]; lstm [i, f, g, o]).
+// Gates of one step from its pre-activations (kernel order) for hidden units [j, j + lanes):
+// h(t) into hn, activations into a (packed order: rnn [h]; gru [r, z, n, a_uh]; lstm
+// [i, f, g, o]); lstm: c(t) into cn (may be cp: each unit reads its old value first).
+template <class T, bool STREAM>
+inline void forward_units(int j, const float* p, const float* hp, float* hn, float* a, const float* cp, float* cn) {
+    if constexpr (CELL == 0) {
+        const T v = 2.0f * sigmoid(at<T>(p + j)) - 1.0f;
+        put(hn + j, v);
+        save<STREAM>(a + j, v);
+    } else if constexpr (CELL == 1) {
+        const T r = sigmoid(at<T>(p + H + j));
+        const T z = sigmoid(at<T>(p + 2 * H + j));
+        const T a_uh = at<T>(p + 3 * H + j);  // 2 (W_hn h + b_hn)
+        const T n = 2.0f * sigmoid(at<T>(p + j) + r * a_uh) - 1.0f;
+        put(hn + j, n + z * (at<T>(hp + j) - n));  // (1 - z) n + z h(t-1)
+        save<STREAM>(a + j, r);
+        save<STREAM>(a + H + j, z);
+        save<STREAM>(a + 2 * H + j, n);
+        save<STREAM>(a + 3 * H + j, a_uh);
+    } else {
+        const T i = sigmoid(at<T>(p + j));
+        const T f = sigmoid(at<T>(p + H + j));
+        const T g = 2.0f * sigmoid(at<T>(p + 2 * H + j)) - 1.0f;
+        const T o = sigmoid(at<T>(p + 3 * H + j));
+        const T cv = f * at<T>(cp + j) + i * g;
+        put(cn + j, cv);
+        put(hn + j, o * (2.0f * sigmoid(2.0f * cv) - 1.0f));
+        save<STREAM>(a + j, i);
+        save<STREAM>(a + H + j, f);
+        save<STREAM>(a + 2 * H + j, g);
+        save<STREAM>(a + 3 * H + j, o);
+    }
+}
+
+// Gates of one step from its pre-activations for B rows: h(t) into xh, activations into act.
+template <bool STREAM>
 inline void forward_rows(int B, int K, const float* pre, const float* h_prev, float* h, float* act,
                          const float* c_prev, float* c) {
     for (int b = 0; b < B; ++b) {
-        const float* p = pre + b * G;
-        const float* hp = h_prev + b * K;
-        float* hn = h + b * K;
-        float* a = act + b * G;
-        if constexpr (CELL == 0) {
-            VECTOR_LOOP
-            for (int j = 0; j < H; ++j) {
-                const float v = 2.0f * sigmoid(p[j]) - 1.0f;
-                hn[j] = v;
-                a[j] = v;
-            }
-        } else if constexpr (CELL == 1) {
-            VECTOR_LOOP
-            for (int j = 0; j < H; ++j) {
-                const float r = sigmoid(p[H + j]);
-                const float z = sigmoid(p[2 * H + j]);
-                const float a_uh = p[3 * H + j];  // 2 (W_hn h + b_hn)
-                const float n = 2.0f * sigmoid(p[j] + r * a_uh) - 1.0f;
-                hn[j] = n + z * (hp[j] - n);  // (1 - z) n + z h(t-1)
-                a[j] = r;
-                a[H + j] = z;
-                a[2 * H + j] = n;
-                a[3 * H + j] = a_uh;
-            }
+        const float* cp = CELL == 2 ? c_prev + b * H : nullptr;
+        float* cn = CELL == 2 ? c + b * H : nullptr;
+        if constexpr (LANES > 1) {
+            for (int j = 0; j < H; j += LANES) forward_units<Lanes, STREAM>(j, pre + b * G, h_prev + b * K, h + b * K, act + b * G, cp, cn);
         } else {
-            const float* cp = c_prev + b * H;
-            float* cn = c + b * H;
             VECTOR_LOOP
-            for (int j = 0; j < H; ++j) {
-                const float i = sigmoid(p[j]);
-                const float f = sigmoid(p[H + j]);
-                const float g = 2.0f * sigmoid(p[2 * H + j]) - 1.0f;
-                const float o = sigmoid(p[3 * H + j]);
-                const float cv = f * cp[j] + i * g;
-                cn[j] = cv;
-                hn[j] = o * (2.0f * sigmoid(2.0f * cv) - 1.0f);
-                a[j] = i;
-                a[H + j] = f;
-                a[2 * H + j] = g;
-                a[3 * H + j] = o;
-            }
+            for (int j = 0; j < H; ++j) forward_units<float, false>(j, pre + b * G, h_prev + b * K, h + b * K, act + b * G, cp, cn);
         }
     }
 }
@@ -237,6 +309,7 @@ void forward_model(int L, int B, int n, int K, int n_in, Inputs x, float* xh, co
     Scratch pre(static_cast<std::size_t>(B) * G);
     Scratch cells(CELL == 2 && !saving ? static_cast<std::size_t>(B) * H : 0);  // c in place when not saving
     Scratch zeros(CELL == 2 ? static_cast<std::size_t>(B) * H : 0);             // c(-1)
+    const bool stream = saving && LANES == 16 && reinterpret_cast<std::uintptr_t>(act) % 64 == 0;
     for (int t = 0; t < L; ++t) {
         const float* xh_t = xh + static_cast<std::size_t>(t) * B * K;
         float* h = xh + static_cast<std::size_t>(t + 1) * B * K;
@@ -253,63 +326,62 @@ void forward_model(int L, int B, int n, int K, int n_in, Inputs x, float* xh, co
             }
         }
         float* a = act + (saving ? static_cast<std::size_t>(t) * B * G : 0);
-        forward_rows(n, K, pre.data, xh_t, h, a, c_prev, c);
+        if (stream)
+            forward_rows<true>(n, K, pre.data, xh_t, h, a, c_prev, c);
+        else
+            forward_rows<false>(n, K, pre.data, xh_t, h, a, c_prev, c);
         for (int b = n; b < B; ++b) std::memset(h + static_cast<std::size_t>(b) * K, 0, H * sizeof(float));
     }
+    if (stream) stream_fence();
 }
 
 // ---- backward: gate gradients of step t from d h(t) (lstm: and the carried d c) ----
 
-// Writes d_a (B x G, the kernel's column order) and the direct part of d h(t-1) (gru:
-// z d h; others 0).
+// For hidden units [j, j + lanes): d_a (the kernel's column order) and the direct part of
+// d h(t-1) (gru: z d h; others 0); lstm: the carried d c updated in place.
+template <class T>
+inline void backward_units(int j, const float* a, const float* hp, const float* cp, const float* cn, const float* dh,
+                           float* dc, float* da, float* dp) {
+    const T d_h = at<T>(dh + j);
+    if constexpr (CELL == 0) {
+        const T v = at<T>(a + j);
+        put(da + j, d_h * (0.5f - 0.5f * v * v));  // h = tanh(a / 2)
+        put(dp + j, T{});
+    } else if constexpr (CELL == 1) {
+        const T r = at<T>(a + j), z = at<T>(a + H + j), n = at<T>(a + 2 * H + j), a_uh = at<T>(a + 3 * H + j);
+        const T d_u = d_h * (1.0f - z) * (0.5f - 0.5f * n * n);  // d of n's pre-activation
+        put(da + j, d_u);                                        // u_i
+        put(da + H + j, d_u * a_uh * r * (1.0f - r));            // r
+        put(da + 2 * H + j, d_h * (at<T>(hp + j) - n) * z * (1.0f - z));  // z
+        put(da + 3 * H + j, d_u * r);                            // u_h
+        put(dp + j, d_h * z);
+    } else {
+        const T i = at<T>(a + j), f = at<T>(a + H + j), g = at<T>(a + 2 * H + j), o = at<T>(a + 3 * H + j);
+        const T tc = 2.0f * sigmoid(2.0f * at<T>(cn + j)) - 1.0f;
+        const T dcv = at<T>(dc + j) + d_h * o * (1.0f - tc * tc);
+        put(da + j, dcv * g * i * (1.0f - i));
+        put(da + H + j, dcv * at<T>(cp + j) * f * (1.0f - f));
+        put(da + 2 * H + j, dcv * i * (0.5f - 0.5f * g * g));
+        put(da + 3 * H + j, d_h * tc * o * (1.0f - o));
+        put(dc + j, dcv * f);
+        put(dp + j, T{});
+    }
+}
+
+// Writes d_a (B x G, the kernel's column order) and the direct part of d h(t-1).
 inline void backward_rows(int B, int K, const float* act, const float* h_prev, const float* c_prev, const float* c,
                           const float* d_h, float* d_c, float* d_a, float* d_h_prev) {
     for (int b = 0; b < B; ++b) {
-        const float* a = act + b * G;
-        const float* dh = d_h + b * H;
-        float* da = d_a + b * G;
-        float* dp = d_h_prev + b * H;
-        if constexpr (CELL == 0) {
-            VECTOR_LOOP
-            for (int j = 0; j < H; ++j) {
-                const float v = dh[j] * (0.5f - 0.5f * a[j] * a[j]);  // h = tanh(a / 2)
-                da[j] = v;
-                dp[j] = 0.0f;
-            }
-        } else if constexpr (CELL == 1) {
-            const float* hp = h_prev + b * K;
-            VECTOR_LOOP
-            for (int j = 0; j < H; ++j) {
-                const float r = a[j], z = a[H + j], n = a[2 * H + j], a_uh = a[3 * H + j];
-                const float d_u = dh[j] * (1.0f - z) * (0.5f - 0.5f * n * n);  // d of n's pre-activation
-                const float d_r = d_u * a_uh * r * (1.0f - r);
-                const float d_z = dh[j] * (hp[j] - n) * z * (1.0f - z);
-                da[j] = d_u;  // u_i
-                da[H + j] = d_r;
-                da[2 * H + j] = d_z;
-                da[3 * H + j] = d_u * r;  // u_h
-                dp[j] = dh[j] * z;
-            }
+        const float* cp = CELL == 2 ? c_prev + b * H : nullptr;
+        const float* cn = CELL == 2 ? c + b * H : nullptr;
+        float* dc = CELL == 2 ? d_c + b * H : nullptr;
+        const float *a = act + b * G, *hp = h_prev + b * K, *dh = d_h + b * H;
+        float *da = d_a + b * G, *dp = d_h_prev + b * H;
+        if constexpr (LANES > 1) {
+            for (int j = 0; j < H; j += LANES) backward_units<Lanes>(j, a, hp, cp, cn, dh, dc, da, dp);
         } else {
-            const float* cp = c_prev + b * H;
-            const float* cn = c + b * H;
-            float* dc = d_c + b * H;
             VECTOR_LOOP
-            for (int j = 0; j < H; ++j) {
-                const float i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j];
-                const float tc = 2.0f * sigmoid(2.0f * cn[j]) - 1.0f;
-                const float dcv = dc[j] + dh[j] * o * (1.0f - tc * tc);
-                const float d_i = dcv * g * i * (1.0f - i);
-                const float d_f = dcv * cp[j] * f * (1.0f - f);
-                const float d_g = dcv * i * (0.5f - 0.5f * g * g);
-                const float d_o = dh[j] * tc * o * (1.0f - o);
-                da[j] = d_i;
-                da[H + j] = d_f;
-                da[2 * H + j] = d_g;
-                da[3 * H + j] = d_o;
-                dc[j] = dcv * f;
-                dp[j] = 0.0f;
-            }
+            for (int j = 0; j < H; ++j) backward_units<float>(j, a, hp, cp, cn, dh, dc, da, dp);
         }
     }
 }
@@ -423,7 +495,7 @@ void recurrent_backward(int m0, int m1, int L, int B, int K, int n_in, const flo
                         std::int64_t x_step, int x_row, const float* xh, const float* act, const float* cs,
                         const float* wb, const float* d_hs, int sequence, float* d_a, float* dwt, const int* rows) {
     const std::size_t step = static_cast<std::size_t>(B) * H;
-    for (int m = m0; m < m1; ++m) {
+    for (int m = m1 - 1; m >= m0; --m) {  // the last models' forward state may still be cached
         backward_model(L, B, rows ? rows[m] : B, K, n_in, {x + m * x_model, x_step, x_row},
                        xh + static_cast<std::size_t>(m) * (L + 1) * B * K,
                        act + static_cast<std::size_t>(m) * L * B * G,
