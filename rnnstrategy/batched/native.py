@@ -10,7 +10,8 @@ for this processor (``-march=native``), and cached under ``kernels/`` in
 compiler and the processor's features, so a cache shared by different machines holds
 one build per kind of machine. No compiler, a failed build, float64 or a GPU: the
 layers run their PyTorch path instead (the same maths; results agree within float
-rounding). ``RNNSTRATEGY_NATIVE=0`` turns the compiled path off.
+rounding). ``RNNSTRATEGY_NATIVE=0`` turns the compiled path off. ``adam_kernel.cpp``, the
+optimizer's step (:mod:`rnnstrategy.batched.optim`), is built and cached the same way.
 
 Each model is computed in a fixed order on its own, so its results do not depend on its
 companions, its slot or the thread count; they differ from the PyTorch path's in the
@@ -40,12 +41,13 @@ from torch import Tensor
 
 from rnnstrategy.data.cache import cache_root
 
-__all__ = ["NATIVE_ENV", "RecurrentKernel", "kernel_for"]
+__all__ = ["NATIVE_ENV", "AdamKernel", "RecurrentKernel", "adam_kernel_for", "kernel_for"]
 
 log = logging.getLogger(__name__)
 
 NATIVE_ENV = "RNNSTRATEGY_NATIVE"
 _SOURCE = Path(__file__).with_name("recurrent_kernel.cpp")
+_ADAM_SOURCE = Path(__file__).with_name("adam_kernel.cpp")
 _CELL_CODES = {"rnn": 0, "gru": 1, "lstm": 2}
 _FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC")
 _lock = threading.Lock()
@@ -88,6 +90,32 @@ class RecurrentKernel:
         _over_models(n_models, lambda m0, m1: self._backward(m0, m1, *args))
 
 
+class AdamKernel:
+    """The compiled optimizer step (see ``adam_kernel.cpp``)."""
+
+    def __init__(self, library: ctypes.CDLL) -> None:
+        pointer, integer, real = ctypes.c_void_p, ctypes.c_int, ctypes.c_float
+        self._step = library.adam_step
+        self._step.argtypes = [integer, integer] + [pointer] * 5 + [ctypes.c_int64] + [pointer] * 3 + [real] * 4
+        self._step.restype = None
+
+    def step(self, params: list[Tensor], grads: list[Tensor], exp_avg: Tensor, exp_avg_sq: Tensor,
+             active: list[bool], step_size: list[float], correction2_sqrt: list[float],
+             betas: tuple[float, float], eps: float, max_norm: float | None) -> None:
+        """Clip and update in place the models where ``active`` is True.
+
+        ``params`` and ``grads``: contiguous float32 tensors ``(M, ...)``; ``exp_avg`` and
+        ``exp_avg_sq``: ``(M, width)``, each model's parts one after the other in its row.
+        """
+        sizes = (ctypes.c_int64 * len(params))(*(p[0].numel() for p in params))
+        param_ptrs = (ctypes.c_void_p * len(params))(*(p.data_ptr() for p in params))
+        grad_ptrs = (ctypes.c_void_p * len(grads))(*(g.data_ptr() for g in grads))
+        floats = ctypes.c_float * len(active)
+        self._step(len(active), len(params), sizes, param_ptrs, grad_ptrs, exp_avg.data_ptr(), exp_avg_sq.data_ptr(),
+                   exp_avg.shape[1], (ctypes.c_uint8 * len(active))(*active), floats(*step_size),
+                   floats(*correction2_sqrt), betas[0], betas[1], eps, max_norm or 0.0)
+
+
 def _inputs(x: Tensor) -> tuple[int, int, int, int, int]:
     """The kernel's view of inputs ``(M, L, B, I)``: width, address and strides (in floats)."""
     if x.stride(-1) != 1:
@@ -101,25 +129,51 @@ def _address(tensor: Tensor | None) -> int | None:
 
 def kernel_for(cell: str, hidden: int, like: Tensor) -> RecurrentKernel | None:
     """The compiled kernel for tensors like ``like``, or None where the PyTorch path must run."""
-    if like.device.type != "cpu" or like.dtype != torch.float32 or os.environ.get(NATIVE_ENV, "1") == "0":
-        return None
-    return _kernel(cell, hidden)
+    return _kernel(cell, hidden) if _compiled_path(like) else None
+
+
+def adam_kernel_for(like: Tensor) -> AdamKernel | None:
+    """The compiled optimizer step for parameters like ``like``, or None where PyTorch's must run."""
+    return _adam_kernel() if _compiled_path(like) else None
+
+
+def _compiled_path(like: Tensor) -> bool:
+    """Float32 on a CPU, unless ``RNNSTRATEGY_NATIVE=0``."""
+    return like.device.type == "cpu" and like.dtype == torch.float32 and os.environ.get(NATIVE_ENV, "1") != "0"
 
 
 @functools.cache
 def _kernel(cell: str, hidden: int) -> RecurrentKernel | None:
+    library = _load(lambda: _build(cell, hidden), "recurrent kernel", log.warning)
+    return None if library is None else RecurrentKernel(library, cell, hidden)
+
+
+@functools.cache
+def _adam_kernel() -> AdamKernel | None:
+    # the recurrent kernel's warning already tells of a missing compiler: no second one;
+    # no errno from sqrt (its argument is never negative), so that its loop vectorises
+    library = _load(lambda: _compile(_ADAM_SOURCE, "adam", ("-fno-math-errno",)), "optimizer step", log.info)
+    return None if library is None else AdamKernel(library)
+
+
+def _load(build: Callable[[], Path], what: str, report: Callable[..., None]) -> ctypes.CDLL | None:
     with _lock:
         try:
-            library = ctypes.CDLL(str(_build(cell, hidden)))
+            return ctypes.CDLL(str(build()))
         except (OSError, subprocess.SubprocessError) as exc:
-            log.warning("compiled recurrent kernel unavailable (%s); using the PyTorch path (slower on a CPU)",
-                        str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+            report("compiled %s unavailable (%s); using the PyTorch path (slower on a CPU)", what,
+                   str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
             return None
-        return RecurrentKernel(library, cell, hidden)
 
 
 def _build(cell: str, hidden: int) -> Path:
-    """The shared library for (cell, hidden), compiled unless the cache has it.
+    """The recurrent kernel for (cell, hidden), compiled unless the cache has it."""
+    return _compile(_SOURCE, f"recurrent_{cell}{hidden}", (f"-DCELL={_CELL_CODES[cell]}", f"-DHIDDEN={hidden}"))
+
+
+def _compile(source: Path, name: str, options: tuple[str, ...]) -> Path:
+    """The shared library of ``source`` built with these compiler ``options`` (e.g. macros),
+    compiled unless the cache has it.
 
     Tuned for this processor (``-march=native``) where the compiler can; else portable.
     """
@@ -129,19 +183,19 @@ def _build(cell: str, hidden: int) -> Path:
     version = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=60, check=True).stdout
     failures = []
     for tuning in (("-march=native",), ()):
-        flags = (*_FLAGS, *tuning, f"-DCELL={_CELL_CODES[cell]}", f"-DHIDDEN={hidden}")
-        key = hashlib.sha256("\0".join([_SOURCE.read_text(), " ".join(flags), version, _processor()]).encode())
-        path = cache_root() / "kernels" / f"recurrent_{cell}{hidden}_{key.hexdigest()[:16]}.so"
+        flags = (*_FLAGS, *tuning, *options)
+        key = hashlib.sha256("\0".join([source.read_text(), " ".join(flags), version, _processor()]).encode())
+        path = cache_root() / "kernels" / f"{name}_{key.hexdigest()[:16]}.so"
         if path.exists():
             return path
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=path.parent) as tmp:  # same filesystem: the rename below is atomic
             built = Path(tmp) / path.name
-            result = subprocess.run([compiler, *flags, str(_SOURCE), "-o", str(built)], capture_output=True,
+            result = subprocess.run([compiler, *flags, str(source), "-o", str(built)], capture_output=True,
                                     text=True, timeout=600)
             if result.returncode == 0:
                 os.replace(built, path)
-                log.info("compiled the %s-%d recurrent kernel into %s", cell, hidden, path)
+                log.info("compiled %s into %s", source.name, path)
                 return path
         failures.append(f"{compiler} {' '.join(tuning)} failed: {result.stderr.strip() or result.stdout.strip()}")
     raise OSError(failures[0])

@@ -3,7 +3,10 @@
 The M models share tensors but nothing else: each has its own gradient norm, its own
 Adam moments and its own step count, and a model that sits out a step (no batch left
 in its epoch, or stopped early) is not updated at all, exactly as if it had been
-trained alone with :class:`torch.optim.Adam` and ``clip_grad_norm_``.
+trained alone with :class:`torch.optim.Adam` and ``clip_grad_norm_``. On a CPU the step
+runs compiled (``adam_kernel.cpp``, one pass over each model's numbers) where
+:mod:`rnnstrategy.batched.native` can build it; else as the PyTorch operations below.
+The two agree within float rounding.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
+
+from rnnstrategy.batched.native import adam_kernel_for
 
 __all__ = ["StackedAdam"]
 
@@ -44,6 +49,7 @@ class StackedAdam:
         self.padding = -sum(self.sizes) % _ROW_MULTIPLE
         self.exp_avg = self._flat(self.params).zero_()
         self.exp_avg_sq = torch.zeros_like(self.exp_avg)
+        self._kernel = adam_kernel_for(self.params[0])
 
     def reset(self, models: list[int]) -> None:
         """Forget the moments and step counts of these models (a fresh optimizer for them)."""
@@ -78,14 +84,21 @@ class StackedAdam:
         # M models rounds differently from a scalar one, which would tie a model's
         # weights to how many models share its run.
         steps = [max(1, k) for k in self.steps]  # models that never stepped: any value, unused
+        step_sizes = [-self.lr / (1 - beta1**k) for k in steps]
+        corrections2_sqrt = [math.sqrt(1 - beta2**k) for k in steps]
+        if self._kernel is not None and all(p.is_contiguous() for p in self.params):
+            self._kernel.step([p.detach() for p in self.params], [p.grad.contiguous() for p in self.params],
+                              self.exp_avg, self.exp_avg_sq, active, step_sizes, corrections2_sqrt, self.betas,
+                              self.eps, max_norm)
+            return
         p = self._flat(self.params)
         grad, m, v = self._flat([q.grad for q in self.params]), self.exp_avg, self.exp_avg_sq
         if max_norm is not None:
             # each model's sum runs along its own row: the same whatever the number of models
             norms = grad.pow(2).sum(1, keepdim=True).sqrt_()
             grad.mul_((max_norm / (norms + 1e-6)).clamp_(max=1.0))
-        step_size = p.new_tensor([[-self.lr / (1 - beta1**k)] for k in steps])
-        correction2_sqrt = p.new_tensor([[math.sqrt(1 - beta2**k)] for k in steps])
+        step_size = p.new_tensor(step_sizes)[:, None]
+        correction2_sqrt = p.new_tensor(corrections2_sqrt)[:, None]
         new_m = m.lerp(grad, 1 - beta1)
         new_v = (v * beta2).addcmul_(grad, grad, value=1 - beta2)
         denom = (new_v.sqrt() / correction2_sqrt).add_(self.eps)
