@@ -469,8 +469,6 @@ def _weight_grads(cell: str, dwt: Tensor, n_in: int, hidden: int) -> tuple[Tenso
     return d[..., x_cols].contiguous(), d[..., h_cols].contiguous(), d[..., -1].contiguous(), d[..., -1].clone()
 
 
-
-
 class _NativeLayer(torch.autograd.Function):
     """:class:`_RecurrentLayer` with the compiled time-step loops, on the torch-layout weights."""
 

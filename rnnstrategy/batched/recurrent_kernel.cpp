@@ -128,7 +128,7 @@ inline T exp_approx(T x) {
 template <class T>
 inline T sigmoid(T x) { return reciprocal(1.0f + exp_approx(-x)); }
 
-// The scalar gate loops read and write disjoint rows (or, for the LSTM cell state kept in
+// The gate loops read and write disjoint rows (or, for the LSTM cell state kept in
 // place, the same element in the same iteration): safe to vectorise.
 #define VECTOR_LOOP _Pragma("GCC ivdep")
 
@@ -285,12 +285,9 @@ inline void forward_rows(int B, int K, const float* pre, const float* h_prev, fl
     for (int b = 0; b < B; ++b) {
         const float* cp = CELL == 2 ? c_prev + b * H : nullptr;
         float* cn = CELL == 2 ? c + b * H : nullptr;
-        if constexpr (LANES > 1) {
-            for (int j = 0; j < H; j += LANES) forward_units<Lanes, STREAM>(j, pre + b * G, h_prev + b * K, h + b * K, act + b * G, cp, cn);
-        } else {
-            VECTOR_LOOP
-            for (int j = 0; j < H; ++j) forward_units<float, false>(j, pre + b * G, h_prev + b * K, h + b * K, act + b * G, cp, cn);
-        }
+        VECTOR_LOOP
+        for (int j = 0; j < H; j += LANES)
+            forward_units<Lanes, STREAM>(j, pre + b * G, h_prev + b * K, h + b * K, act + b * G, cp, cn);
     }
 }
 
@@ -377,12 +374,8 @@ inline void backward_rows(int B, int K, const float* act, const float* h_prev, c
         float* dc = CELL == 2 ? d_c + b * H : nullptr;
         const float *a = act + b * G, *hp = h_prev + b * K, *dh = d_h + b * H;
         float *da = d_a + b * G, *dp = d_h_prev + b * H;
-        if constexpr (LANES > 1) {
-            for (int j = 0; j < H; j += LANES) backward_units<Lanes>(j, a, hp, cp, cn, dh, dc, da, dp);
-        } else {
-            VECTOR_LOOP
-            for (int j = 0; j < H; ++j) backward_units<float>(j, a, hp, cp, cn, dh, dc, da, dp);
-        }
+        VECTOR_LOOP
+        for (int j = 0; j < H; j += LANES) backward_units<Lanes>(j, a, hp, cp, cn, dh, dc, da, dp);
     }
 }
 
