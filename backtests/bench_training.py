@@ -12,9 +12,9 @@ of them, evenly spaced over its history) are trained from scratch, each model
 independent of the others:
 
 - one at a time: ``RNNForecaster.fit`` per fold (the reference loop in
-  :mod:`rnnstrategy.training`);
-- batched: :func:`rnnstrategy.batched.fitting.fit_many` over all folds at once, with the
-  compiled time-step loops (:mod:`rnnstrategy.batched.native`) when they build here;
+  :mod:`rnnstrategy.forecasting.training`);
+- batched: :func:`rnnstrategy.forecasting.batched.fitting.fit_many` over all folds at once, with the
+  compiled time-step loops (:mod:`rnnstrategy.forecasting.batched.native`) when they build here;
 - batched, torch ops: the same with the loops in PyTorch operations
   (``RNNSTRATEGY_NATIVE=0``, what runs where no C++ compiler is found).
 
@@ -38,12 +38,12 @@ import numpy as np
 import torch
 from bench_walkforward import CONFIGS, matmul_peak_gflops, training_flops
 
-from rnnstrategy.batched import native
-from rnnstrategy.batched.fitting import FitRequest, fit_many
 from rnnstrategy.data import load_bars
-from rnnstrategy.forecaster import RNNForecaster
-from rnnstrategy.splitter import WalkForwardSplit
-from rnnstrategy.walkforward import ForecastConfig
+from rnnstrategy.forecasting.batched import native
+from rnnstrategy.forecasting.batched.fitting import FitRequest, fit_many
+from rnnstrategy.forecasting.config import ForecastConfig
+from rnnstrategy.forecasting.forecaster import RNNForecaster
+from rnnstrategy.forecasting.splitter import WalkForwardSplit
 
 # bench_walkforward's two configurations, and the default model with an LSTM cell (the
 # goal of at least 50 % of peak is stated for one-layer GRU and LSTM models of 32 units)

@@ -5,14 +5,14 @@
                                        [--start 2022-07-01] [--preset small|default] [--train-window N]
                                        [--keep DIR]
 
-Runs :func:`rnnstrategy.universe.forecast_universe` on the CSVs of the folder (every
+Runs :func:`rnnstrategy.forecasting.universe.forecast_universe` on the CSVs of the folder (every
 ``--every``-th file in name order, at most ``--symbols`` of them) with every executor
 named, without a fold store (every fold trains), and prints wall seconds, forecasts per
 second, peak memory (this process, and the largest worker process), the ok / skipped /
 failed counts, and whether the forecasts of every executor are byte-identical to the
 first one's. Presets: ``small`` is the default model (GRU (32,), lookback 40) with 5
 epochs on a 500-sample window; ``default`` is
-:class:`~rnnstrategy.walkforward.ForecastConfig` unchanged. ``--keep DIR`` keeps each
+:class:`~rnnstrategy.forecasting.walkforward.ForecastConfig` unchanged. ``--keep DIR`` keeps each
 executor's output (``DIR/<executor>``: forecasts and summary, e.g. for
 ``universe_topk.py``). ``--train-window N`` bounds the preset's training window to the
 latest N samples (0: expanding). The machine may be shared: compare runs made close together.
@@ -29,8 +29,8 @@ from pathlib import Path
 
 import torch
 
-from rnnstrategy.universe import forecast_universe, resolve_sources
-from rnnstrategy.walkforward import ForecastConfig
+from rnnstrategy.forecasting.config import ForecastConfig
+from rnnstrategy.forecasting.universe import forecast_universe, resolve_sources
 
 PRESETS = {
     "small": ForecastConfig(epochs=5, train_window=500, device="cpu"),

@@ -11,7 +11,7 @@ forward (gates: RNN 1, GRU 3, LSTM 4), the head 2 * hidden * H; a training step 
 about 3x its forward pass (forward + backward), a validation pass 1x. Nothing is stored:
 every fold trains.
 
-``walk_forward`` trains cold folds together (:mod:`rnnstrategy.batched`);
+``walk_forward`` trains cold folds together (:mod:`rnnstrategy.forecasting.batched`);
 ``--max-models 1`` trains them one after another through the same code, for comparison.
 """
 
@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from rnnstrategy.data import load_bars
-from rnnstrategy.walkforward import ForecastConfig, walk_forward
+from rnnstrategy.forecasting.walkforward import ForecastConfig, walk_forward
 
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 CONFIGS = {

@@ -28,8 +28,8 @@ import pandas as pd
 
 from rnnstrategy.data import load_bars
 from rnnstrategy.evaluation import error_metrics, forecast_metrics
-from rnnstrategy.forecaster import RNNForecaster
-from rnnstrategy.walkforward import ForecastConfig, walk_forward
+from rnnstrategy.forecasting.forecaster import RNNForecaster
+from rnnstrategy.forecasting.walkforward import ForecastConfig, walk_forward
 
 TRAIN_DAYS = 2126
 LOOKBACK = 60

@@ -22,13 +22,13 @@ from pathlib import Path
 import backtrader as bt
 import pandas as pd
 import torch
+from rnnstrategy.strategies.forecast_long import ForecastLong
 
-from rnnstrategy.btfeed import to_feed
-from rnnstrategy.btrules import use_ashare_rules
-from rnnstrategy.bttrades import TradeLog
+from rnnstrategy.backtrader.feed import to_feed
+from rnnstrategy.backtrader.rules import use_ashare_rules
+from rnnstrategy.backtrader.trades import TradeLog
 from rnnstrategy.data import load_bars
-from rnnstrategy.walkforward import ForecastConfig
-from strategies.forecast_long import ForecastLong
+from rnnstrategy.forecasting.config import ForecastConfig
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "SH600519.csv"
 TRADING_DAYS = 252

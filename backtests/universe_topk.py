@@ -28,14 +28,15 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # strategies/ beside rnnstrategy/
 
-from rnnstrategy.btfeed import to_feed  # noqa: E402
-from rnnstrategy.btresults import add_result_analyzers, collect_results  # noqa: E402
-from rnnstrategy.btrules import use_ashare_rules  # noqa: E402
+from rnnstrategy.strategies.top_k import TopK  # noqa: E402
+
+from rnnstrategy.backtrader.feed import to_feed  # noqa: E402
+from rnnstrategy.backtrader.results import add_result_analyzers, collect_results  # noqa: E402
+from rnnstrategy.backtrader.rules import use_ashare_rules  # noqa: E402
 from rnnstrategy.data import load_bars  # noqa: E402
-from rnnstrategy.data.cache import atomic_write_bytes  # noqa: E402
 from rnnstrategy.errors import DataError  # noqa: E402
-from rnnstrategy.forecastio import read_forecasts  # noqa: E402
-from rnnstrategy.plots import equity_figure, save_png  # noqa: E402
+from rnnstrategy.files import atomic_write_bytes  # noqa: E402
+from rnnstrategy.forecasting.frames import read_forecasts  # noqa: E402
 from rnnstrategy.report import (  # noqa: E402
     PERIODS_PER_YEAR,
     Titles,
@@ -46,7 +47,7 @@ from rnnstrategy.report import (  # noqa: E402
     write_json,
     write_tearsheet,
 )
-from strategies.top_k import TopK  # noqa: E402
+from rnnstrategy.report.plots import equity_figure, save_png  # noqa: E402
 
 
 def universe_inputs(run: Path) -> tuple[list[pd.DataFrame], dict[str, pd.DataFrame]]:

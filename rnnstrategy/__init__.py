@@ -1,30 +1,45 @@
 """rnnstrategy: walk-forward recurrent forecasts of A-share opens, for Backtrader.
 
-The data layer is importable without Backtrader or PyTorch::
+The one-call API::
 
-    from rnnstrategy import load_bars, symbol_info
-    bars = load_bars("SH600519.csv")
+    import rnnstrategy as rs
+    run = rs.backtest("SH600519.csv", benchmark="sh000300.csv", forecast=rs.ForecastConfig(cell="lstm"))
+    run.write("runs/moutai")            # report.html, metrics.json, trades.csv, manifest.json ...
+
+Names are imported on first use, so ``import rnnstrategy`` (and the data layer) needs
+neither PyTorch, Backtrader nor quantstats.
 """
 
 import logging
 
-from rnnstrategy.data import load_bars
-from rnnstrategy.errors import ConfigError, DataError, FetchError, RnnStrategyError, SymbolError
-from rnnstrategy.symbols import Board, SymbolInfo, symbol_info
+from rnnstrategy._lazy import lazy_exports
+from rnnstrategy.errors import (
+    ConfigError,
+    DataError,
+    FetchError,
+    RnnStrategyError,
+    SymbolError,
+)
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Board",
-    "ConfigError",
-    "DataError",
-    "FetchError",
-    "RnnStrategyError",
-    "SymbolError",
-    "SymbolInfo",
-    "__version__",
-    "load_bars",
-    "symbol_info",
-]
+_EXPORTS = {
+    "backtest": "rnnstrategy.api",
+    "forecast": "rnnstrategy.api",
+    "BacktestRun": "rnnstrategy.api",
+    "ForecastRun": "rnnstrategy.api",
+    "ForecastConfig": "rnnstrategy.forecasting.config",
+    "AShareRules": "rnnstrategy.ashare.rules",
+    "SecurityRules": "rnnstrategy.ashare.limits",
+    "RunConfig": "rnnstrategy.config",
+    "load_run_config": "rnnstrategy.config",
+    "load_bars": "rnnstrategy.data.loader",
+    "Board": "rnnstrategy.ashare.symbols",
+    "SymbolInfo": "rnnstrategy.ashare.symbols",
+    "symbol_info": "rnnstrategy.ashare.symbols",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+__all__ = ["ConfigError", "DataError", "FetchError", "RnnStrategyError", "SymbolError", "__version__", *_EXPORTS]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

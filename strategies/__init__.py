@@ -1,4 +1,4 @@
-"""Ready strategies built on :class:`rnnstrategy.btstrategy.ForecastStrategy`.
+"""Ready strategies built on :class:`rnnstrategy.backtrader.strategy.ForecastStrategy`.
 
 Each module holds one strategy class (the single name in its ``__all__``) and is a small
 file to copy and edit:

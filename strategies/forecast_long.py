@@ -2,7 +2,7 @@
 
 Usage::
 
-    from strategies.forecast_long import ForecastLong
+    from rnnstrategy.strategies.forecast_long import ForecastLong
     cerebro.addstrategy(ForecastLong, config=ForecastConfig(), store="folds", start="2015-01-01")
     cerebro.optstrategy(ForecastLong, store="folds", entry_threshold=[None, 0.002, 0.005])
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from rnnstrategy.btstrategy import ForecastStrategy
+from rnnstrategy.backtrader.strategy import ForecastStrategy
 
 __all__ = ["ForecastLong"]
 
@@ -29,7 +29,7 @@ class ForecastLong(ForecastStrategy):
     a predicted loss), sell the whole position. Orders fill at the next open, or at this
     close with ``execution="close"``; the broker's T+1 rule holds a buy at least overnight.
 
-    Params (besides those of :class:`~rnnstrategy.btstrategy.ForecastStrategy`):
+    Params (besides those of :class:`~rnnstrategy.backtrader.strategy.ForecastStrategy`):
         entry_threshold: expected return needed to buy (fraction; None = round-trip cost).
         exit_threshold: expected return below which to sell (fraction).
     """

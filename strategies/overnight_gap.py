@@ -7,7 +7,7 @@ Forecasts need only ``horizon=1``.
 
 Usage::
 
-    from strategies.overnight_gap import OvernightGap
+    from rnnstrategy.strategies.overnight_gap import OvernightGap
     cerebro.addstrategy(OvernightGap, config=ForecastConfig(horizon=1), store="folds")
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from rnnstrategy.btstrategy import ForecastStrategy
+from rnnstrategy.backtrader.strategy import ForecastStrategy
 from rnnstrategy.errors import ConfigError
 
 __all__ = ["OvernightGap"]
@@ -33,7 +33,7 @@ class OvernightGap(ForecastStrategy):
     it since the shares were bought the day before. When the broker refuses that sell
     (limit-down open, suspension), the position is sold at the following open instead.
 
-    Params (besides those of :class:`~rnnstrategy.btstrategy.ForecastStrategy`, whose
+    Params (besides those of :class:`~rnnstrategy.backtrader.strategy.ForecastStrategy`, whose
     ``execution`` must stay ``"close"``):
         entry_threshold: overnight return needed to buy (fraction; None = round-trip cost).
     """

@@ -2,7 +2,7 @@
 
 Usage::
 
-    from strategies.top_k import TopK
+    from rnnstrategy.strategies.top_k import TopK
     for frame in universe_bars:
         cerebro.adddata(to_feed(frame))
     use_ashare_rules(cerebro)
@@ -18,7 +18,7 @@ import logging
 import math
 from typing import Any
 
-from rnnstrategy.btstrategy import ForecastStrategy
+from rnnstrategy.backtrader.strategy import ForecastStrategy
 from rnnstrategy.errors import ConfigError
 
 __all__ = ["TopK"]
@@ -50,7 +50,7 @@ class TopK(ForecastStrategy):
     T+1, price limits, suspensions, fees) apply as for any strategy: a refused order
     is retried on a later day if the stock still qualifies.
 
-    Params (besides those of :class:`~rnnstrategy.btstrategy.ForecastStrategy`):
+    Params (besides those of :class:`~rnnstrategy.backtrader.strategy.ForecastStrategy`):
         k: positions to hold at most.
         max_turnover: one-way turnover allowed per day, as a fraction of portfolio value.
         exit_rank: sell a holding ranked worse than this (1 = best; default 2 k).

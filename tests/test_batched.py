@@ -1,6 +1,6 @@
 """Batched training: many models at once must equal training them one by one.
 
-The reference is :func:`rnnstrategy.training.train` (and ``RNNForecaster.fit``); the
+The reference is :func:`rnnstrategy.forecasting.training.train` (and ``RNNForecaster.fit``); the
 batched path reorders floating-point operations, so results agree within float
 rounding, not bit for bit. Observed differences are ~1e-7 on weights after a dozen
 epochs; the tolerances below leave room for growth but would catch any real mismatch
@@ -14,15 +14,15 @@ import torch
 from sklearn.base import clone
 from torch import nn
 
-from rnnstrategy.batched import NetSpec, StackedNet, TrainJob, train_many
-from rnnstrategy.batched.fitting import FitRequest, fit_many
-from rnnstrategy.batched.layers import Workspace, recurrent_layer
-from rnnstrategy.batched.training import _rows_of
 from rnnstrategy.errors import ConfigError, DataError
-from rnnstrategy.features import sliding_windows
-from rnnstrategy.forecaster import RNNForecaster
-from rnnstrategy.nets import CELLS, RecurrentNet
-from rnnstrategy.training import TrainConfig, train
+from rnnstrategy.forecasting.batched import NetSpec, StackedNet, TrainJob, train_many
+from rnnstrategy.forecasting.batched.fitting import FitRequest, fit_many
+from rnnstrategy.forecasting.batched.layers import Workspace, recurrent_layer
+from rnnstrategy.forecasting.batched.training import _rows_of
+from rnnstrategy.forecasting.features import sliding_windows
+from rnnstrategy.forecasting.forecaster import RNNForecaster
+from rnnstrategy.forecasting.nets import CELLS, RecurrentNet
+from rnnstrategy.forecasting.training import TrainConfig, train
 
 WEIGHT_TOL = 5e-5
 LOSS_TOL = 1e-5

@@ -6,10 +6,10 @@ import logging
 import backtrader as bt
 import pytest
 
-from rnnstrategy.btbroker import AShareBroker
-from rnnstrategy.btfeed import to_feed
-from rnnstrategy.btlimits import SecurityRules
-from rnnstrategy.btrules import use_ashare_rules
+from rnnstrategy.ashare.limits import SecurityRules
+from rnnstrategy.backtrader.broker import AShareBroker
+from rnnstrategy.backtrader.feed import to_feed
+from rnnstrategy.backtrader.rules import use_ashare_rules
 from rnnstrategy.data import load_bars
 from rnnstrategy.errors import ConfigError
 
@@ -84,7 +84,7 @@ def run(bars_list, plan, coc=False, cash=1_000_000.0, **rules):
 def test_star_order_below_200_shares_is_not_sent_and_250_fills(stock, caplog):
     bars = stock("688981.SH", "2023-03-01", "2023-03-17")
     plan = {D(2023, 3, 10): [("buy", {"size": 150})], D(2023, 3, 13): [("buy", {"size": 250})]}
-    with caplog.at_level(logging.INFO, logger="rnnstrategy.btbroker"):
+    with caplog.at_level(logging.INFO, logger="rnnstrategy.backtrader.broker"):
         strategy = run([bars], plan)
     assert strategy.sent[0][2] is None  # not sent: no order object, like Backtrader for size 0
     assert "688981.SH 2023-03-10: buy of 150 shares not sent: below the 200-share minimum of the star board" in (
@@ -110,7 +110,7 @@ def test_star_sells_keep_the_odd_remainder_for_a_whole_position_sell(stock, capl
         D(2023, 3, 13): [("sell", {"size": 220})],  # >= 200, 1-share steps: sells 220, 30 left
         D(2023, 3, 14): [("sell", {"size": 1000})],  # capped at the 30 held; a whole-position odd lot
     }
-    with caplog.at_level(logging.INFO, logger="rnnstrategy.btbroker"):
+    with caplog.at_level(logging.INFO, logger="rnnstrategy.backtrader.broker"):
         strategy = run([bars], plan)
     assert [size for _, size, _ in strategy.fills()] == [250, -220, -30]
     assert strategy.sent[1][2] is None
@@ -120,7 +120,7 @@ def test_star_sells_keep_the_odd_remainder_for_a_whole_position_sell(stock, capl
 
 def test_no_short_selling(stock, caplog):
     bars = stock("600519.SH", "2023-03-01", "2023-03-17")
-    with caplog.at_level(logging.INFO, logger="rnnstrategy.btbroker"):
+    with caplog.at_level(logging.INFO, logger="rnnstrategy.backtrader.broker"):
         strategy = run([bars], {D(2023, 3, 13): [("sell", {"size": 100})]})
     assert strategy.sent[0][2] is None and strategy.fills() == []
     assert "sell of 100 not sent: no long position (A-shares cannot be sold short)" in caplog.text
@@ -133,7 +133,7 @@ def test_chinext_20pct_limit_up_close_blocks_a_buy_at_the_close(stock, caplog):
     # 300124.SZ closed at +20.0 % on 2020-11-02 (42.4764 -> 50.973, qfq)
     bars = stock("300124.SZ", "2020-10-20", "2020-11-10")
     plan = {D(2020, 11, 2): [("buy", {"size": 100})]}
-    with caplog.at_level(logging.INFO, logger="rnnstrategy.btbroker"):
+    with caplog.at_level(logging.INFO, logger="rnnstrategy.backtrader.broker"):
         strategy = run([bars], plan, coc=True)
     assert strategy.fills() == []
     assert strategy.statuses() == ["Canceled"]
@@ -211,7 +211,7 @@ def test_same_day_buy_then_sell_under_cheat_on_close_is_refused(stock, caplog):
         D(2023, 3, 14): [("sell", {"size": 100})],  # cheat-on-close: same day, 03-14 close -> refused
         D(2023, 3, 15): [("sell", {"size": 100})],  # next day's close 1750.92 -> fills
     }
-    with caplog.at_level(logging.INFO, logger="rnnstrategy.btbroker"):
+    with caplog.at_level(logging.INFO, logger="rnnstrategy.backtrader.broker"):
         strategy = run([bars], plan, coc=True)
     assert strategy.statuses() == ["Completed", "Rejected", "Completed"]
     assert strategy.fills() == [(D(2023, 3, 14), 100, 1763.78), (D(2023, 3, 15), -100, 1750.92)]

@@ -4,9 +4,15 @@ import backtrader as bt
 import pandas as pd
 import pytest
 
-from rnnstrategy.btcommission import STAMP_DUTY_SCHEDULE, AShareCommission, FeeStep, Fees, rate_on
-from rnnstrategy.btfeed import to_feed
-from rnnstrategy.btrules import use_ashare_rules
+from rnnstrategy.backtrader.commission import (
+    STAMP_DUTY_SCHEDULE,
+    AShareCommission,
+    Fees,
+    FeeStep,
+    rate_on,
+)
+from rnnstrategy.backtrader.feed import to_feed
+from rnnstrategy.backtrader.rules import use_ashare_rules
 from rnnstrategy.data import load_bars
 from rnnstrategy.errors import ConfigError
 

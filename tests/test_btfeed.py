@@ -1,7 +1,7 @@
 import backtrader as bt
 import pytest
 
-from rnnstrategy.btfeed import to_feed
+from rnnstrategy.backtrader.feed import to_feed
 from rnnstrategy.errors import DataError
 
 

@@ -15,18 +15,22 @@ import numpy as np
 import pandas as pd
 import pytest
 from _bars import synthetic
+from rnnstrategy.strategies.forecast_long import ForecastLong
 
-from rnnstrategy.btfeed import to_feed
-from rnnstrategy.btindicator import RNNForecast, feed_bars
-from rnnstrategy.btrules import use_ashare_rules
-from rnnstrategy.bttrades import TradeLog
+from rnnstrategy.backtrader.feed import to_feed
+from rnnstrategy.backtrader.indicator import RNNForecast, feed_bars
+from rnnstrategy.backtrader.rules import use_ashare_rules
+from rnnstrategy.backtrader.trades import TradeLog
 from rnnstrategy.data import load_bars
+from rnnstrategy.data.fingerprint import DataFingerprint
 from rnnstrategy.errors import ConfigError, DataError
-from rnnstrategy.foldstore import DataFingerprint
-from rnnstrategy.forecaster import RNNForecaster
-from rnnstrategy.forecastio import write_forecasts
-from rnnstrategy.walkforward import ForecastConfig, WalkForwardStream, walk_forward
-from strategies.forecast_long import ForecastLong
+from rnnstrategy.forecasting.forecaster import RNNForecaster
+from rnnstrategy.forecasting.frames import write_forecasts
+from rnnstrategy.forecasting.walkforward import (
+    ForecastConfig,
+    WalkForwardStream,
+    walk_forward,
+)
 
 TINY = ForecastConfig(hidden=(8,), lookback=10, horizon=2, epochs=3, warm_start=True, warm_start_epochs=2,
                       patience=0, retrain_every=25, min_train=100, batch_size=32, device="cpu")

@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from rnnstrategy.btlimits import (
+from rnnstrategy.ashare.limits import (
     SecurityRules,
     at_limit_down,
     at_limit_up,
@@ -10,8 +10,8 @@ from rnnstrategy.btlimits import (
     default_unlimited_days,
     limit_prices,
 )
+from rnnstrategy.ashare.symbols import Board, symbol_info
 from rnnstrategy.errors import ConfigError
-from rnnstrategy.symbols import Board, symbol_info
 
 
 def test_limit_prices_round_half_up_to_the_fen():

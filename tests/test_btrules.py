@@ -5,12 +5,12 @@ import datetime as dt
 import backtrader as bt
 import pytest
 
-from rnnstrategy.btbroker import AShareBroker
-from rnnstrategy.btcommission import AShareCommission
-from rnnstrategy.btfeed import to_feed
-from rnnstrategy.btrules import use_ashare_rules
-from rnnstrategy.btsizer import LotSizer
-from rnnstrategy.bttrades import TRADE_COLUMNS, TradeLog
+from rnnstrategy.backtrader.broker import AShareBroker
+from rnnstrategy.backtrader.commission import AShareCommission
+from rnnstrategy.backtrader.feed import to_feed
+from rnnstrategy.backtrader.rules import use_ashare_rules
+from rnnstrategy.backtrader.sizer import LotSizer
+from rnnstrategy.backtrader.trades import TRADE_COLUMNS, TradeLog
 from rnnstrategy.data import load_bars
 from rnnstrategy.errors import ConfigError
 

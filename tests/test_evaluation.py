@@ -3,7 +3,7 @@ import math
 import pandas as pd
 import pytest
 
-from rnnstrategy.evaluation import forecast_metrics, verdict
+from rnnstrategy.evaluation.metrics import forecast_metrics, verdict
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import torch
 from _bars import synthetic, with_garbage_after
 
 from rnnstrategy.errors import ConfigError, DataError
-from rnnstrategy.features import (
+from rnnstrategy.forecasting.features import (
     DEFAULT_FEATURES,
     FEATURES,
     feature_warmup,

@@ -15,9 +15,9 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from rnnstrategy.errors import ConfigError, DataError
-from rnnstrategy.features import make_features
-from rnnstrategy.forecaster import RNNForecaster
-from rnnstrategy.splitter import WalkForwardSplit
+from rnnstrategy.forecasting.features import make_features
+from rnnstrategy.forecasting.forecaster import RNNForecaster
+from rnnstrategy.forecasting.splitter import WalkForwardSplit
 
 TINY = {"hidden": (8,), "lookback": 10, "epochs": 3, "batch_size": 32, "patience": 2}
 TAU = 199  # retrain at the close of 2011-02-16 (row 199 of Moutai)

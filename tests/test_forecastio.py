@@ -7,7 +7,12 @@ import pandas as pd
 import pytest
 
 from rnnstrategy.errors import DataError
-from rnnstrategy.forecastio import forecast_horizon, meta_path, read_forecasts, write_forecasts
+from rnnstrategy.forecasting.frames import (
+    forecast_horizon,
+    meta_path,
+    read_forecasts,
+    write_forecasts,
+)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The compiled recurrent loops (rnnstrategy.batched.native) against the PyTorch path.
+"""The compiled recurrent loops (rnnstrategy.forecasting.batched.native) against the PyTorch path.
 
 The compiled path sums in another order and uses a polynomial exp, so it agrees with
 the PyTorch path (run here in float64 as the reference) within float32 rounding; each
@@ -12,8 +12,8 @@ import logging
 import pytest
 import torch
 
-from rnnstrategy.batched import native
-from rnnstrategy.batched.layers import Workspace, recurrent_layer
+from rnnstrategy.forecasting.batched import native
+from rnnstrategy.forecasting.batched.layers import Workspace, recurrent_layer
 
 GATE_BLOCKS = {"rnn": 1, "gru": 3, "lstm": 4}
 
@@ -107,7 +107,7 @@ def test_no_compiler_falls_back_with_one_warning(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
     native._kernel.cache_clear()
     try:
-        with caplog.at_level(logging.WARNING, logger="rnnstrategy.batched.native"):
+        with caplog.at_level(logging.WARNING, logger="rnnstrategy.forecasting.batched.native"):
             assert native.kernel_for("lstm", 24, torch.zeros(1)) is None
             assert native.kernel_for("lstm", 24, torch.zeros(1)) is None
         assert len(caplog.records) == 1 and "PyTorch path" in caplog.records[0].getMessage()

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from rnnstrategy.errors import ConfigError
-from rnnstrategy.nets import CELLS, RecurrentNet
+from rnnstrategy.forecasting.nets import CELLS, RecurrentNet
 
 
 @pytest.mark.parametrize("cell", sorted(CELLS))

@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from rnnstrategy.batched import native
-from rnnstrategy.batched.optim import StackedAdam
+from rnnstrategy.forecasting.batched import native
+from rnnstrategy.forecasting.batched.optim import StackedAdam
 
 SHAPES = [(12, 5), (12, 4), (12,), (3,)]  # per model: e.g. w_ih, w_hh, b_ih and a head bias
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnnstrategy import plots
+from rnnstrategy.report import plots
 
 FOLDS = [
     {"retrain_date": "2020-01-02", "history": {"train_loss": [1.0, 0.6, 0.5], "val_loss": [1.2, 0.8, 0.9]}},

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import quantstats as qs
 
-from rnnstrategy.bttrades import TRADE_COLUMNS
+from rnnstrategy.backtrader.trades import TRADE_COLUMNS
 from rnnstrategy.errors import DataError
 from rnnstrategy.report import (
     FILES,

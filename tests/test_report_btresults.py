@@ -5,11 +5,11 @@ import textwrap
 import numpy as np
 import pandas as pd
 import pytest
+from rnnstrategy.strategies.forecast_long import ForecastLong
 
-from rnnstrategy.btresults import load_strategy, run_backtest, strategy_names
-from rnnstrategy.bttrades import TRADE_COLUMNS
+from rnnstrategy.backtrader.results import load_strategy, run_backtest, strategy_names
+from rnnstrategy.backtrader.trades import TRADE_COLUMNS
 from rnnstrategy.errors import ConfigError
-from strategies.forecast_long import ForecastLong
 
 
 @pytest.fixture(scope="module")
@@ -59,13 +59,13 @@ def test_strategy_parameters_are_checked(year):
 def test_ready_strategies_load_by_name():
     assert {"forecast_long", "overnight_gap"} <= set(strategy_names())
     assert load_strategy("forecast_long") is ForecastLong
-    assert load_strategy("strategies.forecast_long.ForecastLong") is ForecastLong
-    assert load_strategy("strategies.forecast_long") is ForecastLong
+    assert load_strategy("rnnstrategy.strategies.forecast_long.ForecastLong") is ForecastLong
+    assert load_strategy("rnnstrategy.strategies.forecast_long") is ForecastLong
 
 
 def test_a_users_strategy_loads_from_the_current_directory(tmp_path, monkeypatch):
     (tmp_path / "my_rnn_strategies.py").write_text(textwrap.dedent("""
-        from strategies.forecast_long import ForecastLong
+        from rnnstrategy.strategies.forecast_long import ForecastLong
 
         class Patient(ForecastLong):
             params = (("entry_threshold", 0.01),)
@@ -76,7 +76,7 @@ def test_a_users_strategy_loads_from_the_current_directory(tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)
     assert load_strategy("my_rnn_strategies.Patient").params.entry_threshold == 0.01
     assert load_strategy("my_rnn_strategies:Patient").__name__ == "Patient"
-    with pytest.raises(ConfigError, match="not a subclass of rnnstrategy.btstrategy.ForecastStrategy"):
+    with pytest.raises(ConfigError, match="not a subclass of rnnstrategy.backtrader.strategy.ForecastStrategy"):
         load_strategy("my_rnn_strategies.NotOne")
 
 

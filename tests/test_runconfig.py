@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from rnnstrategy.config import BacktestSpec, RunConfig, load_run_config
 from rnnstrategy.errors import ConfigError
-from rnnstrategy.runconfig import BacktestSpec, RunConfig, load_run_config
-from rnnstrategy.walkforward import ForecastConfig
+from rnnstrategy.forecasting.config import ForecastConfig
 
 BACKTESTS = Path(__file__).resolve().parents[1] / "backtests"
 

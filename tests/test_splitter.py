@@ -7,7 +7,11 @@ import pandas as pd
 import pytest
 
 from rnnstrategy.errors import ConfigError, DataError
-from rnnstrategy.splitter import WalkForwardSplit, row_position, train_sample_ends
+from rnnstrategy.forecasting.splitter import (
+    WalkForwardSplit,
+    row_position,
+    train_sample_ends,
+)
 
 
 def folds(splitter: WalkForwardSplit, data) -> list[tuple[list[int], list[int]]]:

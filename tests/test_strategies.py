@@ -8,19 +8,19 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 import pytest
+from rnnstrategy.strategies.forecast_long import ForecastLong
+from rnnstrategy.strategies.overnight_gap import OvernightGap
 from test_btindicator import CASES, FOLDS, MODES, TINY, backtest, case_bars
 
-from rnnstrategy.btcommission import AShareCommission
-from rnnstrategy.btfeed import to_feed
-from rnnstrategy.btrules import use_ashare_rules
-from rnnstrategy.btstrategy import ForecastStrategy
-from rnnstrategy.bttrades import TradeLog
+from rnnstrategy.backtrader.commission import AShareCommission
+from rnnstrategy.backtrader.feed import to_feed
+from rnnstrategy.backtrader.rules import use_ashare_rules
+from rnnstrategy.backtrader.strategy import ForecastStrategy
+from rnnstrategy.backtrader.trades import TradeLog
 from rnnstrategy.data import load_bars
 from rnnstrategy.errors import ConfigError
-from rnnstrategy.forecaster import RNNForecaster
-from rnnstrategy.walkforward import walk_forward
-from strategies.forecast_long import ForecastLong
-from strategies.overnight_gap import OvernightGap
+from rnnstrategy.forecasting.forecaster import RNNForecaster
+from rnnstrategy.forecasting.walkforward import walk_forward
 
 MOUTAI = "600519.SH"
 START = CASES[MOUTAI][2]

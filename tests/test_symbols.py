@@ -2,8 +2,8 @@ import datetime as dt
 
 import pytest
 
+from rnnstrategy.ashare.symbols import Board, Exchange, parse_symbol, symbol_info
 from rnnstrategy.errors import SymbolError
-from rnnstrategy.symbols import Board, Exchange, parse_symbol, symbol_info
 
 
 @pytest.mark.parametrize(

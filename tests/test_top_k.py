@@ -5,13 +5,13 @@ from __future__ import annotations
 import backtrader as bt
 import pandas as pd
 import pytest
+from rnnstrategy.strategies.top_k import TopK
 
-from rnnstrategy.btfeed import to_feed
-from rnnstrategy.btresults import add_result_analyzers, collect_results
-from rnnstrategy.btrules import use_ashare_rules
+from rnnstrategy.backtrader.feed import to_feed
+from rnnstrategy.backtrader.results import add_result_analyzers, collect_results
+from rnnstrategy.backtrader.rules import use_ashare_rules
 from rnnstrategy.data import load_bars
 from rnnstrategy.errors import ConfigError
-from strategies.top_k import TopK
 
 SYMBOLS = ("600519.SH", "000858.SZ", "600036.SH", "601318.SH")
 FIRST, LAST, SWITCH = "2022-06-01", "2022-07-29", "2022-07-01"

@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 from rnnstrategy.errors import ConfigError, DataError
-from rnnstrategy.nets import RecurrentNet
-from rnnstrategy.training import TrainConfig, train
+from rnnstrategy.forecasting.nets import RecurrentNet
+from rnnstrategy.forecasting.training import TrainConfig, train
 
 
 def toy_data(n: int = 256) -> tuple[torch.Tensor, torch.Tensor]:

@@ -11,9 +11,13 @@ import pytest
 
 from rnnstrategy.cli import main
 from rnnstrategy.errors import ConfigError
-from rnnstrategy.executors import run_tasks
-from rnnstrategy.universe import SUMMARY_COLUMNS, forecast_universe, resolve_sources
-from rnnstrategy.walkforward import ForecastConfig
+from rnnstrategy.forecasting.config import ForecastConfig
+from rnnstrategy.forecasting.executors import run_tasks
+from rnnstrategy.forecasting.universe import (
+    SUMMARY_COLUMNS,
+    forecast_universe,
+    resolve_sources,
+)
 
 TINY = ForecastConfig(hidden=(8,), lookback=10, epochs=2, patience=0, min_train=100, device="cpu")
 START = "2023-01-03"

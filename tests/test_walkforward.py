@@ -13,7 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnnstrategy.walkforward import ForecastConfig, walk_forward, walk_forward_many
+from rnnstrategy.forecasting.walkforward import (
+    ForecastConfig,
+    walk_forward,
+    walk_forward_many,
+)
 
 TINY = ForecastConfig(hidden=(8,), lookback=10, horizon=2, epochs=3, warm_start=True, warm_start_epochs=2,
                       patience=0, retrain_every=25, min_train=100, batch_size=32, device="cpu")

@@ -1,7 +1,7 @@
 """``rnnstrategy backtest``: forecast (or reuse forecasts), trade them under A-share rules, report.
 
 The pipeline (:func:`execute`) is shared with ``rnnstrategy run``, which reads the same
-settings from a TOML file (:mod:`rnnstrategy.runconfig`).
+settings from a TOML file (:mod:`rnnstrategy.config`).
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from rnnstrategy.cli.forecast import (
     run_walk_forward,
 )
 from rnnstrategy.cli.report import use_agg
+from rnnstrategy.config import BacktestSpec, BenchmarkSpec, DataSpec, RunConfig
 from rnnstrategy.data import load_bars
 from rnnstrategy.errors import ConfigError
-from rnnstrategy.runconfig import BacktestSpec, BenchmarkSpec, DataSpec, RunConfig
-from rnnstrategy.walkforward import first_retrain_row
+from rnnstrategy.forecasting.walkforward import first_retrain_row
 
 __all__ = ["add_backtest_options", "execute", "register", "run_config_from_args"]
 
@@ -124,7 +124,7 @@ def _check_benchmark_covers(benchmark: pd.DataFrame, first: pd.Timestamp | None,
 
 
 def _forecasts(config: RunConfig, bars: pd.DataFrame, options: argparse.Namespace) -> pd.DataFrame:
-    from rnnstrategy.forecastio import read_forecasts
+    from rnnstrategy.forecasting.frames import read_forecasts
 
     if config.backtest.forecasts:
         forecasts = read_forecasts(config.backtest.forecasts)
@@ -175,7 +175,13 @@ def _summary(metrics: dict[str, Any]) -> list[str]:
 
 def _titles(config: RunConfig, symbol: str, bench_symbol: str, forecasts: pd.DataFrame) -> Any:
     """Strategy, benchmark and security names: "GRU forecast on 600519 贵州茅台", "CSI 300"."""
-    from rnnstrategy.report import Titles, benchmark_title, find_names_file, security_label, security_name
+    from rnnstrategy.report import (
+        Titles,
+        benchmark_title,
+        find_names_file,
+        security_label,
+        security_name,
+    )
 
     names = config.data.names or find_names_file(config.data.source)
     security = security_label(symbol, config.data.name or security_name(symbol, names))
@@ -221,9 +227,15 @@ def execute(config: RunConfig, out: Path, options: argparse.Namespace, *, config
     ``no_store`` and ``quiet``.
     """
     use_agg()
-    from rnnstrategy.btresults import load_strategy, run_backtest
+    from rnnstrategy.backtrader.results import load_strategy, run_backtest
     from rnnstrategy.evaluation import forecast_metrics
-    from rnnstrategy.report import FILES, RunReport, benchmark_returns, run_metrics, write_run
+    from rnnstrategy.report import (
+        FILES,
+        RunReport,
+        benchmark_returns,
+        run_metrics,
+        write_run,
+    )
 
     timer = _Timer()
     spec = config.backtest

@@ -8,9 +8,9 @@ import sys
 
 from tqdm import tqdm
 
+from rnnstrategy.ashare.symbols import symbol_info
 from rnnstrategy.data import AkshareSource, BarCache, load_bars
 from rnnstrategy.errors import RnnStrategyError
-from rnnstrategy.symbols import symbol_info
 
 __all__ = ["register"]
 

@@ -1,7 +1,7 @@
 """``rnnstrategy forecast``: walk-forward forecasts of one security or a universe, with metrics.
 
 One source (a CSV or a symbol) writes ``DIR/forecasts.csv`` and ``DIR/metrics.json``;
-several, or a folder of CSVs, run :func:`rnnstrategy.universe.forecast_universe` and
+several, or a folder of CSVs, run :func:`rnnstrategy.forecasting.universe.forecast_universe` and
 write ``DIR/forecasts/<symbol>.csv`` with ``DIR/summary.csv`` and ``DIR/summary.json``.
 """
 
@@ -16,14 +16,15 @@ import torch
 from tqdm import tqdm
 
 from rnnstrategy.data import load_bars
-from rnnstrategy.data.cache import atomic_write_bytes
+from rnnstrategy.data.fingerprint import DataFingerprint
 from rnnstrategy.errors import ConfigError
 from rnnstrategy.evaluation import forecast_metrics
-from rnnstrategy.executors import EXECUTORS
-from rnnstrategy.foldstore import DataFingerprint, default_store_dir
-from rnnstrategy.forecastio import write_forecasts
-from rnnstrategy.universe import forecast_universe
-from rnnstrategy.walkforward import FoldReport, ForecastConfig, walk_forward
+from rnnstrategy.files import atomic_write_bytes
+from rnnstrategy.forecasting.executors import EXECUTORS
+from rnnstrategy.forecasting.foldstore import default_store_dir
+from rnnstrategy.forecasting.frames import write_forecasts
+from rnnstrategy.forecasting.universe import forecast_universe
+from rnnstrategy.forecasting.walkforward import FoldReport, ForecastConfig, walk_forward
 
 __all__ = ["register", "add_compute_options", "add_forecaster_options", "config_from_args", "run_walk_forward"]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rnnstrategy.cli.backtest import execute
 from rnnstrategy.cli.forecast import add_compute_options
-from rnnstrategy.runconfig import load_run_config
+from rnnstrategy.config import load_run_config
 
 __all__ = ["register"]
 
@@ -17,7 +17,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "run",
         help="run a backtest defined in a TOML file (see backtests/*.toml)",
         description="Read a backtest definition (tables [data], [benchmark], [forecast], [backtest], "
-                    "[backtest.params]; see rnnstrategy.runconfig) from FILE, or the configuration recorded in a "
+                    "[backtest.params]; see rnnstrategy.config) from FILE, or the configuration recorded in a "
                     "run's manifest.json, and forecast, backtest and report as `rnnstrategy backtest` does. "
                     "Relative paths in FILE are looked up beside it first.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,

@@ -18,12 +18,18 @@ import logging
 from typing import Any, Protocol
 
 import pandas as pd
-from tenacity import RetryError, Retrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_not_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
+from rnnstrategy.ashare.symbols import SymbolInfo
 from rnnstrategy.data.cache import BarCache
 from rnnstrategy.data.formats import FORMATS, to_canonical
 from rnnstrategy.errors import DataError, FetchError
-from rnnstrategy.symbols import SymbolInfo
 
 __all__ = ["AkshareSource", "AkshareApi"]
 

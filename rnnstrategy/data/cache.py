@@ -20,47 +20,23 @@ import io
 import json
 import logging
 import os
-import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
-import platformdirs
 
-__all__ = ["BarCache", "CacheEntry", "cache_root", "default_cache_dir", "atomic_write_bytes"]
+from rnnstrategy.files import atomic_write_bytes, cache_root
+
+__all__ = ["BarCache", "CacheEntry", "default_cache_dir"]
 
 log = logging.getLogger(__name__)
 
-CACHE_ENV = "RNNSTRATEGY_CACHE"
 _FORMAT_VERSION = 1
-
-
-def cache_root() -> Path:
-    """``$RNNSTRATEGY_CACHE`` if set, else the per-user cache directory of rnnstrategy."""
-    env = os.environ.get(CACHE_ENV)
-    return Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("rnnstrategy"))
 
 
 def default_cache_dir() -> Path:
     """Where downloaded bars are cached: ``bars/`` under :func:`cache_root`."""
     return cache_root() / "bars"
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so readers see the old file or the new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp"
-    # os.open with 0o666 lets the umask decide the mode, as for any file (mkstemp would force 0600)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass(frozen=True)

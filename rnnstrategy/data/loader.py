@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from rnnstrategy.ashare.symbols import SymbolInfo, symbol_info
 from rnnstrategy.data.akshare_source import AkshareSource
 from rnnstrategy.data.formats import detect_format, to_canonical
 from rnnstrategy.data.frame import ADJUSTS, validate_bars
 from rnnstrategy.errors import DataError, SymbolError
-from rnnstrategy.symbols import SymbolInfo, symbol_info
 
 __all__ = ["load_bars", "read_bars_csv"]
 

@@ -1,7 +1,9 @@
 """Reports of a finished backtest: quantstats tearsheet, diagnostics plots, metrics and manifest.
 
-Plain data in, files out; nothing here touches Backtrader (see :mod:`rnnstrategy.btresults`
-for collecting a run) and only :mod:`rnnstrategy.report.tearsheet` imports quantstats.
+Plain data in, files out; nothing here imports Backtrader or PyTorch (see
+:mod:`rnnstrategy.backtrader.results` for collecting a run), and only
+:mod:`rnnstrategy.report.tearsheet` imports quantstats, when a tearsheet is drawn. Names are
+imported on first use, so ``import rnnstrategy.report`` is cheap.
 
 Example::
 
@@ -12,51 +14,29 @@ Example::
     write_run("runs/moutai", report, metrics=run_metrics(report), manifest={})
 """
 
-from rnnstrategy.report.benchmark import benchmark_returns
-from rnnstrategy.report.manifest import data_record, package_versions
-from rnnstrategy.report.names import (
-    Titles,
-    benchmark_title,
-    find_names_file,
-    security_label,
-    security_name,
-)
-from rnnstrategy.report.run import (
-    EQUITY_COLUMNS,
-    FILES,
-    RunReport,
-    read_run,
-    render,
-    run_metrics,
-    trade_statistics,
-    write_json,
-    write_run,
-)
-from rnnstrategy.report.tearsheet import (
-    PERIODS_PER_YEAR,
-    headline_metrics,
-    write_tearsheet,
-)
+from rnnstrategy._lazy import lazy_exports
 
-__all__ = [
-    "EQUITY_COLUMNS",
-    "FILES",
-    "PERIODS_PER_YEAR",
-    "RunReport",
-    "Titles",
-    "benchmark_returns",
-    "benchmark_title",
-    "data_record",
-    "find_names_file",
-    "headline_metrics",
-    "package_versions",
-    "read_run",
-    "render",
-    "run_metrics",
-    "security_label",
-    "security_name",
-    "trade_statistics",
-    "write_json",
-    "write_run",
-    "write_tearsheet",
-]
+_EXPORTS = {
+    "benchmark_returns": "rnnstrategy.report.benchmark",
+    "data_record": "rnnstrategy.report.manifest",
+    "package_versions": "rnnstrategy.report.manifest",
+    "Titles": "rnnstrategy.report.names",
+    "benchmark_title": "rnnstrategy.report.names",
+    "find_names_file": "rnnstrategy.report.names",
+    "security_label": "rnnstrategy.report.names",
+    "security_name": "rnnstrategy.report.names",
+    "EQUITY_COLUMNS": "rnnstrategy.report.run",
+    "FILES": "rnnstrategy.report.run",
+    "RunReport": "rnnstrategy.report.run",
+    "read_run": "rnnstrategy.report.run",
+    "render": "rnnstrategy.report.run",
+    "run_metrics": "rnnstrategy.report.run",
+    "trade_statistics": "rnnstrategy.report.run",
+    "write_json": "rnnstrategy.report.run",
+    "write_run": "rnnstrategy.report.run",
+    "PERIODS_PER_YEAR": "rnnstrategy.ashare.calendar",
+    "headline_metrics": "rnnstrategy.report.tearsheet",
+    "write_tearsheet": "rnnstrategy.report.tearsheet",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = list(_EXPORTS)

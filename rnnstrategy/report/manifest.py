@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rnnstrategy.foldstore import DataFingerprint
+from rnnstrategy.data.fingerprint import DataFingerprint
 
 __all__ = ["PACKAGES", "data_record", "package_versions"]
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from rnnstrategy.ashare.symbols import symbol_info
 from rnnstrategy.errors import DataError, SymbolError
-from rnnstrategy.symbols import symbol_info
 
 __all__ = [
     "INDEX_NAMES", "NAMES_ENV", "NAMES_FILE", "Titles", "benchmark_title", "find_names_file", "read_names",

@@ -9,7 +9,7 @@ Layout of a run directory (every file written atomically)::
     metrics.json                performance (strategy, benchmark), trades, forecast quality
     trades.csv                  date,symbol,side,size,price,value,commission,stamp_duty,transfer_fee
     equity.csv                  date,value,cash,position,close,return,benchmark_return
-    forecasts.csv               the forecast frame (rnnstrategy.forecastio)
+    forecasts.csv               the forecast frame (rnnstrategy.forecasting.frames)
     forecasts.meta.json         its attrs: symbol, configuration, fold reports with loss history
     manifest.json               configuration, data fingerprints, versions, command line
 
@@ -31,17 +31,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rnnstrategy.bttrades import TRADE_COLUMNS
-from rnnstrategy.data.cache import atomic_write_bytes
+from rnnstrategy.ashare.calendar import PERIODS_PER_YEAR
 from rnnstrategy.errors import DataError
-from rnnstrategy.forecastio import meta_path, read_forecasts, write_forecasts
-from rnnstrategy.plots import equity_figure, forecast_figure, loss_figure, save_png
+from rnnstrategy.files import atomic_write_bytes
+from rnnstrategy.forecasting.frames import meta_path, read_forecasts, write_forecasts
+from rnnstrategy.records import EQUITY_COLUMNS, TRADE_COLUMNS
 from rnnstrategy.report.names import Titles
-from rnnstrategy.report.tearsheet import (
-    PERIODS_PER_YEAR,
-    headline_metrics,
-    write_tearsheet,
+from rnnstrategy.report.plots import (
+    equity_figure,
+    forecast_figure,
+    loss_figure,
+    save_png,
 )
+
+
+def _tearsheet():  # quantstats takes seconds to import: only when a tearsheet or its figures are made
+    from rnnstrategy.report import tearsheet
+
+    return tearsheet
+
 
 __all__ = [
     "EQUITY_COLUMNS",
@@ -57,7 +65,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-EQUITY_COLUMNS = ("value", "cash", "position", "close", "return", "benchmark_return")
 
 #: File names of a run directory.
 FILES = {
@@ -167,8 +174,8 @@ def run_metrics(report: RunReport, forecast: Mapping[str, object] | None = None)
             "start_value": float(equity["value"].iloc[0] / (1 + first_return)),
             "final_value": float(equity["value"].iloc[-1]),
         },
-        "strategy": {"title": report.titles.strategy, **headline_metrics(report.returns, report.periods_per_year)},
-        "benchmark": {"title": report.titles.benchmark, **headline_metrics(report.benchmark, report.periods_per_year)},
+        "strategy": {"title": report.titles.strategy, **_tearsheet().headline_metrics(report.returns, report.periods_per_year)},
+        "benchmark": {"title": report.titles.benchmark, **_tearsheet().headline_metrics(report.benchmark, report.periods_per_year)},
         "trades": trade_statistics(report.trades, equity, report.periods_per_year),
         "forecast": dict(forecast or {}),
     }
@@ -209,7 +216,7 @@ def render(out: str | Path, report: RunReport) -> list[Path]:
     out = Path(out)
     titles = report.titles
     log.info("drawing the tearsheet and plots of %s into %s", titles.strategy, out)
-    paths = [write_tearsheet(out / FILES["tearsheet"], report.returns, report.benchmark, titles,
+    paths = [_tearsheet().write_tearsheet(out / FILES["tearsheet"], report.returns, report.benchmark, titles,
                              parameters=report.parameters, periods_per_year=report.periods_per_year)]
     paths.append(save_png(forecast_figure(report.forecasts, report.equity["close"], titles.security),
                           out / FILES["forecast_plot"]))

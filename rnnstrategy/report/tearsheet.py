@@ -22,16 +22,14 @@ import matplotlib as mpl
 import pandas as pd
 import quantstats as qs
 
-from rnnstrategy.data.cache import atomic_write_bytes
-from rnnstrategy.plots import cjk_font, quiet_fonts
+from rnnstrategy.ashare.calendar import PERIODS_PER_YEAR
+from rnnstrategy.files import atomic_write_bytes
 from rnnstrategy.report.names import Titles
+from rnnstrategy.report.plots import cjk_font, quiet_fonts
 
 __all__ = ["HEADLINE_METRICS", "PERIODS_PER_YEAR", "headline_metrics", "offline_html", "write_tearsheet"]
 
 log = logging.getLogger(__name__)
-
-#: Trading days per year of the Shanghai/Shenzhen calendar (mean of 2006-2022: 243).
-PERIODS_PER_YEAR = 243
 
 #: The metrics of ``metrics.json`` (fractions, not percent; ratios annualised).
 HEADLINE_METRICS = ("total_return", "cagr", "sharpe", "sortino", "max_drawdown", "volatility", "win_rate")

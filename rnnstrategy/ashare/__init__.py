@@ -1,0 +1,2 @@
+"""China A-share market rules as plain data and arithmetic: boards and lots, fee schedules by
+date, price limits, and the switches of a run's rules. No Backtrader, no PyTorch."""

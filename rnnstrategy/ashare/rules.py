@@ -1,0 +1,107 @@
+"""The A-share rules of a run as one typed configuration.
+
+:class:`AShareRules` names every switch of the broker rules, the commission rate and
+minimum, and what the bars do not say about securities (ST status, listing dates, or a
+tushare stock list that has both). It is the single definition the Python API
+(``rnnstrategy.backtest(rules=...)``), the ``[rules]`` table of a TOML run and the
+``backtest`` command's options are derived from; the Backtrader side applies it with
+:func:`rnnstrategy.backtrader.rules.use_ashare_rules`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass, field
+
+from rnnstrategy.ashare.limits import SecurityRules
+from rnnstrategy.ashare.symbols import symbol_info
+from rnnstrategy.errors import ConfigError, SymbolError
+
+__all__ = ["AShareRules", "MAX_COMMISSION"]
+
+MAX_COMMISSION = 0.003
+"""Regulatory cap on broker commission (0.3 % of value); a larger rate is a unit mistake."""
+
+
+def _setting(default: object, help: str) -> object:
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class AShareRules:
+    """The broker rules of a run; every rule on by default (all off is plain Backtrader).
+
+    ``st`` and ``listing_dates`` are keyed by symbol in any spelling (``600666``,
+    ``600666.SH``); ``securities_file`` reads ST status (an ``ST``/``*ST`` name) and listing
+    dates from a tushare stock list such as ``basic_stock_data.csv``; entries given here
+    win over the file's.
+    """
+
+    commission: bool = _setting(True, "charge broker commission")
+    stamp_duty: bool = _setting(True, "charge stamp duty by trade date (sells only since 2008-09-19)")
+    transfer_fee: bool = _setting(True, "charge the transfer fee by trade date")
+    lots: bool = _setting(True, "round orders to board lots (100; STAR 200 then 1)")
+    no_short: bool = _setting(True, "refuse sells beyond the position")
+    t_plus_one: bool = _setting(True, "shares bought today cannot be sold today")
+    price_limits: bool = _setting(True, "no buy fill at limit-up, no sell fill at limit-down")
+    skip_suspended: bool = _setting(True, "no fills on days without a bar (suspension)")
+    commission_rate: float = _setting(0.00025, "broker commission, a fraction of value (0.00025 = 0.025 %)")
+    min_commission: float = _setting(5.0, "minimum commission per order, CNY")
+    st: tuple[str, ...] = _setting((), "symbols under special treatment for the whole run (5 % main-board limit)")
+    listing_dates: dict[str, str] = _setting({}, "listing date by symbol, YYYY-MM-DD (no price limit on the "
+                                                  "first days after listing)")
+    securities_file: str | None = _setting(None, "tushare stock list (ts_code, name, list_date) with ST names "
+                                                  "and listing dates, e.g. basic_stock_data.csv")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "st", tuple(self.st))
+        if not 0 <= self.commission_rate <= MAX_COMMISSION:
+            raise ConfigError(
+                f"commission_rate={self.commission_rate!r}: give a fraction of value, at most the regulatory cap "
+                f"{MAX_COMMISSION} (0.3 %); 0.025 % is commission_rate=0.00025"
+            )
+        if not self.min_commission >= 0:
+            raise ConfigError(f"min_commission={self.min_commission!r}: use 0 or a positive amount in CNY")
+        for symbol in (*self.st, *self.listing_dates):
+            _ts_code(symbol)
+        for symbol, date in self.listing_dates.items():
+            _date(symbol, date)
+
+    @classmethod
+    def off(cls) -> AShareRules:
+        """Every rule off: plain Backtrader fills and no fees."""
+        return cls(**{f.name: False for f in dataclasses.fields(cls) if f.type in (bool, "bool")})
+
+    def securities(self) -> dict[str, SecurityRules]:
+        """:class:`SecurityRules` by tushare code, from ``securities_file`` then ``st`` and ``listing_dates``."""
+        st: dict[str, bool] = {}
+        listed: dict[str, dt.date] = {}
+        if self.securities_file:
+            from rnnstrategy.data.securities import read_securities  # a file read: the data layer's job
+
+            for security in read_securities(self.securities_file).values():
+                st[security.ts_code] = security.st
+                if security.list_date is not None:
+                    listed[security.ts_code] = security.list_date
+        st.update({_ts_code(symbol): True for symbol in self.st})
+        listed.update({_ts_code(symbol): _date(symbol, date) for symbol, date in self.listing_dates.items()})
+        return {code: SecurityRules(st=st.get(code), listing_date=listed.get(code)) for code in sorted({*st, *listed})}
+
+
+def _ts_code(symbol: str) -> str:
+    try:
+        return symbol_info(symbol).ts_code
+    except SymbolError as exc:
+        raise ConfigError(f"A-share rules: {exc}") from None
+
+
+def _date(symbol: str, value: object) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise ConfigError(f"listing date {value!r} of {symbol}: give YYYY-MM-DD, e.g. 2020-07-16") from None

@@ -1,0 +1,357 @@
+"""A Backtrader broker that trades by A-share rules.
+
+:class:`AShareBroker` is a ``bt.brokers.BackBroker`` with these rules, each a
+param that can be switched off (all off: plain ``BackBroker`` behaviour):
+
+``lots``
+    Orders are rounded down to a valid size when they are placed: 100-share
+    lots; STAR (688xxx) at least 200 shares, then 1-share steps; BSE at least
+    100, then 1-share steps. An order that rounds to nothing is not sent
+    (``buy``/``sell`` return ``None``, as Backtrader does for a zero size) and
+    this is logged. A sell of the whole position may be an odd lot, since
+    A-share rules require an odd remainder to be sold in one order; a partial
+    sell is rounded down like a buy, which keeps the odd remainder for the
+    final sell.
+``no_short``
+    A sell is capped at the long position; with no position it is not sent.
+    The exit orders of a bracket are judged against the size of their entry
+    order, whose position does not exist yet when they are placed.
+``t_plus_one``
+    Shares bought on a day cannot be sold that day. A sell that needs them
+    (possible with cheat-on-close, or a close fill after an open fill) is
+    rejected when it would fill: status ``Rejected``, logged.
+``price_limits``
+    A buy does not fill at or above the limit-up price, a sell not at or below
+    the limit-down price. Both are judged from the fill price, the fill bar's
+    date and the previous bar's close in the same (possibly adjusted) series,
+    never from later bars; see :mod:`rnnstrategy.ashare.limits` for the arithmetic,
+    ST status and the unlimited days after a listing. A feed's first bar has
+    no previous close and is not limited.
+``skip_suspended``
+    A suspended security has no bar for the day: nothing fills on the stale
+    bar Backtrader still shows for it. The market's day is the newest bar of
+    all feeds; an order created on a stale bar under cheat-on-close does not
+    fill either.
+
+An order refused by ``price_limits`` or ``skip_suspended`` is cancelled
+(status ``Canceled``, logged): A-share orders are day orders, and an unfilled
+one expires at the close, so the strategy decides again on the next bar.
+``Canceled`` rather than ``Expired`` lets the usual ``notify_order`` pattern
+(Canceled/Margin/Rejected) release the strategy's pending order.
+
+The board of a feed is read from its name (``cerebro.adddata(feed,
+name="600519.SH")``) with :func:`rnnstrategy.ashare.symbols.symbol_info`; ``securities``
+maps feed names to :class:`~rnnstrategy.ashare.limits.SecurityRules` for ST status
+and listing dates. The rules assume daily bars.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import backtrader as bt
+
+from rnnstrategy.ashare.limits import (
+    SecurityRules,
+    at_limit_down,
+    at_limit_up,
+    daily_limit,
+)
+from rnnstrategy.ashare.symbols import SymbolInfo, symbol_info
+from rnnstrategy.backtrader.commission import AShareCommission
+from rnnstrategy.errors import ConfigError, SymbolError
+
+__all__ = ["AShareBroker"]
+
+logger = logging.getLogger(__name__)
+
+_NO_RULES = SecurityRules()
+
+
+class AShareBroker(bt.brokers.BackBroker):
+    """``BackBroker`` with A-share lots, no shorting, T+1, price limits and suspensions.
+
+    Params (besides those of ``BackBroker``):
+        lots, no_short, t_plus_one, price_limits, skip_suspended: switch each
+            rule (see the module docstring); all default to ``True``.
+        securities: mapping of feed name to
+            :class:`~rnnstrategy.ashare.limits.SecurityRules` (ST, listing date).
+    """
+
+    params = (
+        ("lots", True),
+        ("no_short", True),
+        ("t_plus_one", True),
+        ("price_limits", True),
+        ("skip_suspended", True),
+        ("securities", None),
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rules = _rules_by_code(self.p.securities)
+
+    def init(self) -> None:
+        super().init()
+        self._reset_state()
+
+    def start(self) -> None:
+        super().start()
+        cerebro = getattr(self, "cerebro", None)
+        exactbars = cerebro.p.exactbars if cerebro is not None else False
+        if self.p.price_limits and exactbars >= 1:
+            raise ConfigError(
+                f"price_limits need earlier bars (previous close, listing days) but Cerebro runs with "
+                f"exactbars={exactbars!r}, which drops them: use exactbars=False (the default) or -1"
+            )
+
+    def _reset_state(self) -> None:
+        self._symbols: dict[str, SymbolInfo] = {}
+        self._bought: dict[Any, tuple[dt.date, float]] = {}  # data -> (date, shares bought that day)
+        self._market_dt: float | None = None  # newest bar of all feeds, this broker cycle
+        self._prev_market_dt: float | None = None
+        self._warned: set[str] = set()
+
+    # -- metadata ---------------------------------------------------------------------------
+
+    def security(self, data: Any) -> SymbolInfo:
+        """Board metadata of a feed, from its name.
+
+        Raises:
+            ConfigError: when the feed name is not an A-share code.
+        """
+        name = getattr(data, "_name", "") or ""
+        if name not in self._symbols:
+            try:
+                self._symbols[name] = symbol_info(name)
+            except SymbolError as err:
+                raise ConfigError(
+                    f"feed name {name!r} is not an A-share code, so its board rules are unknown: "
+                    f"add the feed with cerebro.adddata(feed, name='600519.SH') ({err})"
+                ) from None
+        return self._symbols[name]
+
+    def security_rules(self, data: Any) -> SecurityRules:
+        """The :class:`SecurityRules` of a feed (defaults when none were given)."""
+        return self._rules.get(self.security(data).ts_code, _NO_RULES)
+
+    # -- order sizes (lots, no_short) -----------------------------------------------------------
+
+    def buy(self, owner: Any, data: Any, size: float, *args: Any, **kwargs: Any) -> bt.Order | None:
+        if self.p.lots:
+            size = self._lot_size(data, size, side="buy")
+            if not size:
+                return None
+        return super().buy(owner, data, size, *args, **kwargs)
+
+    def sell(self, owner: Any, data: Any, size: float, *args: Any, **kwargs: Any) -> bt.Order | None:
+        parent = kwargs.get("parent")
+        # a bracket child exits the position its parent opens, which does not exist yet
+        position = abs(parent.size) if parent is not None else self.getposition(data).size
+        if self.p.no_short:
+            if position <= 0:
+                logger.info("%s %s: sell of %s not sent: no long position (A-shares cannot be sold short)",
+                            data._name, _bar_date(data), _shares(size))
+                return None
+            if size > position:
+                logger.info("%s %s: sell of %s capped at the position of %s shares",
+                            data._name, _bar_date(data), _shares(size), _shares(position))
+                size = position
+        if self.p.lots:
+            size = self._lot_size(data, size, side="sell", position=position)
+            if not size:
+                return None
+        return super().sell(owner, data, size, *args, **kwargs)
+
+    def _lot_size(self, data: Any, size: float, side: str, position: float | None = None) -> float:
+        info = self.security(data)
+        if side == "sell" and size == position:
+            return size  # the whole holding, odd lot allowed
+        valid = info.valid_order_size(size)
+        if not valid:
+            why = "an index cannot be traded" if info.is_index else (
+                f"below the {info.min_order}-share minimum of the {info.board.value} board")
+            logger.info("%s %s: %s of %s shares not sent: %s", data._name, _bar_date(data), side, _shares(size), why)
+        elif valid != size:
+            logger.debug("%s %s: %s of %s shares rounded down to %s",
+                         data._name, _bar_date(data), side, _shares(size), valid)
+        return valid
+
+    # -- fills -----------------------------------------------------------------------------------
+
+    def next(self) -> None:
+        self._prev_market_dt = self._market_dt
+        self._market_dt = self._newest_bar_dt()
+        if self._market_dt is not None:
+            self._date_comminfos(bt.num2date(self._market_dt).date())
+        super().next()
+
+    def _newest_bar_dt(self) -> float | None:
+        cerebro = getattr(self, "cerebro", None)
+        dts = [d.datetime[0] for d in getattr(cerebro, "datas", ()) if len(d)]
+        return max(dts) if dts else None
+
+    def _date_comminfos(self, date: dt.date) -> None:
+        for comminfo in self.comminfo.values():
+            if isinstance(comminfo, AShareCommission):
+                comminfo.trade_date = date
+
+    def _execute(self, order: bt.Order, ago: int | None = None, price: float | None = None,
+                 cash: float | None = None, position: Any = None, dtcoc: float | None = None) -> Any:
+        data = order.data
+        if ago is not None and price is None:
+            return None  # nothing to execute (as BackBroker)
+        fill_dt = self._fill_dt(order, ago, dtcoc)
+        fill_date = data.num2date(fill_dt).date()
+        if ago is not None:
+            refusal = self._refusal(order, ago, price, fill_dt, fill_date, coc=dtcoc is not None)
+            if refusal is not None:
+                self._refuse(order, *refusal, fill_date=fill_date)
+                return None
+
+        comminfo = self.getcommissioninfo(data)
+        dated = isinstance(comminfo, AShareCommission)
+        if dated:
+            previous, comminfo.trade_date = comminfo.trade_date, fill_date
+        executed_before = order.executed.size
+        try:
+            result = super()._execute(order, ago=ago, price=price, cash=cash, position=position, dtcoc=dtcoc)
+        finally:
+            if dated:
+                comminfo.trade_date = previous
+        bought = order.executed.size - executed_before
+        if ago is not None and bought > 0:
+            day, shares = self._bought.get(data, (fill_date, 0.0))
+            self._bought[data] = (fill_date, bought + (shares if day == fill_date else 0.0))
+        return result
+
+    def _fill_dt(self, order: bt.Order, ago: int | None, dtcoc: float | None) -> float:
+        if dtcoc is not None:
+            return dtcoc
+        if ago is not None:
+            return order.data.datetime[ago]
+        # pseudo-execution (cash check at submission): the bar the order will fill on
+        coc = self.p.coc and order.exectype == bt.Order.Market and order.info.get("coc", True)
+        return order.created.dt if coc else order.data.datetime[0]
+
+    def _refusal(self, order: bt.Order, ago: int, price: float, fill_dt: float, fill_date: dt.date,
+                 coc: bool) -> tuple[str, str] | None:
+        """(status, reason) when a rule refuses this fill, else ``None``."""
+        data = order.data
+        if self.p.skip_suspended and self._is_stale(data, ago, fill_dt, coc):
+            market = bt.num2date(self._market_dt).date()
+            return "cancel", f"suspended: no bar on {market}, the last one is from {fill_date}"
+        if self.p.price_limits:
+            reason = self._limit_refusal(order, price, fill_dt, fill_date)
+            if reason:
+                return "cancel", reason
+        if self.p.t_plus_one and order.issell():
+            reason = self._t1_refusal(order, fill_date)
+            if reason:
+                return "reject", reason
+        return None
+
+    def _is_stale(self, data: Any, ago: int, fill_dt: float, coc: bool) -> bool:
+        if coc:  # filled on the bar of the order, which the strategy saw last cycle
+            return self._prev_market_dt is not None and fill_dt < self._prev_market_dt
+        return ago == 0 and self._market_dt is not None and fill_dt < self._market_dt
+
+    def _limit_refusal(self, order: bt.Order, price: float, fill_dt: float, fill_date: dt.date) -> str | None:
+        data = order.data
+        k = _bar_offset(data, fill_dt)
+        if k is None or len(data) < 2 - k:
+            return None  # no previous close to judge from
+        info = self.security(data)
+        rules = self.security_rules(data)
+        limit = daily_limit(info, rules, fill_date)
+        if limit is None or self._in_listing_window(data, k, info, rules, fill_date):
+            return None
+        prev_close = data.close[k - 1]
+        if order.isbuy() and at_limit_up(price, prev_close, limit):
+            return f"buy at {price:.4f} is at limit-up ({limit:.0%} above the previous close {prev_close:.4f})"
+        if order.issell() and at_limit_down(price, prev_close, limit):
+            return f"sell at {price:.4f} is at limit-down ({limit:.0%} below the previous close {prev_close:.4f})"
+        return None
+
+    def _in_listing_window(self, data: Any, k: int, info: SymbolInfo, rules: SecurityRules,
+                           fill_date: dt.date) -> bool:
+        days = rules.unlimited_days(info.board)
+        listing = rules.listing_date
+        if not days or listing is None or fill_date < listing:
+            return False
+        first = data.datetime.date(1 - min(len(data), data.buflen()))
+        if first > listing:
+            if data._name not in self._warned:
+                self._warned.add(data._name)
+                logger.warning("%s: the feed starts on %s, after the listing on %s; "
+                               "its first bars are treated as past the unlimited days", data._name, first, listing)
+            return False
+        count, i = 0, k
+        while i > -len(data) and data.datetime.date(i) >= listing and count <= days:  # first >= listing
+            count += 1
+            i -= 1
+        return count <= days
+
+    def _t1_refusal(self, order: bt.Order, fill_date: dt.date) -> str | None:
+        data = order.data
+        position = self.getposition(data).size
+        if position <= 0:
+            return None
+        day, bought = self._bought.get(data, (fill_date, 0.0))
+        today = bought if day == fill_date else 0.0
+        selling = min(abs(order.executed.remsize), position)
+        if selling <= position - today:
+            return None
+        return (f"sell of {_shares(selling)} shares needs some of the {_shares(today)} bought on "
+                f"{fill_date}: only {_shares(position - today)} are sellable (T+1)")
+
+    def _refuse(self, order: bt.Order, status: str, reason: str, fill_date: dt.date) -> None:
+        verb = "rejected" if status == "reject" else "cancelled"
+        side = "buy" if order.isbuy() else "sell"
+        logger.info("%s %s: order %s (%s %s) %s: %s", order.data._name, fill_date, order.ref, side,
+                    _shares(abs(order.executed.remsize)), verb, reason)
+        order.addinfo(ashare_refusal=reason)
+        if status == "reject":
+            order.reject(self)
+        else:
+            order.cancel()
+        self.notify(order)
+        self._ococheck(order)
+        self._bracketize(order, cancel=True)
+
+
+def _rules_by_code(securities: Any) -> dict[str, SecurityRules]:
+    """``securities`` keyed by tushare code, so '600519', 'SH600519' and '600519.SH' all match."""
+    example = "{'688981.SH': SecurityRules(listing_date=datetime.date(2020, 7, 16))}"
+    if securities is None:
+        return {}
+    if not isinstance(securities, Mapping):
+        raise ConfigError(f"securities={securities!r}: give a mapping of feed name to SecurityRules, e.g. {example}")
+    rules: dict[str, SecurityRules] = {}
+    for name, value in securities.items():
+        if not isinstance(value, SecurityRules):
+            raise ConfigError(f"securities[{name!r}]={value!r}: give a SecurityRules, e.g. {example}")
+        try:
+            rules[symbol_info(name).ts_code] = value
+        except SymbolError as err:
+            raise ConfigError(f"securities: {err}") from None
+    return rules
+
+
+def _bar_offset(data: Any, dtnum: float) -> int | None:
+    """Offset (0 or -1) of the feed's bar stamped ``dtnum``, ``None`` when absent."""
+    for k in (0, -1):
+        if len(data) > -k and data.datetime[k] == dtnum:
+            return k
+    return None
+
+
+def _bar_date(data: Any) -> dt.date | str:
+    return data.datetime.date(0) if len(data) else "(no bar)"
+
+
+def _shares(size: float) -> float | int:
+    return int(size) if float(size).is_integer() else size

@@ -1,0 +1,271 @@
+"""Backtrader runs of a forecast strategy, and what they leave for the report.
+
+Usage::
+
+    result = run_backtest(bars, forecasts, load_strategy("forecast_long"), cash=1_000_000)
+
+or, with a Cerebro of your own::
+
+    add_result_analyzers(cerebro)                 # before cerebro.run()
+    strategy = cerebro.run()[0]
+    result = collect_results(strategy)            # BacktestResult: equity, returns, trades
+
+:class:`EquityCurve` records, at every bar, the portfolio value and cash after the broker
+has processed the bar, the position and the close of the first data feed. Daily returns are
+value-to-value, the first day against the starting value. :class:`BarProgress` reports bars
+done to a callback (a progress bar). Fills come from :class:`~rnnstrategy.backtrader.trades.TradeLog`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import backtrader as bt
+import pandas as pd
+
+from rnnstrategy.backtrader.feed import to_feed
+from rnnstrategy.backtrader.rules import use_ashare_rules
+from rnnstrategy.backtrader.strategy import ForecastStrategy
+from rnnstrategy.backtrader.trades import TradeLog
+from rnnstrategy.errors import ConfigError
+
+__all__ = [
+    "BacktestResult",
+    "BarProgress",
+    "EquityCurve",
+    "STRATEGY_PACKAGE",
+    "add_result_analyzers",
+    "collect_results",
+    "load_strategy",
+    "run_backtest",
+    "strategy_names",
+]
+
+STRATEGY_PACKAGE = "rnnstrategy.strategies"
+_RUN_PARAMS = ("config", "forecasts", "store", "start", "execution")  # set by run_backtest itself
+
+EQUITY = "equity"
+TRADES = "trades"
+PROGRESS = "progress"
+
+
+class EquityCurve(bt.Analyzer):
+    """Portfolio ``value``, ``cash``, ``position`` (shares of the first feed) and its ``close``
+    at every bar, indexed by the bar's date.
+
+    Usage: ``cerebro.addanalyzer(EquityCurve, _name="equity")``, then
+    ``strategy.analyzers.equity.frame()`` and ``.returns()``.
+    """
+
+    def start(self) -> None:
+        self.start_value = float(self.strategy.broker.getvalue())
+        self._cash = float(self.strategy.broker.getcash())
+        self._value = self.start_value
+        self.rows: list[tuple[pd.Timestamp, float, float, float, float]] = []
+
+    def notify_fund(self, cash: float, value: float, fundvalue: float, shares: float) -> None:
+        self._cash, self._value = float(cash), float(value)
+
+    def next(self) -> None:
+        data = self.strategy.datas[0]  # the strategy's clock is every feed's dates together
+        self.rows.append((pd.Timestamp(self.strategy.datetime.date(0)), self._value, self._cash,
+                          float(self.strategy.getposition(data).size), float(data.close[0])))
+
+    def get_analysis(self) -> dict[str, object]:
+        return {"start_value": self.start_value, "rows": self.rows}
+
+    def frame(self) -> pd.DataFrame:
+        """``value, cash, position, close`` by ``date`` (tz-naive DatetimeIndex)."""
+        frame = pd.DataFrame(self.rows, columns=["date", "value", "cash", "position", "close"]).set_index("date")
+        frame.index = pd.DatetimeIndex(frame.index, name="date")
+        return frame
+
+    def returns(self) -> pd.Series:
+        """Daily returns of the portfolio value; the first day against the starting value."""
+        value = self.frame()["value"]
+        return value.div(value.shift(1).fillna(self.start_value)).sub(1.0).rename("return")
+
+
+class BarProgress(bt.Analyzer):
+    """Calls ``callback(done, total)`` after every bar (``total`` = bars of the first feed)."""
+
+    params = (("callback", None),)
+
+    def next(self) -> None:
+        if self.p.callback is not None:
+            data = self.strategy.datas[0]
+            self.p.callback(len(data), data.buflen())
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """The outcome of one Backtrader run.
+
+    Attributes:
+        equity: ``value, cash, position, close`` by date (see :class:`EquityCurve`).
+        returns: daily returns of the portfolio value, named ``return``.
+        trades: the fills, columns of :data:`rnnstrategy.backtrader.trades.TRADE_COLUMNS`.
+        start_value: the portfolio value before the first bar (the starting cash).
+    """
+
+    equity: pd.DataFrame
+    returns: pd.Series
+    trades: pd.DataFrame
+    start_value: float
+
+    @property
+    def final_value(self) -> float:
+        return float(self.equity["value"].iloc[-1]) if len(self.equity) else self.start_value
+
+
+def add_result_analyzers(cerebro: bt.Cerebro, progress: Callable[[int, int], None] | None = None) -> None:
+    """Attach what :func:`collect_results` needs (and a progress callback) to ``cerebro``."""
+    cerebro.addanalyzer(EquityCurve, _name=EQUITY)
+    cerebro.addanalyzer(TradeLog, _name=TRADES)
+    if progress is not None:
+        cerebro.addanalyzer(BarProgress, _name=PROGRESS, callback=progress)
+
+
+def collect_results(strategy: bt.Strategy) -> BacktestResult:
+    """The :class:`BacktestResult` of a finished strategy run with :func:`add_result_analyzers`."""
+    analyzers = strategy.analyzers
+    names = set(analyzers.getnames())
+    if not {EQUITY, TRADES} <= names:
+        raise ValueError("the strategy ran without the result analyzers; "
+                         "call add_result_analyzers(cerebro) before run()")
+    equity = analyzers.getbyname(EQUITY)
+    return BacktestResult(equity=equity.frame(), returns=equity.returns(),
+                          trades=analyzers.getbyname(TRADES).frame(), start_value=equity.start_value)
+
+
+def strategy_names() -> list[str]:
+    """The ready strategies: module names in the ``strategies`` package."""
+    package = importlib.import_module(STRATEGY_PACKAGE)
+    return sorted(m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_"))
+
+
+def _import(module: str) -> Any:
+    """Import ``module``, with the current directory on the path (the user's own strategies)."""
+    added = os.getcwd() not in sys.path
+    if added:
+        sys.path.append(os.getcwd())
+    try:
+        return importlib.import_module(module)
+    finally:
+        if added:
+            sys.path.remove(os.getcwd())
+
+
+def _strategy_of(module: Any) -> Any:
+    """The one strategy class of a module: the single name of its ``__all__``, else the single
+    :class:`ForecastStrategy` subclass it defines."""
+    exported = getattr(module, "__all__", None)
+    if exported and len(exported) == 1:
+        return getattr(module, exported[0])
+    defined = [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, bt.Strategy)
+               and v.__module__ == module.__name__]
+    if len(defined) != 1:
+        found = ", ".join(v.__name__ for v in defined) or "none"
+        raise ConfigError(f"module {module.__name__} must define exactly one strategy class, found {found}; "
+                          f"name the class: {module.__name__}.ClassName")
+    return defined[0]
+
+
+def load_strategy(name: str) -> type[ForecastStrategy]:
+    """The strategy class ``name`` stands for.
+
+    Args:
+        name: a module of the ``strategies`` package (``"forecast_long"``), or a dotted path
+            to a class (``"mypackage.mymodule.MyStrategy"`` or ``"mypackage.mymodule:MyStrategy"``)
+            or to a module defining one strategy; the current directory is searched too.
+
+    Raises:
+        ConfigError: when nothing importable has that name, or it is not a
+            :class:`~rnnstrategy.backtrader.strategy.ForecastStrategy` subclass.
+    """
+    name = name.strip()
+    available = ", ".join(strategy_names())
+    if "." not in name and ":" not in name:
+        try:
+            found = _strategy_of(importlib.import_module(f"{STRATEGY_PACKAGE}.{name}"))
+        except ModuleNotFoundError:
+            raise ConfigError(f"strategy {name!r} is not one of the ready strategies ({available}); "
+                              "or give a dotted path such as mypackage.mymodule.MyStrategy") from None
+    else:
+        module_name, _, attr = name.replace(":", ".").rpartition(".")
+        try:
+            found = getattr(_import(module_name), attr) if module_name else None
+        except (ModuleNotFoundError, AttributeError):
+            found = None
+        if found is None or not isinstance(found, type):
+            try:
+                found = _strategy_of(_import(name.replace(":", ".")))
+            except ModuleNotFoundError:
+                raise ConfigError(f"strategy {name!r}: no such module or class (searched the Python path and "
+                                  f"{os.getcwd()}); ready strategies: {available}") from None
+    if not (isinstance(found, type) and issubclass(found, ForecastStrategy)):
+        raise ConfigError(f"strategy {name!r} is {found!r}, not a subclass of rnnstrategy.backtrader.strategy.ForecastStrategy "
+                          "(which gives it the RNNForecast signals)")
+    return found
+
+
+def _strategy_params(strategy: type[ForecastStrategy], params: Mapping[str, Any]) -> dict[str, Any]:
+    known = [k for k in strategy.params._getkeys() if k not in _RUN_PARAMS]
+    for key in params:
+        if key in _RUN_PARAMS:
+            raise ConfigError(f"strategy parameter {key!r} is set by the backtest itself; "
+                              "use the backtest settings (execution, start, end, forecasts) instead")
+        if key not in known:
+            raise ConfigError(f"{strategy.__name__} has no parameter {key!r}; valid: {', '.join(known)}")
+    return dict(params)
+
+
+def run_backtest(
+    bars: pd.DataFrame,
+    forecasts: pd.DataFrame,
+    strategy: type[ForecastStrategy],
+    *,
+    cash: float = 1_000_000.0,
+    execution: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    **rules: Any,
+) -> BacktestResult:
+    """Trade ``forecasts`` with ``strategy`` under A-share broker rules over the forecast dates.
+
+    Args:
+        bars: canonical bars of the traded security; the feed covers the first to the last
+            forecast date.
+        forecasts: the forecast frame (one row per forecast date).
+        strategy: a :class:`~rnnstrategy.backtrader.strategy.ForecastStrategy` subclass; a strategy
+            with ``next_open`` (trades at the open) gets ``cheat_on_open``.
+        cash: starting cash, CNY.
+        execution: ``"next_open"`` or ``"close"`` (cheat-on-close); None keeps the
+            strategy's default.
+        params: the strategy's own parameters.
+        progress: called with (bars done, bars in total) after every bar.
+        **rules: keyword arguments of :func:`~rnnstrategy.backtrader.rules.use_ashare_rules`.
+
+    Raises:
+        ConfigError: for an unknown strategy parameter or bad execution.
+    """
+    window = bars.loc[forecasts.index[0]:forecasts.index[-1]]
+    if window.empty:
+        raise ConfigError(f"the forecasts ({forecasts.index[0]:%Y-%m-%d}..{forecasts.index[-1]:%Y-%m-%d}) "
+                          f"cover no bar of {bars.attrs.get('symbol', 'the bars')}")
+    trades_at_open = strategy.next_open is not bt.Strategy.next_open
+    cerebro = bt.Cerebro(stdstats=False, cheat_on_open=trades_at_open)
+    cerebro.broker.setcash(cash)
+    feed = to_feed(window)
+    cerebro.adddata(feed, name=feed._name)
+    use_ashare_rules(cerebro, **rules)
+    run_params = {"forecasts": forecasts} | ({"execution": execution} if execution else {})
+    cerebro.addstrategy(strategy, **run_params, **_strategy_params(strategy, params or {}))
+    add_result_analyzers(cerebro, progress)
+    return collect_results(cerebro.run()[0])

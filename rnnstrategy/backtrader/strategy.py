@@ -1,0 +1,202 @@
+"""``ForecastStrategy``: the base of Backtrader strategies that trade on RNN forecasts.
+
+It builds one :class:`~rnnstrategy.backtrader.indicator.RNNForecast` per data feed (each feed gets
+its own forecasts), sets the broker's cheat-on-close from ``execution``, and offers what
+every such strategy needs: whether a feed has a bar today, orders in flight per feed, the
+round-trip cost of a trade from the commission scheme, and buying a target fraction of the
+portfolio in valid lots. Subclasses decide in ``next``; ready ones live in ``strategies/``.
+
+Example::
+
+    cerebro = bt.Cerebro()
+    cerebro.adddata(to_feed(bars))
+    use_ashare_rules(cerebro)
+    cerebro.addstrategy(ForecastLong, config=ForecastConfig(), store="folds", start="2015-01-01")
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import backtrader as bt
+import pandas as pd
+
+from rnnstrategy.backtrader.commission import order_fees
+from rnnstrategy.backtrader.indicator import RNNForecast
+from rnnstrategy.backtrader.sizer import LotSizer
+from rnnstrategy.errors import ConfigError
+
+__all__ = ["ForecastStrategy"]
+
+log = logging.getLogger(__name__)
+
+ForecastSource = pd.DataFrame | str | Path
+
+_DONE = (bt.Order.Completed, bt.Order.Canceled, bt.Order.Margin, bt.Order.Rejected, bt.Order.Expired)
+
+
+class ForecastStrategy(bt.Strategy):
+    """Base strategy: one :class:`RNNForecast` per feed, order bookkeeping, costs and lot sizing.
+
+    Params:
+        config: :class:`~rnnstrategy.forecasting.walkforward.ForecastConfig` for computed forecasts
+            (default ``ForecastConfig()``).
+        forecasts: precomputed forecasts: a forecast frame or CSV path (one feed), or a
+            mapping of feed name to frame or path (several feeds; a feed missing from it
+            computes its own). None computes every feed's forecasts.
+        store: fold-store directory, so runs and parameter sweeps train each fold once.
+        start: first forecast date; the strategy cannot trade before it.
+        execution: ``"next_open"`` (default: orders fill at the next open) or ``"close"``
+            (cheat-on-close: orders fill at this close). The strategy sets the broker's
+            cheat-on-close to match when it starts.
+        target: fraction of the portfolio value to hold in total, split equally between
+            the feeds, rounded down to valid lots (see :class:`~rnnstrategy.backtrader.sizer.LotSizer`).
+
+    Attributes:
+        signals: the :class:`RNNForecast` of each feed, in the order of ``self.datas``.
+
+    Subclasses that override ``notify_order`` must call ``super().notify_order(order)``.
+    """
+
+    params = (
+        ("config", None),
+        ("forecasts", None),
+        ("store", None),
+        ("start", None),
+        ("execution", "next_open"),
+        ("target", 0.95),
+    )
+
+    def __init__(self) -> None:
+        if not 0 < self.p.target <= 1:
+            raise ConfigError(f"target={self.p.target!r}: give the fraction of portfolio value to hold "
+                              "across all feeds, in (0, 1]")
+        self.signals = [
+            RNNForecast(data, config=self.p.config, forecasts=self._forecasts_for(data), store=self.p.store,
+                        start=self.p.start, execution=self.p.execution)
+            for data in self.datas
+        ]
+        self._sizer = LotSizer(target=self.p.target / len(self.datas))
+        self._pending: dict[Any, bt.Order] = {}
+
+    def _forecasts_for(self, data: Any) -> ForecastSource | None:
+        forecasts = self.p.forecasts
+        if forecasts is None or isinstance(forecasts, (pd.DataFrame, str, Path)):
+            if forecasts is not None and len(self.datas) > 1:
+                raise ConfigError(
+                    f"forecasts is one {type(forecasts).__name__} but there are {len(self.datas)} feeds: "
+                    "pass a mapping of feed name to forecasts, e.g. {'600519.SH': frame, ...}"
+                )
+            return forecasts
+        if not isinstance(forecasts, Mapping):
+            raise ConfigError(f"forecasts={type(forecasts).__name__}: pass a forecast frame, a CSV path, "
+                              "or a mapping of feed name to either")
+        return forecasts.get(data._name)
+
+    def start(self) -> None:
+        self.broker.set_coc(self.p.execution == "close")
+        self._sizer.set(self, self.broker)
+
+    # -- the cycle -------------------------------------------------------------------------------
+
+    def prenext(self) -> None:
+        # feeds start at different dates: trade each as soon as its own forecasts exist
+        self.next()
+
+    def tradable(self) -> list[tuple[Any, RNNForecast]]:
+        """(feed, forecast) pairs with a bar today and no order in flight, in feed order.
+
+        A feed whose latest bar is older than the newest bar of all feeds is suspended
+        today: its forecast is stale and the broker would not fill an order on it.
+        """
+        today = max((data.datetime[0] for data in self.datas if len(data)), default=None)
+        return [(data, signal) for data, signal in zip(self.datas, self.signals, strict=True)
+                if len(data) and data.datetime[0] == today and data not in self._pending]
+
+    def notify_order(self, order: bt.Order) -> None:
+        if order.status in _DONE:
+            pending = self._pending.get(order.data)
+            if pending is not None and pending.ref == order.ref:  # notifications carry copies
+                del self._pending[order.data]
+            if order.status != bt.Order.Completed:
+                log.info("%s %s: %s order %s %s", order.data._name, order.data.datetime.date(0),
+                         "buy" if order.isbuy() else "sell", order.ref, order.getstatusname())
+
+    # -- helpers for subclasses ------------------------------------------------------------------
+
+    def pending(self, data: Any) -> bt.Order | None:
+        """The order of ``data`` still in flight, if any."""
+        return self._pending.get(data)
+
+    def order_size(self, data: Any) -> int:
+        """Shares to buy now: up to this feed's share of ``target``, in valid lots, within the cash."""
+        return int(self._sizer.getsizing(data, isbuy=True))
+
+    def shares_worth(self, data: Any, budget: float) -> int:
+        """The most shares of ``data`` in valid lots that ``budget`` CNY buys at the current close, fees included."""
+        return int(self._sizer.shares_for(data, budget))
+
+    def round_trip_cost(self, data: Any, size: float | None = None) -> float:
+        """Estimated cost of buying ``size`` shares (default :meth:`order_size`) at the current close
+        and selling them again, as a fraction of their value: commission on both sides (with its
+        minimum), stamp duty and transfer fees, at the rates of the current date. ``inf`` when
+        no valid lot can be bought.
+        """
+        size = self.order_size(data) if size is None else size
+        price = data.close[0]
+        if not size or not price > 0:
+            return math.inf
+        comminfo, date = self.broker.getcommissioninfo(data), data.datetime.date(0)
+        fees = order_fees(comminfo, size, price, date) + order_fees(comminfo, -size, price, date)
+        return fees / (size * price)
+
+    def enter(self, data: Any, size: int | None = None, **kwargs: Any) -> bt.Order | None:
+        """Buy ``size`` shares (default :meth:`order_size`) with a market order; None when nothing is sent."""
+        size = self.order_size(data) if size is None else size
+        if size <= 0:
+            return None
+        order = self.buy(data, size=size, **kwargs)
+        if order is not None:
+            self._pending[data] = order
+        return order
+
+    def enter_overnight(self, data: Any, size: int | None = None) -> bt.Order | None:
+        """Buy at this close and sell at the next open; returns the sell, None when nothing is sent.
+
+        Needs ``execution="close"``. The two orders go in together as a parent (the buy,
+        filled at this close by cheat-on-close) and a child (the sell, a market order
+        without cheat-on-close, so it fills at the next bar's open). Backtrader would hold a
+        child until the broker cycle after its parent fills, i.e. to the open after next;
+        the child is therefore active from the start: both fill in the next broker cycle,
+        the buy first (dated today, so T+1 allows the sell). A refused buy (limit-up,
+        margin) cancels the sell with it; a refused sell leaves the position for the
+        strategy to sell later.
+        """
+        if self.p.execution != "close":
+            raise ConfigError(f"enter_overnight buys at the close: set execution='close', not {self.p.execution!r}")
+        size = self.order_size(data) if size is None else size
+        if size <= 0:
+            return None
+        buy = self.buy(data, size=size, transmit=False)
+        if buy is None:
+            return None
+        sell = self.sell(data, size=buy.size, parent=buy, coc=False, transmit=True)
+        if sell is None:  # cannot happen with a sized buy; do not leave the buy untransmitted
+            self.broker.cancel(buy)
+            return None
+        sell.activate()
+        self._pending[data] = sell
+        return sell
+
+    def exit(self, data: Any, **kwargs: Any) -> bt.Order | None:
+        """Sell the whole position of ``data`` with a market order; None when flat."""
+        if self.getposition(data).size <= 0:
+            return None
+        order = self.close(data, **kwargs)
+        if order is not None:
+            self._pending[data] = order
+        return order

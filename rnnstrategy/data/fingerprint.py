@@ -1,0 +1,32 @@
+"""Fingerprints of bar frames and configurations, for stores and manifests."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pandas as pd
+
+from rnnstrategy.data.frame import BAR_COLUMNS
+
+__all__ = ["DataFingerprint", "stable_hash"]
+
+
+def stable_hash(payload: object, length: int = 16) -> str:
+    """Hex SHA-256 of ``payload`` as canonical JSON, truncated to ``length``."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
+class DataFingerprint:
+    """Fingerprints of the bars up to any row, from one pass of per-row hashes."""
+
+    def __init__(self, bars: pd.DataFrame) -> None:
+        columns = [c for c in BAR_COLUMNS if c in bars.columns]
+        values = bars[columns].set_axis(bars.index.as_unit("ns"))  # same keys whatever the datetime unit
+        self._rows = pd.util.hash_pandas_object(values, index=True).to_numpy(np.uint64)
+
+    def upto(self, row: int) -> str:
+        """Fingerprint of rows ``0..row`` (dates and OHLCV values)."""
+        return hashlib.sha256(self._rows[: row + 1].tobytes()).hexdigest()[:16]

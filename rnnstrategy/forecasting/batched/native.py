@@ -1,0 +1,232 @@
+"""The recurrent layers' time-step loops as compiled code, built on first use.
+
+On a CPU the per-step work of :mod:`rnnstrategy.forecasting.batched.layers` is a few small matrix
+products and a dozen elementwise operations on small tensors, which PyTorch runs one
+operation at a time. ``recurrent_kernel.cpp`` fuses a whole step of one model (the
+recurrent product and the gate maths, in registers) and runs every model on its own.
+It is compiled here with the machine's C++ compiler, once per cell and hidden size,
+for this processor (``-march=native``), and cached under ``kernels/`` in
+:func:`~rnnstrategy.files.cache_root`; the cache key includes the source, the
+compiler and the processor's features, so a cache shared by different machines holds
+one build per kind of machine. No compiler, a failed build, float64 or a GPU: the
+layers run their PyTorch path instead (the same maths; results agree within float
+rounding). ``RNNSTRATEGY_NATIVE=0`` turns the compiled path off. ``adam_kernel.cpp``, the
+optimizer's step (:mod:`rnnstrategy.forecasting.batched.optim`), is built and cached the same way.
+
+Each model is computed in a fixed order on its own, so its results do not depend on its
+companions, its slot or the thread count; they differ from the PyTorch path's in the
+last bits (a different order of sums, a polynomial ``exp`` and, with AVX-512, a
+refined reciprocal estimate instead of a division).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import itertools
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from rnnstrategy.files import cache_root
+
+__all__ = ["NATIVE_ENV", "AdamKernel", "RecurrentKernel", "adam_kernel_for", "kernel_for"]
+
+log = logging.getLogger(__name__)
+
+NATIVE_ENV = "RNNSTRATEGY_NATIVE"
+_SOURCE = Path(__file__).with_name("recurrent_kernel.cpp")
+_ADAM_SOURCE = Path(__file__).with_name("adam_kernel.cpp")
+_CELL_CODES = {"rnn": 0, "gru": 1, "lstm": 2}
+_FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC")
+_lock = threading.Lock()
+
+
+class RecurrentKernel:
+    """The compiled loops for one cell and hidden size (see ``recurrent_kernel.cpp``)."""
+
+    def __init__(self, library: ctypes.CDLL, cell: str, hidden: int) -> None:
+        self.cell, self.hidden = cell, hidden
+        pointer, integer, stride = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64
+        inputs = [pointer, stride, stride, integer]  # x and its model, step and row strides
+        self._forward = library.recurrent_forward
+        self._forward.argtypes = [integer] * 6 + inputs + [pointer] * 6 + [integer, pointer]
+        self._forward.restype = None
+        self._backward = library.recurrent_backward
+        self._backward.argtypes = [integer] * 6 + inputs + [pointer] * 5 + [integer, pointer, pointer, pointer]
+        self._backward.restype = None
+
+    def forward(self, x: Tensor, xh: Tensor, wx: Tensor, wh: Tensor, bias: Tensor, act: Tensor, cs: Tensor | None,
+                saving: bool, rows: Tensor | None) -> None:
+        """Run the recurrence: h(t) into ``xh``, the activations into ``act`` (LSTM: cell states into ``cs``).
+
+        ``x``: the inputs ``(M, L, B, I)``, any strides but contiguous columns.
+        ``rows``: per model, how many leading batch rows are real (int32), or None for all;
+        padding rows are skipped and their hidden states set to zero.
+        """
+        n_models, steps_plus_one, batch, row = xh.shape
+        args = (steps_plus_one - 1, batch, row, *_inputs(x), xh.data_ptr(), wx.data_ptr(), wh.data_ptr(),
+                bias.data_ptr(), act.data_ptr(), _address(cs), int(saving), _address(rows))
+        _over_models(n_models, lambda m0, m1: self._forward(m0, m1, *args))
+
+    def backward(self, x: Tensor, xh: Tensor, act: Tensor, cs: Tensor | None, wb: Tensor, d_hs: Tensor,
+                 sequence: bool, d_a: Tensor | None, dwt: Tensor, rows: Tensor | None) -> None:
+        """Back through the recurrence: the packed weights' gradient (transposed, x, h and
+        bias columns) into ``dwt``, and every step's pre-activation gradients into ``d_a`` if given."""
+        n_models, steps, batch, _ = act.shape
+        args = (steps, batch, xh.shape[-1], *_inputs(x), xh.data_ptr(), act.data_ptr(), _address(cs),
+                wb.data_ptr(), d_hs.data_ptr(), int(sequence), _address(d_a), dwt.data_ptr(), _address(rows))
+        _over_models(n_models, lambda m0, m1: self._backward(m0, m1, *args))
+
+
+class AdamKernel:
+    """The compiled optimizer step (see ``adam_kernel.cpp``)."""
+
+    def __init__(self, library: ctypes.CDLL) -> None:
+        pointer, integer, real = ctypes.c_void_p, ctypes.c_int, ctypes.c_float
+        self._step = library.adam_step
+        self._step.argtypes = [integer, integer] + [pointer] * 5 + [ctypes.c_int64] + [pointer] * 3 + [real] * 4
+        self._step.restype = None
+
+    def step(self, params: list[Tensor], grads: list[Tensor], exp_avg: Tensor, exp_avg_sq: Tensor,
+             active: list[bool], step_size: list[float], correction2_sqrt: list[float],
+             betas: tuple[float, float], eps: float, max_norm: float | None) -> None:
+        """Clip and update in place the models where ``active`` is True.
+
+        ``params`` and ``grads``: contiguous float32 tensors ``(M, ...)``; ``exp_avg`` and
+        ``exp_avg_sq``: ``(M, width)``, each model's parts one after the other in its row.
+        """
+        sizes = (ctypes.c_int64 * len(params))(*(p[0].numel() for p in params))
+        param_ptrs = (ctypes.c_void_p * len(params))(*(p.data_ptr() for p in params))
+        grad_ptrs = (ctypes.c_void_p * len(grads))(*(g.data_ptr() for g in grads))
+        floats = ctypes.c_float * len(active)
+        self._step(len(active), len(params), sizes, param_ptrs, grad_ptrs, exp_avg.data_ptr(), exp_avg_sq.data_ptr(),
+                   exp_avg.shape[1], (ctypes.c_uint8 * len(active))(*active), floats(*step_size),
+                   floats(*correction2_sqrt), betas[0], betas[1], eps, max_norm or 0.0)
+
+
+def _inputs(x: Tensor) -> tuple[int, int, int, int, int]:
+    """The kernel's view of inputs ``(M, L, B, I)``: width, address and strides (in floats)."""
+    if x.stride(-1) != 1:
+        raise ValueError(f"the kernel reads rows of contiguous inputs; got strides {x.stride()}")
+    return x.shape[-1], x.data_ptr(), x.stride(0), x.stride(1), x.stride(2)
+
+
+def _address(tensor: Tensor | None) -> int | None:
+    return None if tensor is None else tensor.data_ptr()
+
+
+def kernel_for(cell: str, hidden: int, like: Tensor) -> RecurrentKernel | None:
+    """The compiled kernel for tensors like ``like``, or None where the PyTorch path must run."""
+    return _kernel(cell, hidden) if _compiled_path(like) else None
+
+
+def adam_kernel_for(like: Tensor) -> AdamKernel | None:
+    """The compiled optimizer step for parameters like ``like``, or None where PyTorch's must run."""
+    return _adam_kernel() if _compiled_path(like) else None
+
+
+def _compiled_path(like: Tensor) -> bool:
+    """Float32 on a CPU, unless ``RNNSTRATEGY_NATIVE=0``."""
+    return like.device.type == "cpu" and like.dtype == torch.float32 and os.environ.get(NATIVE_ENV, "1") != "0"
+
+
+@functools.cache
+def _kernel(cell: str, hidden: int) -> RecurrentKernel | None:
+    library = _load(lambda: _build(cell, hidden), "recurrent kernel", log.warning)
+    return None if library is None else RecurrentKernel(library, cell, hidden)
+
+
+@functools.cache
+def _adam_kernel() -> AdamKernel | None:
+    # the recurrent kernel's warning already tells of a missing compiler: no second one;
+    # no errno from sqrt (its argument is never negative), so that its loop vectorises
+    library = _load(lambda: _compile(_ADAM_SOURCE, "adam", ("-fno-math-errno",)), "optimizer step", log.info)
+    return None if library is None else AdamKernel(library)
+
+
+def _load(build: Callable[[], Path], what: str, report: Callable[..., None]) -> ctypes.CDLL | None:
+    with _lock:
+        try:
+            return ctypes.CDLL(str(build()))
+        except (OSError, subprocess.SubprocessError) as exc:
+            report("compiled %s unavailable (%s); using the PyTorch path (slower on a CPU)", what,
+                   str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+            return None
+
+
+def _build(cell: str, hidden: int) -> Path:
+    """The recurrent kernel for (cell, hidden), compiled unless the cache has it."""
+    return _compile(_SOURCE, f"recurrent_{cell}{hidden}", (f"-DCELL={_CELL_CODES[cell]}", f"-DHIDDEN={hidden}"))
+
+
+def _compile(source: Path, name: str, options: tuple[str, ...]) -> Path:
+    """The shared library of ``source`` built with these compiler ``options`` (e.g. macros),
+    compiled unless the cache has it.
+
+    Tuned for this processor (``-march=native``) where the compiler can; else portable.
+    """
+    compiler = os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
+    if not compiler:
+        raise OSError("no C++ compiler found (set CXX, or install g++ or clang++)")
+    version = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=60, check=True).stdout
+    failures = []
+    for tuning in (("-march=native",), ()):
+        flags = (*_FLAGS, *tuning, *options)
+        key = hashlib.sha256("\0".join([source.read_text(), " ".join(flags), version, _processor()]).encode())
+        path = cache_root() / "kernels" / f"{name}_{key.hexdigest()[:16]}.so"
+        if path.exists():
+            return path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=path.parent) as tmp:  # same filesystem: the rename below is atomic
+            built = Path(tmp) / path.name
+            result = subprocess.run([compiler, *flags, str(source), "-o", str(built)], capture_output=True,
+                                    text=True, timeout=600)
+            if result.returncode == 0:
+                os.replace(built, path)
+                log.info("compiled %s into %s", source.name, path)
+                return path
+        failures.append(f"{compiler} {' '.join(tuning)} failed: {result.stderr.strip() or result.stdout.strip()}")
+    raise OSError(failures[0])
+
+
+def _processor() -> str:
+    """What ``-march=native`` depends on: the processor's model and features."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return f"{platform.machine()} {platform.processor()}"
+    wanted = ("model name", "flags", "Features", "CPU part")
+    return "\n".join(sorted({line for line in info.splitlines() if line.split(":")[0].strip() in wanted}))
+
+
+def _over_models(n_models: int, run: Callable[[int, int], None]) -> None:
+    """``run(m0, m1)`` over the models, split across PyTorch's intra-op thread count.
+
+    ctypes releases the GIL during the call, so Python threads run the chunks in parallel;
+    a model is always computed whole by one thread.
+    """
+    threads = min(torch.get_num_threads(), n_models)
+    if threads <= 1:
+        run(0, n_models)
+        return
+    bounds = [n_models * k // threads for k in range(threads + 1)]
+    futures = [_pool(threads).submit(run, lo, hi) for lo, hi in itertools.pairwise(bounds) if hi > lo]
+    for future in futures:
+        future.result()
+
+
+@functools.cache
+def _pool(threads: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rnnstrategy-kernel")

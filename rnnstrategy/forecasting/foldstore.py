@@ -1,0 +1,114 @@
+"""Persistent walk-forward folds: fitted states and their forecasts on disk.
+
+A fold is stored under a key that fingerprints everything its model depends
+on: the forecaster configuration, the first retrain date of the run (warm
+starts chain folds together), the fold's retrain date, the bars up to that
+date and the package version. So a repeated run reuses every fold, a run on
+extended data trains only the new folds, and a run killed mid-way resumes
+after its last completed fold with identical results.
+
+Layout under the store root::
+
+    <symbol>/<config hash>/fold-<retrain date>-<key>.safetensors   state + metadata
+    <symbol>/<config hash>/pred-<retrain date>-<key>-<data>.safetensors   its forecasts
+
+States and forecasts are saved with safetensors (tensors and string metadata
+only, exact float round trip): nothing read from disk is ever unpickled. Every file is
+written atomically; an unreadable file is logged, deleted and recomputed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from safetensors import safe_open
+from safetensors.torch import save as safetensors_bytes
+
+from rnnstrategy.data.fingerprint import stable_hash
+from rnnstrategy.files import atomic_write_bytes, cache_root
+
+__all__ = ["FoldStore", "StoredFold", "default_store_dir"]
+
+log = logging.getLogger(__name__)
+
+
+def default_store_dir() -> Path:
+    """``folds/`` under the cache root (``$RNNSTRATEGY_CACHE`` or the user cache dir)."""
+    return cache_root() / "folds"
+
+
+@dataclass(frozen=True)
+class StoredFold:
+    """A fitted state read back from the store, with what was recorded beside it."""
+
+    state: dict[str, torch.Tensor]
+    meta: dict[str, str]
+
+
+class FoldStore:
+    """Fold states and forecasts of one (symbol, configuration) under ``root``."""
+
+    def __init__(self, root: str | Path, symbol: str, config: dict[str, object]) -> None:
+        self.directory = Path(root).expanduser() / (symbol or "bars") / stable_hash(config, 12)
+        self.config = config
+
+    def _state_path(self, retrain_date: pd.Timestamp, key: str) -> Path:
+        return self.directory / f"fold-{retrain_date:%Y%m%d}-{key}.safetensors"
+
+    def _pred_path(self, retrain_date: pd.Timestamp, key: str, data: str) -> Path:
+        return self.directory / f"pred-{retrain_date:%Y%m%d}-{key}-{data}.safetensors"
+
+    def load_state(self, retrain_date: pd.Timestamp, key: str) -> StoredFold | None:
+        """The stored state of a fold, or None when absent or unreadable."""
+        return _read(self._state_path(retrain_date, key))
+
+    def save_state(self, retrain_date: pd.Timestamp, key: str, state: dict[str, torch.Tensor], meta: dict[str, str]) -> None:
+        self._write_config()
+        _write(self._state_path(retrain_date, key), state, meta)
+
+    def load_forecasts(self, retrain_date: pd.Timestamp, key: str, data: str, index: pd.DatetimeIndex) -> pd.DataFrame | None:
+        """Stored forecasts of a fold for exactly these bars and forecast dates, or None."""
+        stored = _read(self._pred_path(retrain_date, key, data))
+        if stored is None:
+            return None
+        dates = stored.state["dates"].numpy()
+        if not np.array_equal(dates, index.to_numpy("datetime64[ns]").astype(np.int64)):
+            log.warning("stored forecasts of the fold %s have other dates; they will be recomputed", retrain_date.date())
+            return None
+        return pd.DataFrame(stored.state["values"].numpy(), index=index.rename("date"), columns=json.loads(stored.meta["columns"]))
+
+    def save_forecasts(self, retrain_date: pd.Timestamp, key: str, data: str, forecasts: pd.DataFrame) -> None:
+        tensors = {
+            "dates": torch.from_numpy(forecasts.index.to_numpy("datetime64[ns]").astype(np.int64)),
+            "values": torch.from_numpy(forecasts.to_numpy(np.float64).copy()),
+        }
+        _write(self._pred_path(retrain_date, key, data), tensors, {"columns": json.dumps(list(forecasts.columns))})
+
+    def _write_config(self) -> None:
+        path = self.directory / "config.json"
+        if not path.exists():
+            atomic_write_bytes(path, json.dumps(self.config, indent=1, sort_keys=True, default=str).encode("utf-8"))
+
+
+def _write(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, str]) -> None:
+    contiguous = {name: t.contiguous() for name, t in tensors.items()}
+    atomic_write_bytes(path, safetensors_bytes(contiguous, metadata=meta))
+
+
+def _read(path: Path) -> StoredFold | None:
+    """Tensors and metadata of a safetensors file; None (and the file removed) when damaged."""
+    if not path.exists():
+        return None
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return StoredFold({name: handle.get_tensor(name) for name in handle.keys()}, dict(handle.metadata() or {}))
+    except Exception as exc:  # safetensors raises several types for a damaged file
+        log.warning("fold file %s is unreadable (%s); it will be recomputed", path, exc)
+        path.unlink(missing_ok=True)
+        return None

@@ -1,0 +1,277 @@
+"""Walk-forward forecasts for a universe of securities, one forecast frame per symbol.
+
+:func:`forecast_universe` runs :func:`rnnstrategy.forecasting.walkforward.walk_forward` for every
+source (CSV paths, A-share symbols, or a folder of CSVs) with one configuration, on an
+executor from :mod:`rnnstrategy.forecasting.executors` (in this process, a local process pool, or
+Ray), and writes under ``out_dir``::
+
+    forecasts/<symbol>.csv   the forecast frame of each symbol that could be forecast
+    summary.csv, summary.json   one row per source: bars, forecasts, RMSE ratio against
+                                the previous close, direction hit rate, seconds, status
+
+``status`` is ``ok``, ``skipped`` (too little history for one retrain in the requested
+range: reported, not an error) or ``failed`` (the message says why, e.g. a bad file). A
+symbol whose computation raised unexpectedly, or whose worker died, is retried first.
+With a fold store (the default) every trained fold is kept on disk, so a run that
+crashed or was stopped resumes without retraining what it finished. All executors give
+identical forecasts for the same inputs (whatever the thread count).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from rnnstrategy.data import load_bars
+from rnnstrategy.data.fingerprint import DataFingerprint
+from rnnstrategy.errors import ConfigError, RnnStrategyError
+from rnnstrategy.evaluation import forecast_metrics
+from rnnstrategy.files import atomic_write_bytes
+from rnnstrategy.forecasting.executors import Outcome, choose_executor, run_tasks
+from rnnstrategy.forecasting.foldstore import default_store_dir
+from rnnstrategy.forecasting.frames import write_forecasts
+from rnnstrategy.forecasting.walkforward import (
+    ForecastConfig,
+    first_retrain_row,
+    walk_forward,
+)
+
+__all__ = ["SUMMARY_COLUMNS", "SymbolTask", "forecast_symbol", "forecast_universe", "resolve_sources"]
+
+log = logging.getLogger(__name__)
+
+SUMMARY_COLUMNS = (
+    "symbol", "source", "status", "bars", "first_bar", "last_bar", "forecasts", "first_forecast",
+    "last_forecast", "folds", "trained", "rmse", "baseline_rmse", "rmse_ratio", "direction_hit_rate",
+    "seconds", "attempts", "fingerprint", "message",
+)
+"""Columns of the summary table, in order (metrics are for h = 1, against the previous close)."""
+
+DEFAULT_STORE = "default"
+"""``store=DEFAULT_STORE``: the fold store under the cache root (see :func:`default_store_dir`)."""
+
+DateLike = str | pd.Timestamp | None
+
+
+@dataclass(frozen=True)
+class SymbolTask:
+    """Everything a worker needs to forecast one source (plain, picklable data)."""
+
+    source: str
+    config: ForecastConfig
+    start: str | None = None
+    end: str | None = None
+    store: str | None = None
+    strict: bool = True
+    adjust: str = "qfq"
+
+
+def resolve_sources(sources: str | Path | Sequence[str | Path]) -> list[str]:
+    """The list of sources: a folder becomes its ``*.csv`` files (sorted); duplicates go."""
+    if isinstance(sources, (str, Path)):
+        path = Path(sources)
+        if path.is_dir():
+            files = sorted(str(p) for p in path.glob("*.csv"))
+            if not files:
+                raise ConfigError(f"{path} holds no *.csv files; pass a folder of bar CSVs, or a list of paths or symbols")
+            return files
+        return [str(sources)]
+    unique = list(dict.fromkeys(str(s) for s in sources))
+    if not unique:
+        raise ConfigError("sources is empty; pass CSV paths, symbols, or a folder of CSVs")
+    return unique
+
+
+def forecast_symbol(task: SymbolTask) -> tuple[dict[str, object], pd.DataFrame | None]:
+    """Walk-forward forecasts of one source: its summary row and forecast frame.
+
+    Expected problems (a bad or unreadable file, too little history) come back in the
+    row (status ``failed`` or ``skipped``) with the frame None; anything else raises, so
+    the executor retries it.
+    """
+    started = time.perf_counter()
+    row: dict[str, object] = {"symbol": _stem(task.source), "source": task.source}
+    try:
+        bars = load_bars(task.source, adjust=task.adjust, strict=task.strict)
+    except RnnStrategyError as exc:
+        return _finish(row, started, "failed", str(exc)), None
+    row.update(symbol=str(bars.attrs.get("symbol") or row["symbol"]), bars=len(bars),
+               first_bar=_day(bars.index[0]), last_bar=_day(bars.index[-1]),
+               fingerprint=DataFingerprint(bars).upto(len(bars) - 1))
+    reason = _too_short(bars, task)
+    if reason:
+        return _finish(row, started, "skipped", reason), None
+    try:
+        forecasts = walk_forward(bars, task.config, task.start, task.end, store=task.store)
+    except RnnStrategyError as exc:
+        return _finish(row, started, "failed", str(exc)), None
+    metrics = forecast_metrics(forecasts, bars)
+    folds = forecasts.attrs["folds"]
+    row.update(
+        forecasts=len(forecasts), first_forecast=_day(forecasts.index[0]), last_forecast=_day(forecasts.index[-1]),
+        folds=len(folds), trained=sum(bool(f["trained"]) for f in folds), rmse=metrics.get("rmse"),
+        baseline_rmse=metrics.get("baseline_prev_close_rmse"), rmse_ratio=metrics.get("rmse_ratio"),
+        direction_hit_rate=metrics.get("direction_hit_rate"),
+    )
+    return _finish(row, started, "ok", metrics.get("verdict", "")), forecasts
+
+
+def forecast_universe(
+    sources: str | Path | Sequence[str | Path],
+    config: ForecastConfig | None = None,
+    start: DateLike = None,
+    end: DateLike = None,
+    *,
+    out_dir: str | Path,
+    executor: str = "auto",
+    store: str | Path | None = DEFAULT_STORE,
+    workers: int | None = None,
+    retries: int = 1,
+    threads: int | None = None,
+    strict: bool = True,
+    adjust: str = "qfq",
+    progress: Callable[[dict[str, object]], None] | None = None,
+) -> pd.DataFrame:
+    """Walk-forward forecasts for every source; write them and a summary under ``out_dir``.
+
+    Args:
+        sources: CSV paths or A-share symbols, or a folder (its ``*.csv`` files).
+        config: forecaster and schedule (default :class:`ForecastConfig`).
+        start, end: first and last forecast dates, the same for every symbol (dates, not
+            row positions: rows differ between symbols).
+        out_dir: output folder (``forecasts/``, ``summary.csv``, ``summary.json``).
+        executor: ``"auto"`` (in-process for one source, a process pool for several),
+            ``"inprocess"``, ``"process"`` or ``"ray"``; see :mod:`rnnstrategy.forecasting.executors`.
+        store: fold store directory; :data:`DEFAULT_STORE` is ``folds/`` in the cache;
+            None keeps nothing (a crash then loses the finished folds). Workers write it,
+            so on a multi-node Ray cluster it must be on a shared filesystem; forecasts
+            travel back to this process, which writes ``out_dir``.
+        workers: parallel workers (default: one per CPU).
+        retries: extra attempts for a symbol whose computation crashed.
+        threads: PyTorch threads per symbol; None uses every core without
+            oversubscription (see :mod:`rnnstrategy.forecasting.executors`).
+        strict: passed to :func:`~rnnstrategy.data.load_bars`; ``False`` drops bad rows
+            (with a warning) instead of failing the symbol.
+        adjust: price adjustment recorded for CSVs, or downloaded for symbols.
+        progress: called with each symbol's summary row as it finishes.
+
+    Returns:
+        The summary, one row per source in input order, columns :data:`SUMMARY_COLUMNS`.
+    """
+    config = config or ForecastConfig()
+    for name, value in (("start", start), ("end", end)):
+        if isinstance(value, int):
+            raise ConfigError(f"{name}={value} is a row position; give a date such as '2020-01-02' (rows differ by symbol)")
+    paths = resolve_sources(sources)
+    out = Path(out_dir)
+    store_dir = str(default_store_dir() if store == DEFAULT_STORE else store) if store is not None else None
+    tasks = [SymbolTask(source, config, _date_text(start), _date_text(end), store_dir, strict, adjust) for source in paths]
+    name = choose_executor(executor, len(tasks), workers)
+    started = time.perf_counter()
+    rows: dict[int, dict[str, object]] = {}
+    written: dict[str, str] = {}  # forecast file name -> source, to catch two sources of one symbol
+    # longest histories first, so no long one starts last and keeps the run waiting for it alone
+    order = sorted(range(len(tasks)), key=lambda k: -_size_hint(paths[k]))
+    outcomes = run_tasks(forecast_symbol, [tasks[k] for k in order], name, retries=retries, workers=workers,
+                         threads=threads)
+    for outcome in outcomes:
+        index = order[outcome.index]
+        row = _row_of(outcome, tasks[index])
+        if outcome.ok and outcome.value[1] is not None:
+            _write_forecasts(out, row, outcome.value[1], written)
+        rows[index] = row
+        log.info("%s: %s in %.1f s%s", row["symbol"], row["status"], row["seconds"] or 0.0,
+                 f" ({row['message']})" if row["status"] != "ok" else "")
+        if progress:
+            progress(row)
+        _write_summary(out, rows, config, start, end, name, time.perf_counter() - started)
+    return _write_summary(out, rows, config, start, end, name, time.perf_counter() - started)
+
+
+def _row_of(outcome: Outcome[tuple[dict[str, object], pd.DataFrame | None]], task: SymbolTask) -> dict[str, object]:
+    """The summary row of a finished task (a failed one gets its error as the message)."""
+    if outcome.ok:
+        row = dict(outcome.value[0])
+    else:
+        row = {"symbol": _stem(task.source), "source": task.source, "status": "failed", "message": outcome.error}
+    row["attempts"] = outcome.attempts
+    return {column: row.get(column) for column in SUMMARY_COLUMNS}
+
+
+def _write_forecasts(out: Path, row: dict[str, object], forecasts: pd.DataFrame, written: dict[str, str]) -> None:
+    name = re.sub(r"[^\w.-]", "_", str(row["symbol"])) + ".csv"
+    if name in written:
+        row.update(status="failed", message=f"{row['source']} is {row['symbol']} again, already forecast from "
+                                             f"{written[name]}; pass each security once")
+        return
+    written[name] = str(row["source"])
+    write_forecasts(forecasts, out / "forecasts" / name)
+
+
+def _write_summary(
+    out: Path, rows: dict[int, dict[str, object]], config: ForecastConfig, start: DateLike, end: DateLike,
+    executor: str, seconds: float,
+) -> pd.DataFrame:
+    """Write ``summary.csv`` and ``summary.json`` from the rows so far; return the table."""
+    table = pd.DataFrame([rows[k] for k in sorted(rows)], columns=list(SUMMARY_COLUMNS))
+    counts = table["status"].value_counts()
+    payload = {
+        "config": config.to_dict(), "start": _date_text(start), "end": _date_text(end), "executor": executor,
+        "seconds": round(seconds, 3), "counts": {s: int(counts.get(s, 0)) for s in ("ok", "skipped", "failed")},
+        "symbols": [{k: _json_value(v) for k, v in rows[i].items()} for i in sorted(rows)],
+    }
+    atomic_write_bytes(out / "summary.csv", table.to_csv(index=False).encode("utf-8"))
+    atomic_write_bytes(out / "summary.json", json.dumps(payload, indent=1, ensure_ascii=False).encode("utf-8"))
+    return table
+
+
+def _too_short(bars: pd.DataFrame, task: SymbolTask) -> str | None:
+    """Why no retrain fits in the requested range, or None when one does."""
+    config = task.config
+    first = first_retrain_row(config, bars.index, task.start)
+    if first is not None and (task.end is None or bars.index[first] <= pd.Timestamp(task.end)):
+        return None
+    where = f"{len(bars)} bars {_day(bars.index[0])}..{_day(bars.index[-1])}"
+    window = f"start={task.start}, end={task.end}" if task.start or task.end else "the whole history"
+    return (f"too little history: {where} hold no retrain in {window} (min_train={config.min_train} samples "
+            f"of lookback={config.lookback}, horizon={config.horizon}); use a longer history or lower min_train")
+
+
+def _size_hint(source: str) -> int:
+    """Bytes of a CSV source (about proportional to its bars and so to its training work); 0 for a symbol."""
+    try:
+        return Path(source).stat().st_size
+    except OSError:
+        return 0
+
+
+def _finish(row: dict[str, object], started: float, status: str, message: str) -> dict[str, object]:
+    row.update(status=status, message=message, seconds=round(time.perf_counter() - started, 3))
+    return row
+
+
+def _stem(source: str) -> str:
+    return Path(source).stem if source.lower().endswith(".csv") else source
+
+
+def _day(when: pd.Timestamp) -> str:
+    return f"{when:%Y-%m-%d}"
+
+
+def _date_text(value: DateLike) -> str | None:
+    return None if value is None else _day(pd.Timestamp(value))
+
+
+def _json_value(value: object) -> object:
+    """JSON-ready: NaN and missing become null, numpy scalars plain numbers."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value

@@ -1,0 +1,11 @@
+"""The columns of a run's records, shared by the Backtrader stage that writes them and the
+report that reads them (so neither imports the other)."""
+
+__all__ = ["EQUITY_COLUMNS", "TRADE_COLUMNS"]
+
+TRADE_COLUMNS = ("date", "symbol", "side", "size", "price", "value", "commission", "stamp_duty", "transfer_fee")
+"""One row per fill: ``side`` is ``buy`` or ``sell``, ``size`` in shares (positive), fees in CNY."""
+
+EQUITY_COLUMNS = ("value", "cash", "position", "close", "return", "benchmark_return")
+"""One row per bar: portfolio value and cash (CNY), the position (shares of the first feed)
+and its close, the day's return and the benchmark's."""
