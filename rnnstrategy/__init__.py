@@ -28,6 +28,7 @@ _EXPORTS = {
     "forecast": "rnnstrategy.api",
     "BacktestRun": "rnnstrategy.api",
     "ForecastRun": "rnnstrategy.api",
+    "UniverseRun": "rnnstrategy.api",
     "ForecastConfig": "rnnstrategy.forecasting.config",
     "AShareRules": "rnnstrategy.ashare.rules",
     "SecurityRules": "rnnstrategy.ashare.limits",

@@ -10,7 +10,7 @@ an unknown table or key is an error, never ignored::
     [benchmark]                  # BenchmarkSpec: what it is compared with
     source = "../../shared/data/index/sh000300.csv"   # omit for buy-and-hold of the stock
 
-    [forecast]                   # rnnstrategy.forecasting.walkforward.ForecastConfig
+    [forecast]                   # rnnstrategy.forecasting.config.ForecastConfig
     cell = "lstm"
     hidden = [32]
 
@@ -20,7 +20,14 @@ an unknown table or key is an error, never ignored::
     cash = 1_000_000
 
     [backtest.params]            # the strategy's own parameters
-    entry = 0.001
+    entry_threshold = 0.001
+
+    [rules]                      # rnnstrategy.ashare.rules.AShareRules: the broker rules
+    price_limits = true
+    st = ["600666.SH"]
+
+The command-line options of ``rnnstrategy backtest`` are derived from the same dataclass fields
+(:mod:`rnnstrategy.cli.options`), so every setting has one name, type, default and help.
 
 Relative paths are looked up beside the TOML file first, then as given (relative to the
 current directory, or a symbol), so a file in ``backtests/`` works from anywhere.
@@ -29,14 +36,16 @@ current directory, or a symbol), so a file in ``backtests/`` works from anywhere
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from rnnstrategy.ashare.rules import AShareRules
 from rnnstrategy.errors import ConfigError
 from rnnstrategy.forecasting.config import ForecastConfig
 
@@ -45,78 +54,83 @@ try:
 except ModuleNotFoundError:  # Python 3.10: the same parser, as the tomli package
     import tomli as tomllib
 
-__all__ = ["BacktestSpec", "BenchmarkSpec", "DataSpec", "RunConfig", "load_run_config"]
+__all__ = ["BacktestSpec", "BenchmarkSpec", "DataSpec", "RunConfig", "load_run_config", "setting"]
+
+
+def setting(default: object = dataclasses.MISSING, help: str = "", **metadata: object) -> Any:
+    """A dataclass field with its command-line help (and flag, when not ``--<name>``) in its metadata."""
+    if isinstance(default, (dict, list)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help, **metadata})
+    return field(default=default, metadata={"help": help, **metadata})
 
 
 @dataclass(frozen=True)
 class DataSpec:
-    """The traded security.
+    """The traded security."""
 
-    Attributes:
-        source: CSV path (any supported format) or symbol such as ``"600519"`` (akshare, cached).
-        adjust: price adjustment: ``"qfq"`` (default), ``"hfq"`` or ``""`` raw.
-        name: the security's name for titles (default: looked up in ``names``).
-        names: a stock list CSV (``ts_code,name``) to look names up in (default:
-            ``$RNNSTRATEGY_NAMES``, or a ``basic_stock_data.csv`` beside the data file).
-    """
-
-    source: str
-    adjust: str = "qfq"
-    name: str | None = None
-    names: str | None = None
+    source: str = setting(help="CSV path or 6-digit symbol (akshare, cached) of the traded stock",
+                          positional="DATA")
+    adjust: Literal["", "qfq", "hfq"] = setting("qfq", "price adjustment of a symbol download "
+                                                        "('' raw, qfq forward, hfq backward)")
+    name: str | None = setting(None, "the stock's name in titles (default: looked up in --names)")
+    names: str | None = setting(None, "stock list with ts_code and name columns (tushare stock_basic); default: "
+                                      "$RNNSTRATEGY_NAMES, else a basic_stock_data.csv in DATA's folder or one below")
 
 
 @dataclass(frozen=True)
 class BenchmarkSpec:
-    """The benchmark: an index or stock (CSV path or symbol), or buy-and-hold when ``source`` is None.
+    """The benchmark: an index or stock (CSV path or symbol); buy-and-hold of the traded stock
+    is always reported too, and is the benchmark when ``source`` is None."""
 
-    Attributes:
-        source: CSV path or symbol (``"sh000300"``); None compares with buy-and-hold of the
-            traded security.
-        title: its name in the report (default: the index name, e.g. ``"CSI 300"``).
-    """
-
-    source: str | None = None
-    title: str | None = None
+    source: str | None = setting(None, "benchmark bars: CSV path or symbol, e.g. sh000300; default: buy-and-hold "
+                                       "of the traded stock", flag="--benchmark", metavar="DATA")
+    title: str | None = setting(None, "benchmark name in the report (default: the index name)",
+                                flag="--benchmark-title")
 
 
 @dataclass(frozen=True)
 class BacktestSpec:
     """How the forecasts are traded.
 
-    Attributes:
-        strategy: a strategy in ``strategies/`` (``"forecast_long"``) or a dotted path to a
-            ``bt.Strategy`` subclass (``"mypackage.mymodule.MyStrategy"``).
-        execution: ``"next_open"`` (orders fill at the next open) or ``"close"`` (cheat-on-close);
-            None keeps the strategy's default (``next_open`` for ``forecast_long``).
-        cash: starting cash, CNY.
-        start, end: first and last forecast date, which is the backtest window (training
-            uses earlier bars); None for all bars that can be forecast.
-        forecasts: a forecast CSV to reuse instead of training (``forecasts.csv`` of a run).
-        params: the strategy's parameters.
+    ``start`` and ``end`` are the first and last forecast dates, which is the backtest window
+    (training uses earlier bars); ``params`` are the strategy's own parameters.
     """
 
-    strategy: str = "forecast_long"
-    execution: str | None = None
-    cash: float = 1_000_000.0
-    start: str | None = None
-    end: str | None = None
-    forecasts: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
+    strategy: str = setting("forecast_long", "a strategy of rnnstrategy.strategies (forecast_long, overnight_gap, "
+                                              "top_k) or a dotted path to your own ForecastStrategy subclass, e.g. "
+                                              "mypackage.mymodule.MyStrategy")
+    execution: Literal["next_open", "close"] | None = setting(
+        None, "orders fill at the next open, or at this close (cheat-on-close); default: the strategy's own")
+    cash: float = setting(1_000_000.0, "starting cash, CNY")
+    start: str | None = setting(None, "first forecast and trading date, YYYY-MM-DD (training uses earlier bars)")
+    end: str | None = setting(None, "last forecast and trading date, YYYY-MM-DD")
+    forecasts: str | None = setting(None, "reuse these forecasts (forecasts.csv of an earlier run) instead of "
+                                          "training; the forecaster settings are then ignored", metavar="CSV")
+    params: dict[str, Any] = setting({}, "a strategy parameter, KEY=VALUE (repeat for several), e.g. "
+                                         "entry_threshold=0.002", flag="--param")
 
     def __post_init__(self) -> None:
-        if not self.cash > 0:
+        if not self.cash > 0 or self.cash == float("inf"):
             raise ConfigError(f"cash={self.cash!r}: give the starting cash in CNY, e.g. 1000000")
+        for name in ("start", "end"):
+            value = getattr(self, name)
+            if value is not None:
+                try:
+                    dt.date.fromisoformat(str(value)[:10])
+                except ValueError:
+                    raise ConfigError(f"{name}={value!r}: give a date as YYYY-MM-DD, e.g. 2019-01-02") from None
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """A whole backtest: data, benchmark, forecaster and strategy."""
+    """A whole backtest: data, benchmark, forecaster, strategy and A-share rules (one TOML
+    table each: ``[data] [benchmark] [forecast] [backtest] [rules]``)."""
 
     data: DataSpec
     forecast: ForecastConfig = field(default_factory=ForecastConfig)
     backtest: BacktestSpec = field(default_factory=BacktestSpec)
     benchmark: BenchmarkSpec = field(default_factory=BenchmarkSpec)
+    rules: AShareRules = field(default_factory=AShareRules)
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any], base: str | Path | None = None) -> RunConfig:
@@ -131,22 +145,29 @@ class RunConfig:
             raise ConfigError(f"unknown table(s) [{'], ['.join(unknown)}]; valid: [{'], ['.join(tables)}]")
         if "data" not in values or "source" not in values["data"]:
             raise ConfigError("[data] source is missing: name the bars to trade, e.g. source = \"600519\"")
-        specs = {"data": DataSpec, "forecast": ForecastConfig, "backtest": BacktestSpec, "benchmark": BenchmarkSpec}
         built = {}
-        for name, spec in specs.items():
+        for name, spec in TABLES.items():
             table = values.get(name, {})
             if not isinstance(table, Mapping):
                 raise ConfigError(f"[{name}] must be a table of settings, got {table!r}")
             _check_types(spec, table, name)
-            built[name] = spec(**_resolve_paths(name, table, base))
+            try:
+                built[name] = spec(**_resolve_paths(name, table, base))
+            except TypeError as exc:  # a dataclass rejecting its arguments
+                raise ConfigError(f"[{name}]: {exc}") from None
         return cls(**built)
 
     def to_dict(self) -> dict[str, Any]:
         """The nested mapping :meth:`from_dict` reads (for the manifest; None where unset)."""
-        return {name: dataclasses.asdict(getattr(self, name)) for name in ("data", "benchmark", "forecast", "backtest")}
+        return {name: dataclasses.asdict(getattr(self, name)) for name in TABLES}
 
 
-_PATH_KEYS = {"data": ("source", "names"), "benchmark": ("source",), "backtest": ("forecasts",)}
+TABLES: dict[str, type] = {"data": DataSpec, "benchmark": BenchmarkSpec, "forecast": ForecastConfig,
+                           "backtest": BacktestSpec, "rules": AShareRules}
+"""The tables of a run definition and the dataclass each maps onto."""
+
+_PATH_KEYS = {"data": ("source", "names"), "benchmark": ("source",), "backtest": ("forecasts",),
+              "rules": ("securities_file",)}
 
 
 def _resolve_paths(table_name: str, table: Mapping[str, Any], base: str | Path | None) -> dict[str, Any]:
@@ -227,6 +248,4 @@ def load_run_config(path: str | Path) -> RunConfig:
     try:
         return RunConfig.from_dict(values, base=base)
     except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    except TypeError as exc:  # a dataclass rejecting its arguments
         raise ConfigError(f"{path}: {exc}") from None

@@ -1,7 +1,9 @@
 """Shared fixtures: the real A-share data directory and loaded bars.
 
 Real-data tests read ``../shared/data`` beside the repository, or the folder
-named by ``RNNSTRATEGY_DATA``, and are skipped with a reason when it is absent.
+named by ``RNNSTRATEGY_DATA``, and are skipped with a reason when it is absent;
+where ``RNNSTRATEGY_REQUIRE_DATA=1`` (CI) they fail with that reason instead.
+The tiny forecaster configuration and other helpers are in ``helpers.py``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from helpers import missing_data
 
 from rnnstrategy.data import load_bars
 
@@ -27,7 +30,7 @@ def shared_data_dir() -> Path:
 def data_dir() -> Path:
     path = shared_data_dir()
     if not (path / "SH600519.csv").is_file():
-        pytest.skip(f"real A-share data not found at {path}; set {DATA_ENV} to the shared data folder")
+        missing_data(f"real A-share data not found at {path}; set {DATA_ENV} to the shared data folder")
     return path
 
 

@@ -4,13 +4,8 @@ import backtrader as bt
 import pandas as pd
 import pytest
 
-from rnnstrategy.backtrader.commission import (
-    STAMP_DUTY_SCHEDULE,
-    AShareCommission,
-    Fees,
-    FeeStep,
-    rate_on,
-)
+from rnnstrategy.ashare.fees import STAMP_DUTY_SCHEDULE, Fees, FeeStep, rate_on
+from rnnstrategy.backtrader.commission import AShareCommission
 from rnnstrategy.backtrader.feed import to_feed
 from rnnstrategy.backtrader.rules import use_ashare_rules
 from rnnstrategy.data import load_bars
@@ -150,3 +145,50 @@ def test_broker_dates_stamp_duty_by_the_fill_bar_around_2023_08_28():
         (dt.date(2023, 8, 24), 100, 1800.0, pytest.approx(46.80)),
         (dt.date(2023, 8, 25), -100, 1800.0, pytest.approx(226.80)),
     ]
+
+
+def test_the_scheme_holds_no_trade_date_and_is_dated_per_fill():
+    bars = synthetic_bars(["2023-08-23", "2023-08-24", "2023-08-25", "2023-08-28", "2023-08-29"], 1800.0)
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(to_feed(bars))
+    cerebro.broker.setcash(1_000_000.0)
+    broker = use_ashare_rules(cerebro)
+    scheme = broker.comminfo[None]
+    plan = {
+        dt.date(2023, 8, 23): [("buy", {"size": 200})],
+        dt.date(2023, 8, 24): [("sell", {"size": 100})],  # fills Friday 08-25: stamp duty 0.1 % = 180.00
+        dt.date(2023, 8, 25): [("sell", {"size": 100})],  # fills Monday 08-28: 0.05 % = 90.00
+    }
+    cerebro.addstrategy(Plan, plan=plan)
+    fills = cerebro.run()[0].fills
+    # buy 200 at 1800.00 = 360,000: commission 90.00 + transfer 3.60; each sell 180,000: 45.00 + 1.80 + stamp
+    assert fills == [
+        (dt.date(2023, 8, 24), 200, 1800.0, pytest.approx(93.60)),
+        (dt.date(2023, 8, 25), -100, 1800.0, pytest.approx(226.80)),
+        (dt.date(2023, 8, 28), -100, 1800.0, pytest.approx(136.80)),
+    ]
+    # nothing was written into the installed scheme: it is still undated, with no trade_date attribute
+    assert broker.comminfo[None] is scheme and scheme.p.date is None and not hasattr(scheme, "trade_date")
+    with pytest.raises(ConfigError, match=r"needs the trade date .* scheme.on\(date\)"):
+        scheme.getcommission(-100, 1800.0)
+
+
+def test_a_dated_scheme_is_a_new_scheme_with_the_same_params():
+    scheme = AShareCommission(commission=0.0003)
+    friday, monday = scheme.on(dt.date(2023, 8, 25)), scheme.on(dt.datetime(2023, 8, 28, 15))
+    assert friday is not scheme and scheme.p.date is None
+    assert (friday.p.date, monday.p.date) == (dt.date(2023, 8, 25), dt.date(2023, 8, 28))
+    assert friday.p.commission == monday.p.commission == 0.0003 and friday.p.stamp_duty is STAMP_DUTY_SCHEDULE
+    # sell 100 at 1800.00: commission 0.03 % = 54.00, transfer 1.80, stamp 180.00 or 90.00
+    assert friday.getcommission(-100, 1800.0) == pytest.approx(235.80)
+    assert monday.getcommission(-100, 1800.0) == pytest.approx(145.80)
+    assert monday.fees(-100, 1800.0, dt.date(2023, 8, 25)) == friday.fees(-100, 1800.0, dt.date(2023, 8, 25))
+
+
+def test_the_scheme_outside_an_ashare_broker_names_the_fix():
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(to_feed(synthetic_bars(["2023-08-23", "2023-08-24", "2023-08-25"], 1800.0)))
+    cerebro.broker.addcommissioninfo(AShareCommission())  # on Backtrader's own broker: no fill date
+    cerebro.addstrategy(Plan, plan={dt.date(2023, 8, 23): [("buy", {"size": 100})]})
+    with pytest.raises(ConfigError, match=r"install it on an AShareBroker \(use_ashare_rules\(cerebro\) does\)"):
+        cerebro.run()

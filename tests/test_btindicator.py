@@ -1,20 +1,20 @@
 """The RNNForecast indicator: batch, bar-by-bar and streaming runs agree bit for bit.
 
-Also the helpers the strategy tests share: the tiny configuration, the real-data cases
-and :func:`backtest`, which runs a strategy and records the indicator lines and the fills.
+Also the helpers the strategy tests share: the real-data cases and :func:`backtest`, which
+runs a strategy and records the indicator lines and the fills.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import backtrader as bt
 import numpy as np
 import pandas as pd
 import pytest
-from _bars import synthetic
+from helpers import TINY, WARM, synthetic
 from rnnstrategy.strategies.forecast_long import ForecastLong
 
 from rnnstrategy.backtrader.feed import to_feed
@@ -26,14 +26,8 @@ from rnnstrategy.data.fingerprint import DataFingerprint
 from rnnstrategy.errors import ConfigError, DataError
 from rnnstrategy.forecasting.forecaster import RNNForecaster
 from rnnstrategy.forecasting.frames import write_forecasts
-from rnnstrategy.forecasting.walkforward import (
-    ForecastConfig,
-    WalkForwardStream,
-    walk_forward,
-)
+from rnnstrategy.forecasting.walkforward import WalkForwardStream, walk_forward
 
-TINY = ForecastConfig(hidden=(8,), lookback=10, horizon=2, epochs=3, warm_start=True, warm_start_epochs=2,
-                      patience=0, retrain_every=25, min_train=100, batch_size=32, device="cpu")
 # symbol: (file under the data folder, first bar, first forecast)
 CASES = {
     "600519.SH": ("SH600519.csv", "2019-01-01", "2019-09-02", None),  # 319 bars, 7 folds
@@ -110,7 +104,7 @@ def runs(data_dir):
     out = {}
     for symbol, (_, _, start, _) in CASES.items():
         bars = case_bars(data_dir, symbol)
-        out[symbol] = {mode: backtest([bars], cerebro_kwargs=kwargs, config=TINY, start=start, **TRADE_OFTEN)
+        out[symbol] = {mode: backtest([bars], cerebro_kwargs=kwargs, config=WARM, start=start, **TRADE_OFTEN)
                        for mode, kwargs in MODES.items()}
     return out
 
@@ -132,7 +126,7 @@ def test_modes_give_identical_lines_and_trades(runs, symbol):
 def test_lines_are_the_walk_forward_forecasts(runs, data_dir, symbol):
     bars = case_bars(data_dir, symbol)
     start = CASES[symbol][2]
-    reference = walk_forward(bars, TINY, start=start)
+    reference = walk_forward(bars, WARM, start=start)
     lines = runs[symbol]["once"].lines.loc[symbol]
     lines.index = pd.DatetimeIndex(lines.index)
     assert lines.loc[: pd.Timestamp(start) - pd.Timedelta(days=1)].isna().all().all()
@@ -189,7 +183,7 @@ def test_bar_by_bar_never_reads_ahead(data_dir, runs):
     garbage.loc[after, ["open", "close"]] = np.column_stack([base, base * rng.uniform(0.9, 1.1, after.sum())])
     garbage.loc[after, "high"] = garbage.loc[after, ["open", "close"]].max(axis=1) * 1.01
     garbage.loc[after, "low"] = garbage.loc[after, ["open", "close"]].min(axis=1) * 0.99
-    spoiled = lines_of(garbage, "next", config=TINY, start=CASES["600519.SH"][2])
+    spoiled = lines_of(garbage, "next", config=WARM, start=CASES["600519.SH"][2])
     reference = runs["600519.SH"]["once"].lines
     dates = spoiled.index.get_level_values("date")
     pd.testing.assert_frame_equal(spoiled[dates <= cut.date()], reference[dates <= cut.date()])
@@ -199,8 +193,8 @@ def test_bar_by_bar_never_reads_ahead(data_dir, runs):
 def test_streaming_reuses_the_folds_of_a_batch_run(data_dir, runs, tmp_path):
     bars = case_bars(data_dir, "600519.SH")
     start = CASES["600519.SH"][2]
-    first = backtest([bars], cerebro_kwargs=MODES["once"], config=TINY, start=start, store=tmp_path, **TRADE_OFTEN)
-    again = backtest([bars], cerebro_kwargs=MODES["stream"], config=TINY, start=start, store=tmp_path, **TRADE_OFTEN)
+    first = backtest([bars], cerebro_kwargs=MODES["once"], config=WARM, start=start, store=tmp_path, **TRADE_OFTEN)
+    again = backtest([bars], cerebro_kwargs=MODES["stream"], config=WARM, start=start, store=tmp_path, **TRADE_OFTEN)
     assert (first.fits, again.fits) == (FOLDS["600519.SH"], 0)
     pd.testing.assert_frame_equal(again.lines, runs["600519.SH"]["once"].lines)
     pd.testing.assert_frame_equal(first.fills, runs["600519.SH"]["once"].fills)
@@ -210,7 +204,7 @@ def test_streaming_reuses_the_folds_of_a_batch_run(data_dir, runs, tmp_path):
 def forecasts(data_dir):
     """Tiny-model forecasts of the Moutai case, computed once."""
     bars = case_bars(data_dir, "600519.SH")
-    return bars, walk_forward(bars, TINY, start=CASES["600519.SH"][2])
+    return bars, walk_forward(bars, WARM, start=CASES["600519.SH"][2])
 
 
 @pytest.mark.parametrize("mode", ["once", "stream"])
@@ -240,7 +234,7 @@ def test_horizon_one_forecasts_work_with_close_execution(forecasts):
 @pytest.mark.parametrize(
     ("indicator", "match"),
     [
-        ({"config": ForecastConfig(horizon=1)},
+        ({"config": replace(TINY, horizon=1)},
          (r"execution='next_open' trades on ô\(t\+2\) / ô\(t\+1\) and needs horizon>=2, got horizon=1: "
           r"use horizon>=2 or execution='close'")),
         ({"execution": "open"}, r"execution='open' is unknown; use 'next_open'"),
@@ -264,13 +258,13 @@ def test_forecasts_of_another_symbol_are_refused(forecasts):
 @pytest.mark.parametrize("mode", list(MODES))
 def test_too_short_a_history_gives_nan_lines(data_dir, mode):
     bars = case_bars(data_dir, "600519.SH").iloc[:80]  # min_train=100 samples cannot exist
-    lines = lines_of(bars, mode, config=TINY)
+    lines = lines_of(bars, mode, config=WARM)
     assert len(lines) == 80 and lines.isna().all().all()
 
 
 def test_forecasts_start_at_start_or_min_train(data_dir):
     bars = case_bars(data_dir, "600519.SH").iloc[:140]
-    lines = lines_of(bars, "stream", config=TINY)
+    lines = lines_of(bars, "stream", config=WARM)
     # first retrain: lookback 10 + warm-up 1 + horizon 2 + min_train 100 - 1 = row 111
     assert lines["next_open"].notna().to_numpy().argmax() == 111
     assert lines["next_open"].notna().sum() == 140 - 111
@@ -287,8 +281,8 @@ def test_plots_on_the_price_panel(forecasts):
 
 def test_stream_without_backtrader_matches_walk_forward():
     bars = synthetic(180, seed=4)
-    reference = walk_forward(bars, TINY, start=120)
-    stream = WalkForwardStream(TINY, start=120, symbol="000001.SZ")
+    reference = walk_forward(bars, WARM, start=120)
+    stream = WalkForwardStream(WARM, start=120, symbol="000001.SZ")
     got = {date: stream.update(date, *row) for date, row in
            zip(bars.index, bars[["open", "high", "low", "close", "volume"]].to_numpy(), strict=True)}
     forecasts = pd.DataFrame({d: p for d, p in got.items() if p is not None}).T

@@ -5,6 +5,8 @@ import datetime as dt
 import backtrader as bt
 import pytest
 
+from rnnstrategy.ashare.limits import SecurityRules
+from rnnstrategy.ashare.rules import AShareRules
 from rnnstrategy.backtrader.broker import AShareBroker
 from rnnstrategy.backtrader.commission import AShareCommission
 from rnnstrategy.backtrader.feed import to_feed
@@ -144,6 +146,34 @@ def test_use_ashare_rules_keeps_the_broker_settings():
     scheme = use_ashare_rules(cerebro, commission=False, transfer_fee=False).comminfo[None]
     assert scheme.p.commission == 0.0 and scheme.p.min_commission == 0.0 and scheme.p.transfer_fee == ()
     assert cerebro.broker.getcash() == 123_456.0
+
+
+def test_use_ashare_rules_applies_an_ashare_rules_with_keyword_overrides():
+    cerebro = bt.Cerebro()
+    rules = AShareRules(price_limits=False, commission_rate=0.0003, min_commission=1.0, st=("600666",),
+                        listing_dates={"688981": "2020-07-16"})
+    broker = use_ashare_rules(cerebro, rules, t_plus_one=False, securities={"SH600666": SecurityRules(st=False)})
+    assert (broker.p.price_limits, broker.p.t_plus_one, broker.p.lots, broker.p.skip_suspended) == (
+        False, False, True, True)
+    scheme = broker.comminfo[None]
+    assert (scheme.p.commission, scheme.p.min_commission, scheme.p.date) == (0.0003, 1.0, None)
+    assert broker.p.securities == {  # the explicit mapping wins over the rules' st
+        "600666.SH": SecurityRules(st=False),
+        "688981.SH": SecurityRules(listing_date=D(2020, 7, 16)),
+    }
+    off = bt.Cerebro()
+    plain_scheme = off.broker.comminfo[None]
+    assert use_ashare_rules(off, AShareRules.off()).comminfo[None] is plain_scheme  # no fees: Backtrader's scheme
+
+
+def test_use_ashare_rules_names_bad_arguments():
+    with pytest.raises(ConfigError, match=r"unknown keyword\(s\) 'price_limit'; valid: securities and the "
+                                          r"AShareRules fields commission, stamp_duty, .*, price_limits, "):
+        use_ashare_rules(bt.Cerebro(), price_limit=False)
+    with pytest.raises(ConfigError, match=r"rules=\{'price_limits': False\}: give an AShareRules"):
+        use_ashare_rules(bt.Cerebro(), {"price_limits": False})
+    with pytest.raises(ConfigError, match=r"commission_rate=0.03: give a fraction of value"):
+        use_ashare_rules(bt.Cerebro(), commission_rate=0.03)
 
 
 def test_use_ashare_rules_needs_a_backtesting_broker():

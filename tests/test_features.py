@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from _bars import synthetic, with_garbage_after
+from helpers import synthetic, with_garbage_after
 
 from rnnstrategy.errors import ConfigError, DataError
 from rnnstrategy.forecasting.features import (

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-from _bars import with_garbage_after
+from helpers import TINY, with_garbage_after
 from safetensors.torch import load_file, save_file
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -19,8 +20,14 @@ from rnnstrategy.forecasting.features import make_features
 from rnnstrategy.forecasting.forecaster import RNNForecaster
 from rnnstrategy.forecasting.splitter import WalkForwardSplit
 
-TINY = {"hidden": (8,), "lookback": 10, "epochs": 3, "batch_size": 32, "patience": 2}
+# early stopping on (TINY has it off), so that the tests of record cover the validation split too
+CONFIG = replace(TINY, patience=2)
 TAU = 199  # retrain at the close of 2011-02-16 (row 199 of Moutai)
+
+
+def forecaster(**changes) -> RNNForecaster:
+    """A fresh forecaster of CONFIG with these changes."""
+    return replace(CONFIG, **changes).forecaster()
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +37,7 @@ def bars(moutai: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def fitted(bars: pd.DataFrame) -> RNNForecaster:
-    return RNNForecaster(**TINY).fit(bars, until=TAU)
+    return forecaster().fit(bars, until=TAU)
 
 
 def test_init_only_stores_and_clone_copies(fitted: RNNForecaster) -> None:
@@ -67,14 +74,14 @@ def test_label_horizon_guard_matches_the_splitter(bars: pd.DataFrame, fitted: RN
     train, test = next(splitter.split(bars))
     assert test[0] == TAU
     np.testing.assert_array_equal(fitted.train_ends_, train)
-    sliding = RNNForecaster(**TINY, train_window=60).fit(bars, until=TAU)
+    sliding = forecaster(train_window=60).fit(bars, until=TAU)
     np.testing.assert_array_equal(sliding.train_ends_, np.arange(TAU - 2 - 59, TAU - 2 + 1))
 
 
 def test_same_seed_same_forecasts(bars: pd.DataFrame, fitted: RNNForecaster) -> None:
-    again = RNNForecaster(**TINY).fit(bars, until=TAU)
+    again = forecaster().fit(bars, until=TAU)
     pd.testing.assert_frame_equal(again.predict(bars), fitted.predict(bars), check_exact=True)
-    other = RNNForecaster(**TINY, seed=1).fit(bars, until=TAU)
+    other = forecaster(seed=1).fit(bars, until=TAU)
     assert not np.array_equal(other.predict(bars).to_numpy(), fitted.predict(bars).to_numpy())
 
 
@@ -82,7 +89,7 @@ def test_forecasts_ignore_later_bars(bars: pd.DataFrame, fitted: RNNForecaster) 
     """Test of record: forecasts up to D are identical when bars after D are garbage or gone."""
     d = 250
     garbage = with_garbage_after(bars, d)
-    refit = RNNForecaster(**TINY).fit(garbage, until=TAU)
+    refit = forecaster().fit(garbage, until=TAU)
     rows = np.arange(TAU, d + 1)
     expected = fitted.predict(bars, rows=rows)
     pd.testing.assert_frame_equal(refit.predict(garbage, rows=rows), expected, check_exact=True)
@@ -96,7 +103,7 @@ def test_walk_forward_up_to_d_ignores_later_bars(bars: pd.DataFrame, cell: str) 
     """The test of record over several folds, the way the walk-forward engine will run them."""
 
     def walk_forward(data: pd.DataFrame) -> pd.DataFrame:
-        proto = RNNForecaster(**{**TINY, "cell": cell, "epochs": 2})
+        proto = forecaster(cell=cell, epochs=2)
         splitter = WalkForwardSplit(proto.lookback, proto.horizon, retrain_every=30, min_train=100, warmup=proto.warmup)
         model, frames = None, []
         for _, rows in splitter.split(data):
@@ -121,12 +128,12 @@ def test_scalers_fit_on_the_training_rows_only(bars: pd.DataFrame, fitted: RNNFo
 
     # a sliding window sees neither the bars before its first window (and warm-up bar) nor
     # the high, low and volume after its last sample, although those bars are before TAU
-    sliding = RNNForecaster(**TINY, train_window=60).fit(bars, until=TAU)
+    sliding = forecaster(train_window=60).fit(bars, until=TAU)
     first, last = sliding.train_ends_[0] - sliding.lookback + 1, sliding.train_ends_[-1]
     changed = bars.copy()
     changed.iloc[: first - 1] *= 3.0
     changed.loc[changed.index[last + 1] :, ["high", "low", "volume"]] *= 3.0
-    refit = RNNForecaster(**TINY, train_window=60).fit(changed, until=TAU)
+    refit = forecaster(train_window=60).fit(changed, until=TAU)
     for attr in ("feature_scaler_", "target_scaler_"):
         np.testing.assert_array_equal(getattr(refit, attr).mean_, getattr(sliding, attr).mean_)
         np.testing.assert_array_equal(getattr(refit, attr).scale_, getattr(sliding, attr).scale_)
@@ -145,7 +152,7 @@ def test_logret_output_zero_means_last_close(bars: pd.DataFrame, fitted: RNNFore
 
 
 def test_level_target_course_protocol(bars: pd.DataFrame) -> None:
-    f = RNNForecaster(
+    f = forecaster(
         cell="rnn",
         hidden=(8, 8),
         dropout=0.2,
@@ -153,7 +160,6 @@ def test_level_target_course_protocol(bars: pd.DataFrame) -> None:
         horizon=1,
         features=("open",),
         target="level",
-        epochs=3,
         patience=0,
     ).fit(bars, until=TAU)
     opens = bars["open"].to_numpy()[f.train_ends_ + 1]
@@ -183,7 +189,7 @@ def test_state_round_trip_through_safetensors(tmp_path: Path, bars: pd.DataFrame
 
 
 def test_warm_start(bars: pd.DataFrame, fitted: RNNForecaster) -> None:
-    nxt = RNNForecaster(**{**TINY, "patience": 0})
+    nxt = forecaster(patience=0)
     from_model = clone(nxt).fit(bars, until=TAU + 20, init_from=fitted, epochs=1)
     from_state = clone(nxt).fit(bars, until=TAU + 20, init_from=fitted.get_state(), epochs=1)
     cold = clone(nxt).fit(bars, until=TAU + 20, epochs=1)
@@ -192,12 +198,12 @@ def test_warm_start(bars: pd.DataFrame, fitted: RNNForecaster) -> None:
     assert len(from_model.history_) == 1
     assert from_model.feature_scaler_.n_samples_seen_ == fitted.feature_scaler_.n_samples_seen_ + 20
     with pytest.raises(ConfigError, match=r"init_from does not fit this network"):
-        RNNForecaster(**{**TINY, "cell": "lstm"}).fit(bars, until=TAU, init_from=fitted)
+        forecaster(cell="lstm").fit(bars, until=TAU, init_from=fitted)
 
 
 def test_until_accepts_dates(bars: pd.DataFrame, fitted: RNNForecaster) -> None:
     date = bars.index[TAU] + pd.Timedelta(hours=12)  # not a bar: the last bar before it
-    by_date = RNNForecaster(**TINY).fit(bars, until=date)
+    by_date = forecaster().fit(bars, until=date)
     np.testing.assert_array_equal(by_date.train_ends_, fitted.train_ends_)
 
 
@@ -220,9 +226,9 @@ def test_bad_rows_and_bad_bars(bars: pd.DataFrame, fitted: RNNForecaster) -> Non
     broken = bars.copy()
     broken.iloc[120, broken.columns.get_loc("close")] = 0.0
     with pytest.raises(DataError, match=r"feature 'ret' is not finite on 2010-10-29 for 600519.SH"):
-        RNNForecaster(**TINY).fit(broken, until=TAU)
+        forecaster().fit(broken, until=TAU)
     with pytest.raises(DataError, match=r"not ascending and unique"):
-        RNNForecaster(**TINY).fit(bars.iloc[::-1])
+        forecaster().fit(bars.iloc[::-1])
 
 
 @pytest.mark.parametrize(
@@ -240,15 +246,15 @@ def test_bad_rows_and_bad_bars(bars: pd.DataFrame, fitted: RNNForecaster) -> Non
 )
 def test_bad_params_are_named(bars: pd.DataFrame, params: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
-        RNNForecaster(**{**TINY, **params}).fit(bars, until=TAU)
+        RNNForecaster(**{**CONFIG.model_params(), **params}).fit(bars, until=TAU)
 
 
 def test_minmax_feature_scaling_round_trips(moutai):
     from sklearn.preprocessing import MinMaxScaler
 
     bars = moutai.iloc[:200]
-    model = RNNForecaster(hidden=(4,), lookback=5, horizon=1, features=("open",), target="level",
-                          feature_scaling="minmax", epochs=1, patience=0, device="cpu").fit(bars)
+    model = forecaster(horizon=1, features=("open",), target="level", feature_scaling="minmax", epochs=1,
+                       patience=0).fit(bars)
     assert isinstance(model.feature_scaler_, MinMaxScaler)
     restored = RNNForecaster.from_state(model.get_state(), model.get_params())
     pd.testing.assert_frame_equal(restored.predict(bars, [150, 199]), model.predict(bars, [150, 199]))

@@ -19,10 +19,28 @@ GATE_BLOCKS = {"rnn": 1, "gru": 3, "lstm": 4}
 
 
 @pytest.fixture(autouse=True)
-def compiled(monkeypatch: pytest.MonkeyPatch) -> None:
+def native_path_on(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(native.NATIVE_ENV, raising=False)
+
+
+@pytest.fixture
+def compiled(native_path_on: None) -> None:
+    """For the tests of the compiled loops themselves: skipped where no compiler can build them."""
     if native.kernel_for("gru", 8, torch.zeros(1)) is None:
         pytest.skip("no C++ compiler here: the compiled recurrent kernel cannot be built")
+
+
+@pytest.fixture(params=["CXX names a missing file", "none on PATH"])
+def no_compiler(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """A machine without a C++ compiler, on any machine: CXX points nowhere, or is unset and
+    PATH holds only an empty folder."""
+    monkeypatch.setenv("RNNSTRATEGY_CACHE", str(tmp_path / "cache"))
+    if request.param == "CXX names a missing file":
+        monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
+    else:
+        monkeypatch.delenv("CXX", raising=False)
+        (tmp_path / "bin").mkdir()
+        monkeypatch.setenv("PATH", str(tmp_path / "bin"))
 
 
 def layer_inputs(cell: str, n_models: int, steps: int, batch: int, n_in: int, hidden: int, seed: int = 0):
@@ -47,6 +65,7 @@ def run_layer(cell: str, x: torch.Tensor, params: list[torch.Tensor], sequence: 
     return [out.detach(), x.grad, *(p.grad for p in params)]
 
 
+@pytest.mark.usefixtures("compiled")
 @pytest.mark.parametrize("cell", sorted(GATE_BLOCKS))
 @pytest.mark.parametrize(("hidden", "batch"), [(6, 5), (16, 7), (32, 64)])
 @pytest.mark.parametrize("sequence", [True, False])
@@ -64,6 +83,7 @@ def test_compiled_layer_is_as_accurate_as_the_pytorch_path(monkeypatch: pytest.M
         assert error <= 4 * plain_error + 1e-6 * r.abs().max().item(), name
 
 
+@pytest.mark.usefixtures("compiled")
 def test_the_pytorch_path_runs_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     x, params = layer_inputs("gru", n_models=2, steps=5, batch=3, n_in=4, hidden=8)
     compiled = run_layer("gru", x, params, True, torch.float32)
@@ -75,6 +95,7 @@ def test_the_pytorch_path_runs_when_asked(monkeypatch: pytest.MonkeyPatch) -> No
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.usefixtures("compiled")
 @pytest.mark.parametrize("cell", sorted(GATE_BLOCKS))
 def test_a_model_does_not_depend_on_its_companions_or_threads(cell: str) -> None:
     x, params = layer_inputs(cell, n_models=5, steps=8, batch=11, n_in=3, hidden=32, seed=3)
@@ -93,18 +114,13 @@ def test_a_model_does_not_depend_on_its_companions_or_threads(cell: str) -> None
     assert all(torch.equal(a, b) for a, b in zip(together, other_threads, strict=True))
 
 
-def test_a_failed_build_is_an_oserror_naming_the_compiler(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    monkeypatch.setenv("RNNSTRATEGY_CACHE", str(tmp_path))
-    monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
+def test_a_failed_build_is_an_oserror_naming_the_compiler(no_compiler: None, tmp_path) -> None:
     with pytest.raises(OSError):
         native._build("gru", 24)
     assert not list(tmp_path.rglob("*.so"))
 
 
-def test_no_compiler_falls_back_with_one_warning(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
-                                                 tmp_path) -> None:
-    monkeypatch.setenv("RNNSTRATEGY_CACHE", str(tmp_path))
-    monkeypatch.setenv("CXX", str(tmp_path / "no-such-compiler"))
+def test_no_compiler_falls_back_with_one_warning(no_compiler: None, caplog: pytest.LogCaptureFixture) -> None:
     native._kernel.cache_clear()
     try:
         with caplog.at_level(logging.WARNING, logger="rnnstrategy.forecasting.batched.native"):
@@ -115,6 +131,7 @@ def test_no_compiler_falls_back_with_one_warning(monkeypatch: pytest.MonkeyPatch
         native._kernel.cache_clear()
 
 
+@pytest.mark.usefixtures("compiled")
 def test_builds_are_cached_per_cell_and_size(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.setenv("RNNSTRATEGY_CACHE", str(tmp_path))
     first = native._build("rnn", 12)
@@ -124,6 +141,7 @@ def test_builds_are_cached_per_cell_and_size(monkeypatch: pytest.MonkeyPatch, tm
     assert first.parent == tmp_path / "kernels"
 
 
+@pytest.mark.usefixtures("compiled")
 @pytest.mark.parametrize("cell", sorted(GATE_BLOCKS))
 def test_padding_rows_are_skipped_without_changing_the_real_ones(cell: str) -> None:
     """Rows past each model's count are padding (weighted zero): skipped, hidden states zero,

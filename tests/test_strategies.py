@@ -8,9 +8,10 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import WARM
 from rnnstrategy.strategies.forecast_long import ForecastLong
 from rnnstrategy.strategies.overnight_gap import OvernightGap
-from test_btindicator import CASES, FOLDS, MODES, TINY, backtest, case_bars
+from test_btindicator import CASES, FOLDS, MODES, backtest, case_bars
 
 from rnnstrategy.backtrader.commission import AShareCommission
 from rnnstrategy.backtrader.feed import to_feed
@@ -33,7 +34,7 @@ def moutai_case(data_dir):
 
 @pytest.fixture(scope="module")
 def moutai_forecasts(moutai_case):
-    return walk_forward(moutai_case, TINY, start=START)
+    return walk_forward(moutai_case, WARM, start=START)
 
 
 def planned_forecasts(bars: pd.DataFrame, expected: dict[str, float], execution: str = "next_open") -> pd.DataFrame:
@@ -162,7 +163,7 @@ def sweep(bars, store, maxcpus, monkeypatch=None):
     cerebro.adddata(to_feed(bars))
     cerebro.broker.setcash(1_000_000)
     use_ashare_rules(cerebro)
-    cerebro.optstrategy(ForecastLong, config=TINY, start=START, store=store,
+    cerebro.optstrategy(ForecastLong, config=WARM, start=START, store=store,
                         entry_threshold=[None, 0.0, 0.003], exit_threshold=[0.0, -0.002])
     cerebro.addanalyzer(TradeLog, _name="fills")
     cerebro.addanalyzer(bt.analyzers.Returns, _name="returns")
@@ -191,12 +192,12 @@ def test_optstrategy_trains_each_fold_once(moutai_case, tmp_path, monkeypatch):
 def test_several_feeds_get_their_own_forecasts(data_dir, moutai_case, moutai_forecasts):
     chinext = load_bars(data_dir / CASES["300750.SZ"][0]).loc["2019-01-01":"2020-04-24"]  # overlaps Moutai
     feeds = [moutai_case, chinext]
-    results = {mode: backtest(feeds, config=TINY, start=START, cerebro_kwargs=MODES[mode]) for mode in ("once", "next")}
+    results = {mode: backtest(feeds, config=WARM, start=START, cerebro_kwargs=MODES[mode]) for mode in ("once", "next")}
     once = results["once"]
     pd.testing.assert_frame_equal(results["next"].lines, once.lines)
     pd.testing.assert_frame_equal(results["next"].fills, once.fills)
     folds = 0
-    references = {MOUTAI: moutai_forecasts, "300750.SZ": walk_forward(chinext, TINY, start=START)}
+    references = {MOUTAI: moutai_forecasts, "300750.SZ": walk_forward(chinext, WARM, start=START)}
     for bars in feeds:  # each feed's lines are its own walk-forward forecasts
         reference = references[bars.attrs["symbol"]]
         lines = once.lines.loc[bars.attrs["symbol"]]
@@ -217,7 +218,7 @@ def test_forecasts_by_feed_name(moutai_case, moutai_forecasts, data_dir):
     other = load_bars(data_dir / CASES["300750.SZ"][0]).loc["2019-01-01":"2020-04-24"]
     with pytest.raises(ConfigError, match=r"forecasts is one DataFrame but there are 2 feeds: pass a mapping"):
         backtest([moutai_case, other], forecasts=moutai_forecasts)
-    result = backtest([moutai_case, other], forecasts={MOUTAI: moutai_forecasts}, config=TINY, start=START)
+    result = backtest([moutai_case, other], forecasts={MOUTAI: moutai_forecasts}, config=WARM, start=START)
     assert result.fits == FOLDS[MOUTAI]  # only the feed without precomputed forecasts trains
     lines = result.lines.loc[MOUTAI]
     assert lines["next_open"].notna().sum() == len(moutai_forecasts)

@@ -4,26 +4,21 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import TINY, WARM, tiny_args
 
-from rnnstrategy.forecasting.walkforward import (
-    ForecastConfig,
-    walk_forward,
-    walk_forward_many,
-)
+from rnnstrategy.forecasting.walkforward import walk_forward, walk_forward_many
 
-TINY = ForecastConfig(hidden=(8,), lookback=10, horizon=2, epochs=3, warm_start=True, warm_start_epochs=2,
-                      patience=0, retrain_every=25, min_train=100, batch_size=32, device="cpu")
-# cold folds train side by side in one batched computation; odd sizes on purpose
-COLD = ForecastConfig(hidden=(7,), lookback=9, horizon=2, epochs=3, patience=1, retrain_every=25, min_train=100,
-                      batch_size=20, device="cpu")
+# cold folds train side by side in one batched computation: odd sizes on purpose (kernels round by
+# memory alignment and vector tails), and early stopping on, so that folds stop at different epochs
+COLD = replace(TINY, hidden=(7,), lookback=9, patience=1, batch_size=20)
 START = "2019-09-02"
 
 
@@ -34,17 +29,17 @@ def bars(moutai):
 
 @pytest.fixture(scope="module")
 def reference(bars):
-    return walk_forward(bars, TINY, start=START)
+    return walk_forward(bars, WARM, start=START)
 
 
 @pytest.fixture(scope="module")
 def references(bars, reference):
-    return {"warm": (TINY, reference), "cold": (COLD, walk_forward(bars, COLD, start=START))}
+    return {"warm": (WARM, reference), "cold": (COLD, walk_forward(bars, COLD, start=START))}
 
 
 def trained_folds(bars, store, **kwargs):
     reports = []
-    frame = walk_forward(bars, TINY, start=START, store=store, progress=reports.append, **kwargs)
+    frame = walk_forward(bars, WARM, start=START, store=store, progress=reports.append, **kwargs)
     return frame, [r.trained for r in reports]
 
 
@@ -103,9 +98,9 @@ def test_no_look_ahead_garbage(bars, references, schedule):
 
 
 def test_same_seed_same_forecasts_other_seed_differs(bars, reference):
-    again = walk_forward(bars, TINY, start=START)
+    again = walk_forward(bars, WARM, start=START)
     pd.testing.assert_frame_equal(again, reference)
-    other = walk_forward(bars, ForecastConfig(**{**TINY.to_dict(), "seed": 1}), start=START)
+    other = walk_forward(bars, replace(WARM, seed=1), start=START)
     assert not np.allclose(other["pred_open_1"], reference["pred_open_1"])
 
 
@@ -134,7 +129,7 @@ def test_interrupted_run_resumes_identically(bars, reference, tmp_path):
             raise Stop
 
     with pytest.raises(Stop):
-        walk_forward(bars, TINY, start=START, store=tmp_path, progress=stop_after_third)
+        walk_forward(bars, WARM, start=START, store=tmp_path, progress=stop_after_third)
     resumed, trained = trained_folds(bars, tmp_path)
     assert trained == [False] * 3 + [True] * 4
     pd.testing.assert_frame_equal(resumed, reference)
@@ -187,18 +182,19 @@ def test_nothing_unpickled_weights_are_safetensors(bars, tmp_path):
 
 
 def test_killed_process_resumes_identically(data_dir, tmp_path):
-    """SIGKILL a real forecast run mid-way; the rerun completes with identical forecasts."""
+    """Kill a real forecast run mid-way, leaving it no chance to clean up (Popen.kill: SIGKILL on
+    POSIX, TerminateProcess on Windows); the rerun completes with identical forecasts."""
+    # 20 epochs per warm fold: about 0.15 s each, so the kill lands mid-way even on a busy machine
+    config = replace(WARM, warm_start_epochs=20, retrain_every=10, train_window=200)
     args = [sys.executable, "-m", "rnnstrategy.cli", "-q", "forecast", str(data_dir / "SH600519.csv"),
-            # 20 epochs per warm fold: about 0.15 s each, so the kill lands mid-way even on a busy machine
-            "--start", START, "--hidden", "8", "--lookback", "10", "--epochs", "3", "--warm-start", "--warm-start-epochs", "20",
-            "--patience", "0", "--retrain-every", "10", "--min-train", "100", "--train-window", "200", "--batch-size", "32",
-            "--device", "cpu", "--store", str(tmp_path / "store")]
+            "--start", START, *tiny_args(config), "--store", str(tmp_path / "store")]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     proc = subprocess.Popen([*args, "--out", str(tmp_path / "killed")], env=env)
     deadline = time.monotonic() + 120
-    while len(list((tmp_path / "store").rglob("fold-*.safetensors"))) < 2 and time.monotonic() < deadline:
+    while (len(list((tmp_path / "store").rglob("fold-*.safetensors"))) < 2 and proc.poll() is None
+           and time.monotonic() < deadline):
         time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
+    proc.kill()
     proc.wait()
     done_before = len(list((tmp_path / "store").rglob("fold-*.safetensors")))
     subprocess.run([*args, "--out", str(tmp_path / "resumed")], env=env, check=True)

@@ -12,22 +12,28 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from rnnstrategy.ashare.fees import (
+    STAMP_DUTY_SCHEDULE,
+    TRANSFER_FEE_SCHEDULE,
+    FeeSchedule,
+    check_commission,
+)
 from rnnstrategy.ashare.limits import SecurityRules
 from rnnstrategy.ashare.symbols import symbol_info
 from rnnstrategy.errors import ConfigError, SymbolError
 
-__all__ = ["AShareRules", "MAX_COMMISSION"]
-
-MAX_COMMISSION = 0.003
-"""Regulatory cap on broker commission (0.3 % of value); a larger rate is a unit mistake."""
+__all__ = ["AShareRules"]
 
 
-def _setting(default: object, help: str) -> object:
+def _setting(default: object, help: str, **metadata: object) -> object:
+    """A field with its command-line help (and other option metadata)."""
     if isinstance(default, (dict, list)):
-        return field(default_factory=lambda: type(default)(default), metadata={"help": help})
-    return field(default=default, metadata={"help": help})
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help, **metadata})
+    return field(default=default, metadata={"help": help, **metadata})
 
 
 @dataclass(frozen=True)
@@ -44,12 +50,13 @@ class AShareRules:
     stamp_duty: bool = _setting(True, "charge stamp duty by trade date (sells only since 2008-09-19)")
     transfer_fee: bool = _setting(True, "charge the transfer fee by trade date")
     lots: bool = _setting(True, "round orders to board lots (100; STAR 200 then 1)")
-    no_short: bool = _setting(True, "refuse sells beyond the position")
+    no_short: bool = _setting(True, "refuse sells beyond the position (no short selling)", negative="--allow-short")
     t_plus_one: bool = _setting(True, "shares bought today cannot be sold today")
     price_limits: bool = _setting(True, "no buy fill at limit-up, no sell fill at limit-down")
     skip_suspended: bool = _setting(True, "no fills on days without a bar (suspension)")
-    commission_rate: float = _setting(0.00025, "broker commission, a fraction of value (0.00025 = 0.025 %)")
-    min_commission: float = _setting(5.0, "minimum commission per order, CNY")
+    commission_rate: float = _setting(FeeSchedule.commission_rate,
+                                      "broker commission, a fraction of value (0.00025 = 0.025 %)")
+    min_commission: float = _setting(FeeSchedule.min_commission, "minimum commission per order, CNY")
     st: tuple[str, ...] = _setting((), "symbols under special treatment for the whole run (5 % main-board limit)")
     listing_dates: dict[str, str] = _setting({}, "listing date by symbol, YYYY-MM-DD (no price limit on the "
                                                   "first days after listing)")
@@ -58,13 +65,7 @@ class AShareRules:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "st", tuple(self.st))
-        if not 0 <= self.commission_rate <= MAX_COMMISSION:
-            raise ConfigError(
-                f"commission_rate={self.commission_rate!r}: give a fraction of value, at most the regulatory cap "
-                f"{MAX_COMMISSION} (0.3 %); 0.025 % is commission_rate=0.00025"
-            )
-        if not self.min_commission >= 0:
-            raise ConfigError(f"min_commission={self.min_commission!r}: use 0 or a positive amount in CNY")
+        check_commission("commission_rate", self.commission_rate, self.min_commission)
         for symbol in (*self.st, *self.listing_dates):
             _ts_code(symbol)
         for symbol, date in self.listing_dates.items():
@@ -75,17 +76,31 @@ class AShareRules:
         """Every rule off: plain Backtrader fills and no fees."""
         return cls(**{f.name: False for f in dataclasses.fields(cls) if f.type in (bool, "bool")})
 
-    def securities(self) -> dict[str, SecurityRules]:
-        """:class:`SecurityRules` by tushare code, from ``securities_file`` then ``st`` and ``listing_dates``."""
+    def fee_schedule(self) -> FeeSchedule | None:
+        """The :class:`~rnnstrategy.ashare.fees.FeeSchedule` of the fee switches; ``None`` when every fee is off."""
+        if not (self.commission or self.stamp_duty or self.transfer_fee):
+            return None
+        return FeeSchedule(
+            commission_rate=self.commission_rate if self.commission else 0.0,
+            min_commission=self.min_commission if self.commission else 0.0,
+            stamp_duty=STAMP_DUTY_SCHEDULE if self.stamp_duty else (),
+            transfer_fee=TRANSFER_FEE_SCHEDULE if self.transfer_fee else (),
+        )
+
+    def securities(self, stock_list: Mapping[str, Any] | None = None) -> dict[str, SecurityRules]:
+        """:class:`SecurityRules` by tushare code, from ``stock_list`` then ``st`` and ``listing_dates``.
+
+        Args:
+            stock_list: the entries of ``securities_file`` as the data layer reads them
+                (:func:`rnnstrategy.data.securities.read_securities`: objects with ``ts_code``,
+                ``st`` and ``list_date``); None when there is no file.
+        """
         st: dict[str, bool] = {}
         listed: dict[str, dt.date] = {}
-        if self.securities_file:
-            from rnnstrategy.data.securities import read_securities  # a file read: the data layer's job
-
-            for security in read_securities(self.securities_file).values():
-                st[security.ts_code] = security.st
-                if security.list_date is not None:
-                    listed[security.ts_code] = security.list_date
+        for security in (stock_list or {}).values():
+            st[security.ts_code] = security.st
+            if security.list_date is not None:
+                listed[security.ts_code] = security.list_date
         st.update({_ts_code(symbol): True for symbol in self.st})
         listed.update({_ts_code(symbol): _date(symbol, date) for symbol, date in self.listing_dates.items()})
         return {code: SecurityRules(st=st.get(code), listing_date=listed.get(code)) for code in sorted({*st, *listed})}

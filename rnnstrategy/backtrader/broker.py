@@ -39,6 +39,11 @@ one expires at the close, so the strategy decides again on the next bar.
 ``Canceled`` rather than ``Expired`` lets the usual ``notify_order`` pattern
 (Canceled/Margin/Rejected) release the strategy's pending order.
 
+Fees: an :class:`~rnnstrategy.backtrader.commission.AShareCommission` is charged at the
+rates of each fill's trade date (the fill bar's date; under cheat-on-close the bar of
+the order): while Backtrader executes a fill, :meth:`AShareBroker.getcommissioninfo`
+returns the installed scheme dated by that day, ``scheme.on(date)``.
+
 The board of a feed is read from its name (``cerebro.adddata(feed,
 name="600519.SH")``) with :func:`rnnstrategy.ashare.symbols.symbol_info`; ``securities``
 maps feed names to :class:`~rnnstrategy.ashare.limits.SecurityRules` for ST status
@@ -47,9 +52,10 @@ and listing dates. The rules assume daily bars.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import backtrader as bt
@@ -64,7 +70,7 @@ from rnnstrategy.ashare.symbols import SymbolInfo, symbol_info
 from rnnstrategy.backtrader.commission import AShareCommission
 from rnnstrategy.errors import ConfigError, SymbolError
 
-__all__ = ["AShareBroker"]
+__all__ = ["AShareBroker", "securities_by_code"]
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +98,7 @@ class AShareBroker(bt.brokers.BackBroker):
 
     def __init__(self) -> None:
         super().__init__()
-        self._rules = _rules_by_code(self.p.securities)
+        self._rules = securities_by_code(self.p.securities)
 
     def init(self) -> None:
         super().init()
@@ -114,6 +120,7 @@ class AShareBroker(bt.brokers.BackBroker):
         self._market_dt: float | None = None  # newest bar of all feeds, this broker cycle
         self._prev_market_dt: float | None = None
         self._warned: set[str] = set()
+        self._fill_date: dt.date | None = None  # trade date of the fill being executed
 
     # -- metadata ---------------------------------------------------------------------------
 
@@ -185,19 +192,12 @@ class AShareBroker(bt.brokers.BackBroker):
     def next(self) -> None:
         self._prev_market_dt = self._market_dt
         self._market_dt = self._newest_bar_dt()
-        if self._market_dt is not None:
-            self._date_comminfos(bt.num2date(self._market_dt).date())
         super().next()
 
     def _newest_bar_dt(self) -> float | None:
         cerebro = getattr(self, "cerebro", None)
         dts = [d.datetime[0] for d in getattr(cerebro, "datas", ()) if len(d)]
         return max(dts) if dts else None
-
-    def _date_comminfos(self, date: dt.date) -> None:
-        for comminfo in self.comminfo.values():
-            if isinstance(comminfo, AShareCommission):
-                comminfo.trade_date = date
 
     def _execute(self, order: bt.Order, ago: int | None = None, price: float | None = None,
                  cash: float | None = None, position: Any = None, dtcoc: float | None = None) -> Any:
@@ -212,21 +212,35 @@ class AShareBroker(bt.brokers.BackBroker):
                 self._refuse(order, *refusal, fill_date=fill_date)
                 return None
 
-        comminfo = self.getcommissioninfo(data)
-        dated = isinstance(comminfo, AShareCommission)
-        if dated:
-            previous, comminfo.trade_date = comminfo.trade_date, fill_date
         executed_before = order.executed.size
-        try:
+        with self._fees_dated(fill_date):
             result = super()._execute(order, ago=ago, price=price, cash=cash, position=position, dtcoc=dtcoc)
-        finally:
-            if dated:
-                comminfo.trade_date = previous
         bought = order.executed.size - executed_before
         if ago is not None and bought > 0:
             day, shares = self._bought.get(data, (fill_date, 0.0))
             self._bought[data] = (fill_date, bought + (shares if day == fill_date else 0.0))
         return result
+
+    def getcommissioninfo(self, data: Any) -> bt.CommInfoBase:
+        """The commission scheme of ``data``.
+
+        While a fill executes, an :class:`~rnnstrategy.backtrader.commission.AShareCommission`
+        comes as ``scheme.on(trade_date)``: a new scheme dated by the fill, so Backtrader's
+        execution charges that day's rates. The installed scheme is never changed.
+        """
+        comminfo = super().getcommissioninfo(data)
+        if self._fill_date is not None and isinstance(comminfo, AShareCommission):
+            return comminfo.on(self._fill_date)
+        return comminfo
+
+    @contextlib.contextmanager
+    def _fees_dated(self, date: dt.date) -> Iterator[None]:
+        """Within the block (one ``BackBroker._execute``), schemes are dated by ``date``."""
+        outer, self._fill_date = self._fill_date, date
+        try:
+            yield
+        finally:
+            self._fill_date = outer
 
     def _fill_dt(self, order: bt.Order, ago: int | None, dtcoc: float | None) -> float:
         if dtcoc is not None:
@@ -323,8 +337,12 @@ class AShareBroker(bt.brokers.BackBroker):
         self._bracketize(order, cancel=True)
 
 
-def _rules_by_code(securities: Any) -> dict[str, SecurityRules]:
-    """``securities`` keyed by tushare code, so '600519', 'SH600519' and '600519.SH' all match."""
+def securities_by_code(securities: Mapping[str, SecurityRules] | None) -> dict[str, SecurityRules]:
+    """``securities`` keyed by tushare code, so '600519', 'SH600519' and '600519.SH' all match.
+
+    Raises:
+        ConfigError: for a value that is not a :class:`SecurityRules` or a name that is not an A-share code.
+    """
     example = "{'688981.SH': SecurityRules(listing_date=datetime.date(2020, 7, 16))}"
     if securities is None:
         return {}

@@ -29,6 +29,7 @@ from typing import Any
 import backtrader as bt
 import pandas as pd
 
+from rnnstrategy.ashare.rules import AShareRules
 from rnnstrategy.backtrader.feed import to_feed
 from rnnstrategy.backtrader.rules import use_ashare_rules
 from rnnstrategy.backtrader.strategy import ForecastStrategy
@@ -235,7 +236,7 @@ def run_backtest(
     execution: str | None = None,
     params: Mapping[str, Any] | None = None,
     progress: Callable[[int, int], None] | None = None,
-    **rules: Any,
+    rules: AShareRules | None = None,
 ) -> BacktestResult:
     """Trade ``forecasts`` with ``strategy`` under A-share broker rules over the forecast dates.
 
@@ -250,7 +251,7 @@ def run_backtest(
             strategy's default.
         params: the strategy's own parameters.
         progress: called with (bars done, bars in total) after every bar.
-        **rules: keyword arguments of :func:`~rnnstrategy.backtrader.rules.use_ashare_rules`.
+        rules: the A-share broker rules; default ``AShareRules()`` (every rule on).
 
     Raises:
         ConfigError: for an unknown strategy parameter or bad execution.
@@ -264,7 +265,7 @@ def run_backtest(
     cerebro.broker.setcash(cash)
     feed = to_feed(window)
     cerebro.adddata(feed, name=feed._name)
-    use_ashare_rules(cerebro, **rules)
+    use_ashare_rules(cerebro, rules)
     run_params = {"forecasts": forecasts} | ({"execution": execution} if execution else {})
     cerebro.addstrategy(strategy, **run_params, **_strategy_params(strategy, params or {}))
     add_result_analyzers(cerebro, progress)

@@ -5,8 +5,9 @@ Example::
     cerebro = bt.Cerebro()
     cerebro.broker.setcash(1_000_000)
     cerebro.adddata(feed, name="600519.SH")
-    use_ashare_rules(cerebro)                        # every rule on
-    use_ashare_rules(cerebro, price_limits=False)    # ... or some off
+    use_ashare_rules(cerebro)                                # every rule on
+    use_ashare_rules(cerebro, price_limits=False)            # ... or some off
+    use_ashare_rules(cerebro, AShareRules(st=("600666",)))   # ... or a whole configuration
 
 The call replaces ``cerebro.broker`` by an
 :class:`~rnnstrategy.backtrader.broker.AShareBroker` that keeps the old broker's
@@ -19,55 +20,47 @@ Backtrader.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import backtrader as bt
 
 from rnnstrategy.ashare.limits import SecurityRules
-from rnnstrategy.backtrader.broker import AShareBroker
-from rnnstrategy.backtrader.commission import (
-    STAMP_DUTY_SCHEDULE,
-    TRANSFER_FEE_SCHEDULE,
-    AShareCommission,
-)
+from rnnstrategy.ashare.rules import AShareRules
+from rnnstrategy.backtrader.broker import AShareBroker, securities_by_code
+from rnnstrategy.backtrader.commission import AShareCommission
+from rnnstrategy.data.securities import read_securities
 from rnnstrategy.errors import ConfigError
 
 __all__ = ["use_ashare_rules"]
 
+_ORDER_RULES = ("lots", "no_short", "t_plus_one", "price_limits", "skip_suspended")  # AShareBroker params
+
 
 def use_ashare_rules(
     cerebro: bt.Cerebro,
+    rules: AShareRules | None = None,
     *,
-    commission: bool = True,
-    stamp_duty: bool = True,
-    transfer_fee: bool = True,
-    lots: bool = True,
-    no_short: bool = True,
-    t_plus_one: bool = True,
-    price_limits: bool = True,
-    skip_suspended: bool = True,
-    commission_rate: float = 0.00025,
-    min_commission: float = 5.0,
     securities: Mapping[str, SecurityRules] | None = None,
+    **overrides: object,
 ) -> AShareBroker:
     """Install the A-share broker rules on ``cerebro``; returns the new broker.
 
     Args:
         cerebro: the Cerebro to configure (before ``run``).
-        commission: charge ``commission_rate`` of value, at least ``min_commission`` CNY.
-        stamp_duty: charge stamp duty by trade date (sells only since 2008-09-19).
-        transfer_fee: charge the transfer fee by trade date.
-        lots, no_short, t_plus_one, price_limits, skip_suspended: the order
-            rules of :class:`~rnnstrategy.backtrader.broker.AShareBroker`.
-        commission_rate: broker commission as a fraction (0.00025 = 0.025 %).
-        min_commission: minimum commission per order, CNY.
+        rules: the switches, rates and securities of the run; default ``AShareRules()``
+            (every rule on).
         securities: feed name -> :class:`~rnnstrategy.ashare.limits.SecurityRules`
-            (ST status, listing date).
+            (ST status, listing date), merged over ``rules.securities()``; its entries win.
+        **overrides: fields of :class:`~rnnstrategy.ashare.rules.AShareRules` replacing
+            those of ``rules``, e.g. ``price_limits=False``.
 
     Raises:
         ConfigError: when the current broker is not a ``BackBroker`` (a live
-            broker), or a rate or ``securities`` entry is invalid.
+            broker), a keyword is not a field of ``AShareRules``, or a rate or
+            ``securities`` entry is invalid.
     """
+    rules = _with_overrides(rules, overrides)
     old = cerebro.getbroker()
     if not isinstance(old, bt.brokers.BackBroker):
         raise ConfigError(
@@ -75,28 +68,37 @@ def use_ashare_rules(
             "call it on a Cerebro that still has its default broker"
         )
     settings = dict(old.p._getkwargs())
-    for name in ("lots", "no_short", "t_plus_one", "price_limits", "skip_suspended", "securities"):
+    for name in (*_ORDER_RULES, "securities"):
         settings.pop(name, None)
     broker = AShareBroker(
         **settings,
-        lots=lots,
-        no_short=no_short,
-        t_plus_one=t_plus_one,
-        price_limits=price_limits,
-        skip_suspended=skip_suspended,
-        securities=dict(securities or {}),
+        **{name: getattr(rules, name) for name in _ORDER_RULES},
+        securities={**rules.securities(_stock_list(rules)), **securities_by_code(securities)},
     )
     broker.comminfo.update({name: info for name, info in old.comminfo.items() if name is not None})
-    if commission or stamp_duty or transfer_fee:
-        broker.addcommissioninfo(
-            AShareCommission(
-                commission=commission_rate if commission else 0.0,
-                min_commission=min_commission if commission else 0.0,
-                stamp_duty=STAMP_DUTY_SCHEDULE if stamp_duty else (),
-                transfer_fee=TRANSFER_FEE_SCHEDULE if transfer_fee else (),
-            )
-        )
+    schedule = rules.fee_schedule()
+    if schedule is not None:
+        broker.addcommissioninfo(AShareCommission.from_schedule(schedule))
     else:
         broker.comminfo[None] = old.comminfo[None]
     cerebro.setbroker(broker)
     return broker
+
+
+def _with_overrides(rules: AShareRules | None, overrides: Mapping[str, object]) -> AShareRules:
+    if rules is None:
+        rules = AShareRules()
+    elif not isinstance(rules, AShareRules):
+        raise ConfigError(f"rules={rules!r}: give an AShareRules, e.g. AShareRules(price_limits=False), "
+                          "or the switches as keywords, use_ashare_rules(cerebro, price_limits=False)")
+    fields = [f.name for f in dataclasses.fields(AShareRules)]
+    unknown = [name for name in overrides if name not in fields]
+    if unknown:
+        raise ConfigError(f"use_ashare_rules got unknown keyword(s) {', '.join(map(repr, unknown))}; "
+                          f"valid: securities and the AShareRules fields {', '.join(fields)}")
+    return dataclasses.replace(rules, **overrides)
+
+
+def _stock_list(rules: AShareRules) -> dict[str, object]:
+    """The entries of ``rules.securities_file`` (empty without one)."""
+    return read_securities(rules.securities_file) if rules.securities_file else {}

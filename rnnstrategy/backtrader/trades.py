@@ -8,11 +8,11 @@ from typing import Any
 import backtrader as bt
 import pandas as pd
 
-from rnnstrategy.backtrader.commission import AShareCommission, Fees
+from rnnstrategy.ashare.fees import Fees
+from rnnstrategy.backtrader.commission import AShareCommission
 from rnnstrategy.records import TRADE_COLUMNS
 
 __all__ = ["TRADE_COLUMNS", "TradeLog", "fill_fees"]
-
 
 
 def fill_fees(comminfo: bt.CommInfoBase | None, size: float, price: float, date: dt.date,

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from rnnstrategy import __version__
+from rnnstrategy.cli.options import HelpFormatter
 from rnnstrategy.errors import RnnStrategyError
 
 __all__ = ["main", "build_parser"]
@@ -27,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnnstrategy",
         description="Walk-forward RNN forecasts of A-share opens, backtested with Backtrader.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug); tracebacks on errors")

@@ -9,6 +9,7 @@ import sys
 from tqdm import tqdm
 
 from rnnstrategy.ashare.symbols import symbol_info
+from rnnstrategy.cli.options import HelpFormatter
 from rnnstrategy.data import AkshareSource, BarCache, load_bars
 from rnnstrategy.errors import RnnStrategyError
 
@@ -29,7 +30,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     show = actions.add_parser(
         "show",
         help="load bars from a CSV or symbol and print a summary",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     show.add_argument("source", metavar="DATA", help="CSV path or 6-digit symbol (e.g. 600519, sh000300)")
     _add_load_options(show)
@@ -40,7 +41,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     fetch = actions.add_parser(
         "fetch",
         help="download bars with akshare into the cache for offline use",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     fetch.add_argument("symbols", nargs="+", metavar="SYMBOL", help="codes such as 600519 300750.SZ sh000300")
     _add_load_options(fetch)

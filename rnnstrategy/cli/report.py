@@ -6,14 +6,9 @@ import argparse
 import time
 from pathlib import Path
 
-import matplotlib
+from rnnstrategy.cli.options import HelpFormatter
 
-__all__ = ["register", "use_agg"]
-
-
-def use_agg() -> None:
-    """Draw with Agg: reports are files, never windows (quantstats draws with pyplot)."""
-    matplotlib.use("Agg")
+__all__ = ["register"]
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -22,18 +17,17 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="redraw the tearsheet and plots of a finished backtest from its files",
         description="Read DIR/equity.csv, trades.csv, forecasts.csv and manifest.json of a finished backtest "
                     "and write DIR/report.html and the PNG plots again (e.g. after an upgrade of quantstats).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("run", metavar="DIR", type=Path, help="output directory of `rnnstrategy backtest` or `run`")
     parser.set_defaults(func=_report)
 
 
 def _report(args: argparse.Namespace) -> int:
+    from rnnstrategy.report.plots import use_agg
+    from rnnstrategy.report.run import read_run, render
+
     use_agg()
-    from rnnstrategy.report import (  # quantstats is slow to import: only when needed
-        read_run,
-        render,
-    )
 
     started = time.perf_counter()
     paths = render(args.run, read_run(args.run))

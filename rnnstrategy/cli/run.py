@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rnnstrategy.cli.backtest import execute
 from rnnstrategy.cli.forecast import add_compute_options
+from rnnstrategy.cli.options import HelpFormatter
 from rnnstrategy.config import load_run_config
 
 __all__ = ["register"]
@@ -20,7 +21,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                     "[backtest.params]; see rnnstrategy.config) from FILE, or the configuration recorded in a "
                     "run's manifest.json, and forecast, backtest and report as `rnnstrategy backtest` does. "
                     "Relative paths in FILE are looked up beside it first.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("file", metavar="FILE", type=Path, help="TOML backtest definition, or a run's manifest.json")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",

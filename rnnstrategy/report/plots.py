@@ -24,6 +24,7 @@ import logging
 import re
 import shutil
 import subprocess
+import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -137,6 +138,13 @@ def figure_style(**rc: object) -> Iterator[None]:
                 "axes.spines.top": False, "axes.spines.right": False, **rc}
     with quiet_fonts(), style.context("default"), mpl.rc_context(settings):  # same look whoever styled before
         yield
+
+
+def use_agg() -> None:
+    """Draw with Agg: reports are files, never windows (quantstats draws with pyplot). In a
+    notebook the inline backend is left alone, so the user's own plots still show."""
+    if mpl.get_backend().lower() != "agg" and "ipykernel" not in sys.modules:
+        mpl.use("Agg")
 
 
 def save_png(figure: Figure, path: str | Path) -> Path:

@@ -1,0 +1,559 @@
+"""The one-call API: from data to every result of a backtest or a forecast, in one function.
+
+The command line, TOML runs (``rnnstrategy run``), the README and the notebook all go
+through these functions::
+
+    import rnnstrategy as rs
+
+    run = rs.backtest("SH600519.csv", benchmark="sh000300.csv", forecast=rs.ForecastConfig(cell="lstm"))
+    run.metrics["strategy"]["sharpe"], run.trades, run.equity, run.forecasts
+    run.write("runs/moutai")      # report.html, PNG plots, metrics.json, CSVs, manifest.json
+
+    fc = rs.forecast("SH600519.csv", start="2019-01-02")          # forecasts and their metrics
+    universe = rs.forecast("stocks/", out="runs/universe")       # a folder or list: one file per symbol
+
+Heavy libraries load when a call needs them: PyTorch to train, Backtrader to trade,
+quantstats to draw the tearsheet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from rnnstrategy.ashare.rules import AShareRules
+from rnnstrategy.config import BacktestSpec, BenchmarkSpec, DataSpec, RunConfig
+from rnnstrategy.data.loader import load_bars
+from rnnstrategy.errors import ConfigError
+from rnnstrategy.forecasting.config import ForecastConfig
+
+if TYPE_CHECKING:
+    from rnnstrategy.forecasting.walkforward import FoldReport
+    from rnnstrategy.report.run import RunReport
+
+__all__ = ["DEFAULT_STORE", "BacktestRun", "ForecastRun", "UniverseRun", "backtest", "forecast", "run"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STORE = "default"
+"""``store=DEFAULT_STORE``: keep fitted folds in ``folds/`` under the cache root, so a repeated
+or extended run trains only what is new; a path keeps them there; None keeps nothing."""
+
+Source = str | Path | pd.DataFrame
+_SPEC = BacktestSpec()
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class ForecastRun:
+    """Walk-forward forecasts of one security and their metrics.
+
+    Attributes:
+        forecasts: the forecast frame (``pred_open_1..H``, ``fold``, realised ``open_1..H``).
+        metrics: what ``metrics.json`` holds: errors beside the naive forecasts, the verdict,
+            retrains, data fingerprint, configuration, folds.
+        bars: the bars the forecasts were made from.
+        config: the forecaster configuration.
+    """
+
+    forecasts: pd.DataFrame
+    metrics: dict[str, Any]
+    bars: pd.DataFrame = field(repr=False)
+    config: ForecastConfig
+
+    def write(self, out: str | Path) -> list[Path]:
+        """Write ``forecasts.csv`` (with its ``.meta.json``) and ``metrics.json`` into ``out``."""
+        from rnnstrategy.forecasting.frames import meta_path, write_forecasts
+        from rnnstrategy.report.run import write_json
+
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        path = write_forecasts(self.forecasts, out / "forecasts.csv")
+        return [path, meta_path(path), write_json(out / "metrics.json", self.metrics)]
+
+    def summary(self) -> list[str]:
+        """A few lines for a console: the window, retrains and the verdict against the previous close."""
+        m = self.metrics
+        lines = [f"{m['symbol']}: {len(self.forecasts)} forecasts {m['first_forecast']}..{m['last_forecast']}, "
+                 f"{m['retrains']} retrains ({m['trained']} trained) in {m['seconds']:.1f}s"]
+        if "rmse" in m:
+            lines.append(f"h=1 RMSE {m['rmse']:.3f} vs previous close {m['baseline_prev_close_rmse']:.3f}: "
+                         f"the model {m['verdict']}")
+        return lines
+
+
+@dataclass(frozen=True)
+class UniverseRun:
+    """Forecasts of many securities, written under ``out`` as they finished.
+
+    Attributes:
+        summary: one row per source: status (``ok``, ``skipped``, ``failed``), bars,
+            forecasts, RMSE ratio against the previous close, hit rate, seconds, message.
+        out: the directory holding ``forecasts/<symbol>.csv``, ``summary.csv`` and ``summary.json``.
+        seconds: wall-clock time of the run.
+    """
+
+    summary: pd.DataFrame
+    out: Path
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        """No source failed (skipped ones, with too little history, do not count)."""
+        return not (self.summary["status"] == "failed").any()
+
+    def forecasts(self, symbol: str) -> pd.DataFrame:
+        """The forecast frame of ``symbol`` (as in the summary, e.g. ``600519.SH``)."""
+        from rnnstrategy.forecasting.frames import read_forecasts
+
+        return read_forecasts(self.out / "forecasts" / f"{symbol}.csv")
+
+    def summary_lines(self) -> list[str]:
+        """A few lines for a console: counts, speed, median RMSE ratio, what failed and why."""
+        table = self.summary
+        ok = table[table["status"] == "ok"]
+        counts = table["status"].value_counts()
+        made = int(ok["forecasts"].sum())
+        lines = [f"{len(table)} sources: {counts.get('ok', 0)} ok, {counts.get('skipped', 0)} skipped, "
+                 f"{counts.get('failed', 0)} failed; {made:,} forecasts in {self.seconds:.1f}s "
+                 f"({made / max(self.seconds, 1e-9):.1f}/s)"]
+        if len(ok):
+            lines.append(f"median h=1 RMSE ratio vs previous close {ok['rmse_ratio'].median():.3f}, "
+                         f"median direction hit rate {ok['direction_hit_rate'].median():.3f}")
+        lines += [f"  {row.symbol}: {row.status}: {row.message}" for row in table[table["status"] != "ok"].itertuples()]
+        return lines
+
+
+@dataclass(frozen=True)
+class BacktestRun:
+    """A finished backtest: everything the command line writes, as Python objects.
+
+    Attributes:
+        config: the run's configuration (what ``manifest.json`` records).
+        metrics: what ``metrics.json`` holds: strategy and benchmark figures, trade
+            statistics, forecast quality beside the naive forecasts.
+        trades: one row per fill (date, symbol, side, size, price, value, fees).
+        equity: by date: value, cash, position, close, return, benchmark_return.
+        forecasts: the forecast frame the strategy traded on.
+        manifest: configuration, strategy class, data fingerprints, package versions, timings.
+        report: the :class:`~rnnstrategy.report.run.RunReport` the tearsheet is drawn from.
+    """
+
+    config: RunConfig
+    metrics: dict[str, Any]
+    trades: pd.DataFrame
+    equity: pd.DataFrame
+    forecasts: pd.DataFrame
+    manifest: dict[str, Any]
+    report: RunReport = field(repr=False)
+
+    def write(self, out: str | Path) -> list[Path]:
+        """Write every file of a run into ``out``: ``report.html`` (quantstats tearsheet), the PNG
+        plots, ``metrics.json``, ``trades.csv``, ``equity.csv``, ``forecasts.csv`` and, last,
+        ``manifest.json``; returns their paths."""
+        from rnnstrategy.report.plots import use_agg
+        from rnnstrategy.report.run import write_run
+
+        use_agg()
+        return write_run(out, self.report, metrics=self.metrics, manifest=self.manifest)
+
+    def summary(self) -> list[str]:
+        """A few lines for a console: returns, Sharpe ratios and drawdowns beside the benchmark,
+        trading, and the forecast verdict."""
+        m = self.metrics
+        s, b, t, f, period = m["strategy"], m["benchmark"], m["trades"], m["forecast"], m["period"]
+        lines = [
+            f"{s['title']} {period['start']}..{period['end']} ({period['days']} days)",
+            f"  total return {_percent(s['total_return'])} vs {b['title']} {_percent(b['total_return'])}; "
+            f"CAGR {_percent(s['cagr'])} vs {_percent(b['cagr'])}; max drawdown {_percent(s['max_drawdown'])} "
+            f"vs {_percent(b['max_drawdown'])}",
+            f"  Sharpe {_ratio(s['sharpe'])} vs {_ratio(b['sharpe'])}; {t['count']} fills, turnover "
+            f"{t['turnover']:.1f}x, fees {t['total_fees']:,.0f} CNY, exposure {t['exposure']:.0%}",
+        ]
+        if "rmse" in f:
+            lines.append(f"  next-day open RMSE {f['rmse']:.2f} vs previous close {f['baseline_prev_close_rmse']:.2f}: "
+                         f"the model {f['verdict']}")
+        return lines
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.1%}"
+
+
+def _ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+# ---------------------------------------------------------------- forecasts
+
+
+def forecast(
+    data: Source | Sequence[str | Path],
+    config: ForecastConfig | None = None,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    out: str | Path | None = None,
+    adjust: str = "qfq",
+    strict: bool = True,
+    store: str | Path | None = DEFAULT_STORE,
+    threads: int | None = None,
+    executor: str = "auto",
+    workers: int | None = None,
+    retries: int = 1,
+    on_fold: Callable[[FoldReport], None] | None = None,
+    on_symbol: Callable[[dict[str, object]], None] | None = None,
+) -> ForecastRun | UniverseRun:
+    """Walk-forward forecasts of one security, or of a universe.
+
+    Args:
+        data: one security (a CSV path, a symbol such as ``"600519"``, or a bar frame), or a
+            universe (a folder of CSVs, or a list of paths/symbols).
+        config: the forecaster and its schedule (default :class:`ForecastConfig`).
+        start, end: first and last forecast dates (training uses the bars before ``start``;
+            only the bars a run needs are loaded and validated).
+        out: for a universe, the directory each symbol's forecasts and the summary are
+            written into as they finish (required); for one security, optional: the files
+            :meth:`ForecastRun.write` writes.
+        adjust: price adjustment of a symbol download.
+        strict: refuse bad rows (default), or drop them with a warning (``False``).
+        store: the fold store (:data:`DEFAULT_STORE`, a directory, or None for none).
+        threads: PyTorch threads (per worker in a universe); None: every core.
+        executor, workers, retries: how a universe runs (``auto``/``inprocess``/``process``/
+            ``ray``; see :mod:`rnnstrategy.forecasting.executors`).
+        on_fold: called after each fold of one security is fitted or loaded.
+        on_symbol: called with each universe summary row as its symbol finishes.
+
+    Returns:
+        A :class:`ForecastRun` for one security, a :class:`UniverseRun` for several.
+    """
+    config = config or ForecastConfig()
+    if _is_universe(data):
+        if out is None:
+            raise ConfigError("a universe forecast writes each symbol's forecasts as it finishes: "
+                              "pass out='runs/universe' (CLI: --out DIR)")
+        return _forecast_universe(data, config, start, end, Path(out), adjust=adjust, strict=strict, store=store,
+                                  threads=threads, executor=executor, workers=workers, retries=retries,
+                                  on_symbol=on_symbol)
+    bars = _load(data, adjust, start, config.history_needed(), strict=strict)
+    started = time.perf_counter()
+    frame = _walk_forward(bars, config, start, end, store=store, threads=threads, on_fold=on_fold)
+    result = ForecastRun(frame, _forecast_metrics(frame, bars, config, time.perf_counter() - started), bars, config)
+    if out is not None:
+        result.write(out)
+    return result
+
+
+def _is_universe(data: object) -> bool:
+    if isinstance(data, pd.DataFrame):
+        return False
+    if isinstance(data, (list, tuple)):
+        return len(data) != 1 or Path(data[0]).is_dir()
+    return Path(data).is_dir()  # type: ignore[arg-type]
+
+
+def _forecast_universe(data: Any, config: ForecastConfig, start: str | None, end: str | None, out: Path,
+                       **options: Any) -> UniverseRun:
+    from rnnstrategy.forecasting.universe import forecast_universe
+
+    sources = data if not isinstance(data, (list, tuple)) or len(data) != 1 else data[0]
+    on_symbol = options.pop("on_symbol")
+    started = time.perf_counter()
+    summary = forecast_universe(sources, config, start, end, out_dir=out, progress=on_symbol, **options)
+    return UniverseRun(summary, out, time.perf_counter() - started)
+
+
+def _load(data: Source, adjust: str, start: str | None, history: int, *, strict: bool = True) -> pd.DataFrame:
+    """The bars a run reads: ``history`` bars before ``start`` and all after (a frame as given)."""
+    if isinstance(data, pd.DataFrame):
+        return data
+    return load_bars(data, start=start, history=history, adjust=adjust, strict=strict)
+
+
+def _resolved_store(store: str | Path | None) -> Path | None:
+    if store is None:
+        return None
+    if store == DEFAULT_STORE:
+        from rnnstrategy.forecasting.foldstore import default_store_dir
+
+        return default_store_dir()
+    return Path(store)
+
+
+def _walk_forward(bars: pd.DataFrame, config: ForecastConfig, start: str | None, end: str | None, *,
+                  store: str | Path | None, threads: int | None,
+                  on_fold: Callable[[FoldReport], None] | None) -> pd.DataFrame:
+    from rnnstrategy.forecasting.training import torch_threads
+    from rnnstrategy.forecasting.walkforward import walk_forward
+
+    with torch_threads(threads or None):
+        return walk_forward(bars, config, start, end, store=_resolved_store(store), progress=on_fold)
+
+
+def _forecast_metrics(forecasts: pd.DataFrame, bars: pd.DataFrame, config: ForecastConfig,
+                      seconds: float) -> dict[str, Any]:
+    from rnnstrategy.data.fingerprint import DataFingerprint
+    from rnnstrategy.evaluation import forecast_metrics
+
+    folds = forecasts.attrs.get("folds") or []
+    return {
+        **forecast_metrics(forecasts, bars),
+        "retrains": len(folds),
+        "trained": sum(bool(f["trained"]) for f in folds),
+        "seconds": round(seconds, 3),
+        "symbol": bars.attrs.get("symbol"),
+        "first_forecast": f"{forecasts.index[0]:%Y-%m-%d}",
+        "last_forecast": f"{forecasts.index[-1]:%Y-%m-%d}",
+        "data": {"source": bars.attrs.get("source"), "rows": len(bars), "first": f"{bars.index[0]:%Y-%m-%d}",
+                 "fingerprint": DataFingerprint(bars).upto(len(bars) - 1)},
+        "config": config.to_dict(),
+        "folds": [{k: v for k, v in f.items() if k != "history"} for f in folds],
+    }
+
+
+# ---------------------------------------------------------------- backtests
+
+
+def backtest(
+    data: Source,
+    benchmark: Source | None = None,
+    *,
+    forecast: ForecastConfig | None = None,
+    strategy: str = _SPEC.strategy,
+    params: Mapping[str, Any] | None = None,
+    execution: str | None = _SPEC.execution,
+    cash: float = _SPEC.cash,
+    rules: AShareRules | None = None,
+    start: str | None = _SPEC.start,
+    end: str | None = _SPEC.end,
+    forecasts: str | Path | pd.DataFrame | None = _SPEC.forecasts,
+    adjust: str = "qfq",
+    name: str | None = None,
+    benchmark_title: str | None = None,
+    store: str | Path | None = DEFAULT_STORE,
+    threads: int | None = None,
+    on_fold: Callable[[FoldReport], None] | None = None,
+    on_bar: Callable[[int, int], None] | None = None,
+) -> BacktestRun:
+    """Forecast walk-forward, trade the forecasts under A-share rules, and measure the result.
+
+    Args:
+        data: the traded security: CSV path, symbol (``"600519"``) or canonical bar frame.
+        benchmark: an index or stock to compare with (path, symbol or frame); None compares
+            with buy-and-hold of the traded stock.
+        forecast: the forecaster and its schedule (default :class:`ForecastConfig`).
+        strategy: a ready strategy (``"forecast_long"``, ``"overnight_gap"``) or a dotted path
+            to a :class:`~rnnstrategy.backtrader.strategy.ForecastStrategy` subclass.
+        params: the strategy's own parameters (unknown names are an error).
+        execution: ``"next_open"`` or ``"close"`` (cheat-on-close); None: the strategy's own.
+        cash: starting cash, CNY.
+        rules: the A-share broker rules (default :class:`AShareRules`: every rule on).
+        start, end: the backtest window = the first and last forecast dates.
+        forecasts: reuse a forecast frame (or its CSV) instead of training.
+        adjust: price adjustment of a symbol download.
+        name: the security's name in titles (default: looked up in a tushare stock list).
+        benchmark_title: the benchmark's name (default: the index name).
+        store: the fold store (:data:`DEFAULT_STORE`, a directory, or None for none).
+        threads: PyTorch threads; None: every core.
+        on_fold: called after each fold is fitted or loaded (a progress bar).
+        on_bar: called with (bars done, bars in total) as the backtest runs.
+
+    Returns:
+        A :class:`BacktestRun`; ``.write(path)`` writes the report files.
+    """
+    frames = {}
+    if isinstance(data, pd.DataFrame):
+        frames["bars"] = data
+    if isinstance(benchmark, pd.DataFrame):
+        frames["benchmark"] = benchmark
+    if isinstance(forecasts, pd.DataFrame):
+        frames["forecasts"] = forecasts
+    config = RunConfig(
+        data=DataSpec(source=_label(data), adjust=adjust, name=name),
+        forecast=forecast or ForecastConfig(),
+        backtest=BacktestSpec(strategy=strategy, execution=execution, cash=cash, start=_date(start), end=_date(end),
+                              forecasts=None if forecasts is None else _label(forecasts), params=dict(params or {})),
+        benchmark=BenchmarkSpec(source=None if benchmark is None else _label(benchmark), title=benchmark_title),
+        rules=rules or AShareRules(),
+    )
+    return run(config, store=store, threads=threads, on_fold=on_fold, on_bar=on_bar, **frames)
+
+
+def _label(source: Source) -> str:
+    """How a source is recorded in the configuration: its path or symbol, or a frame's symbol."""
+    if isinstance(source, pd.DataFrame):
+        return f"<frame {source.attrs.get('symbol', '')}>".replace(" >", ">")
+    return str(source)
+
+
+def _date(value: object) -> str | None:
+    return None if value is None else f"{pd.Timestamp(value):%Y-%m-%d}"
+
+
+class _Timer:
+    """Wall-clock seconds per stage."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(time.perf_counter() - started, 3)
+
+
+def run(
+    config: RunConfig,
+    *,
+    bars: pd.DataFrame | None = None,
+    benchmark: pd.DataFrame | None = None,
+    forecasts: pd.DataFrame | None = None,
+    store: str | Path | None = DEFAULT_STORE,
+    threads: int | None = None,
+    on_fold: Callable[[FoldReport], None] | None = None,
+    on_bar: Callable[[int, int], None] | None = None,
+    config_file: str | Path | None = None,
+) -> BacktestRun:
+    """Run a :class:`~rnnstrategy.config.RunConfig` (what :func:`backtest`, ``rnnstrategy backtest``
+    and ``rnnstrategy run FILE`` all do). ``bars``, ``benchmark`` and ``forecasts`` are
+    frames given in place of the configuration's sources; ``config_file`` is recorded in
+    the manifest (text and path)."""
+    from rnnstrategy.backtrader.results import load_strategy, run_backtest
+    from rnnstrategy.evaluation import forecast_metrics
+    from rnnstrategy.report.benchmark import benchmark_returns
+    from rnnstrategy.report.run import RunReport, run_metrics
+
+    timer = _Timer()
+    spec = config.backtest
+    with timer.stage("load"):
+        strategy = load_strategy(spec.strategy)  # a typo fails now, not after training
+        reused = forecasts if forecasts is not None else _read_reused(spec)
+        window_start = spec.start if reused is None else max(reused.index[0], pd.Timestamp(spec.start or 0))
+        history = config.forecast.history_needed() if reused is None else 1
+        if bars is None:
+            bars = _load(config.data.source, config.data.adjust, window_start, history)
+        symbol = str(bars.attrs.get("symbol", ""))
+        if benchmark is None and config.benchmark.source:
+            benchmark = load_bars(config.benchmark.source)
+        last = bars.index[-1] if spec.end is None else min(bars.index[-1], pd.Timestamp(spec.end))
+        if benchmark is not None and reused is None:
+            _check_benchmark_covers(benchmark, _first_forecast_date(config, bars), last)
+    with timer.stage("forecast"):
+        if reused is not None:
+            frame = _reused_window(reused, spec)
+        else:
+            frame = _walk_forward(bars, config.forecast, spec.start, spec.end, store=store, threads=threads,
+                                  on_fold=on_fold)
+    with timer.stage("backtest"):
+        result = run_backtest(bars, frame, strategy, cash=spec.cash, execution=spec.execution, params=spec.params,
+                              rules=config.rules, progress=on_bar)
+    with timer.stage("metrics"):
+        compared = bars if benchmark is None else benchmark  # buy-and-hold: the traded stock itself
+        report = RunReport(
+            equity=result.equity.assign(**{"return": result.returns,
+                                            "benchmark_return": benchmark_returns(compared, result.equity.index)}),
+            trades=result.trades, forecasts=frame,
+            titles=_titles(config, symbol, str(compared.attrs.get("symbol", "")), frame),
+            parameters={"Strategy": spec.strategy, "Execution": spec.execution or strategy.params.execution},
+        )
+        metrics = run_metrics(report, forecast_metrics(frame, bars))
+    manifest = _manifest(config, config_file, strategy, bars, benchmark, frame, timer.seconds)
+    return BacktestRun(config=config, metrics=metrics, trades=result.trades, equity=report.equity, forecasts=frame,
+                       manifest=manifest, report=report)
+
+
+def _read_reused(spec: BacktestSpec) -> pd.DataFrame | None:
+    if not spec.forecasts:
+        return None
+    from rnnstrategy.forecasting.frames import read_forecasts
+
+    return read_forecasts(spec.forecasts)
+
+
+def _reused_window(forecasts: pd.DataFrame, spec: BacktestSpec) -> pd.DataFrame:
+    window = forecasts.loc[spec.start:spec.end]
+    if window.empty:
+        raise ConfigError(f"{spec.forecasts or 'the forecasts'} have no forecasts between {spec.start} and "
+                          f"{spec.end}; widen start/end or compute new forecasts")
+    window.attrs = forecasts.attrs
+    return window
+
+
+def _first_forecast_date(config: RunConfig, bars: pd.DataFrame) -> pd.Timestamp | None:
+    from rnnstrategy.forecasting.walkforward import first_retrain_row
+
+    row = first_retrain_row(config.forecast, bars.index, config.backtest.start)
+    return None if row is None else bars.index[row]
+
+
+def _check_benchmark_covers(benchmark: pd.DataFrame, first: pd.Timestamp | None, last: pd.Timestamp) -> None:
+    """Fail before training when the benchmark cannot cover the backtest window."""
+    if first is not None and (benchmark.index[0] > first or benchmark.index[-1] < last):
+        raise ConfigError(
+            f"benchmark {benchmark.attrs.get('symbol')} has bars {benchmark.index[0]:%Y-%m-%d}.."
+            f"{benchmark.index[-1]:%Y-%m-%d} but the backtest runs {first:%Y-%m-%d}..{last:%Y-%m-%d}; "
+            "give a benchmark covering it, or set start/end inside its range"
+        )
+
+
+def _titles(config: RunConfig, symbol: str, bench_symbol: str, forecasts: pd.DataFrame) -> Any:
+    """Strategy, benchmark and security names: "GRU forecast on 600519 贵州茅台", "CSI 300"."""
+    from rnnstrategy.report.names import (
+        Titles,
+        benchmark_title,
+        find_names_file,
+        security_label,
+        security_name,
+    )
+
+    names = config.data.names or find_names_file(None if config.data.source.startswith("<") else config.data.source)
+    security = security_label(symbol, config.data.name or security_name(symbol, names))
+    if config.benchmark.title:
+        bench_title = config.benchmark.title
+    elif config.benchmark.source:
+        bench_title = benchmark_title(bench_symbol, names)
+    else:
+        bench_title = f"Buy and hold {security}"
+    cell = str((forecasts.attrs.get("config") or {}).get("cell", config.forecast.cell))
+    return Titles.for_run(cell, security, bench_title)
+
+
+def _manifest(config: RunConfig, config_file: str | Path | None, strategy: type, bars: pd.DataFrame,
+              bench_bars: pd.DataFrame | None, forecasts: pd.DataFrame, timings: dict[str, float]) -> dict[str, Any]:
+    """What reproduces the run: configuration, strategy class, data fingerprints, versions, command line."""
+    from rnnstrategy.report.manifest import data_record, package_versions
+
+    folds = forecasts.attrs.get("folds") or []
+    config_file = Path(config_file) if config_file else None
+    return {
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": sys.argv,
+        "cwd": str(Path.cwd()),
+        "config_file": str(config_file) if config_file else None,
+        "config_file_text": config_file.read_text(encoding="utf-8") if config_file else None,
+        "config": config.to_dict(),
+        "strategy": f"{strategy.__module__}.{strategy.__qualname__}",
+        "data": data_record(bars),
+        "benchmark": data_record(bench_bars) if bench_bars is not None else "buy and hold of the traded stock",
+        "forecasts": {"source": config.backtest.forecasts or "walk_forward", "rows": len(forecasts),
+                      "first": f"{forecasts.index[0]:%Y-%m-%d}", "last": f"{forecasts.index[-1]:%Y-%m-%d}",
+                      "retrains": len(folds), "trained": sum(bool(f.get("trained")) for f in folds),
+                      "config": forecasts.attrs.get("config")},
+        "packages": package_versions(),
+        "timings": dict(timings),
+    }
+

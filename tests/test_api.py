@@ -1,0 +1,89 @@
+"""The one-call API: a backtest or forecast in one call, the same numbers as the command line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+from helpers import TINY, tiny_args
+
+import rnnstrategy as rs
+from rnnstrategy.cli import main
+from rnnstrategy.config import RunConfig
+from rnnstrategy.forecasting.walkforward import walk_forward
+from rnnstrategy.records import EQUITY_COLUMNS, TRADE_COLUMNS
+
+START, END = "2019-01-02", "2019-12-31"
+
+
+@pytest.fixture(scope="module")
+def api_run(data_dir, tmp_path_factory):
+    store = tmp_path_factory.mktemp("folds")
+    run = rs.backtest(data_dir / "SH600519.csv", benchmark=data_dir / "index" / "sh000300.csv", forecast=TINY,
+                      start=START, end=END, store=store)
+    return run, store
+
+
+def test_backtest_returns_every_result(api_run, moutai):
+    run, _ = api_run
+    assert list(run.trades.columns) == list(TRADE_COLUMNS)
+    assert list(run.equity.columns) == list(EQUITY_COLUMNS)
+    assert run.forecasts.index[0] == pd.Timestamp(START) and run.forecasts.index[-1] == pd.Timestamp(END)
+    assert run.equity.index.equals(run.forecasts.index)  # one equity row per traded day
+    # the metrics are those of the equity and trades returned beside them
+    strategy = run.metrics["strategy"]
+    assert strategy["title"].startswith("GRU forecast on 600519")
+    assert strategy["total_return"] == pytest.approx(run.equity["value"].iloc[-1] / 1_000_000 - 1, abs=1e-12)
+    assert run.metrics["trades"]["count"] == len(run.trades) > 0
+    assert run.metrics["benchmark"]["title"] == "CSI 300"
+    # the loaded history does not change a forecast: identical to walk_forward over every bar
+    expected = walk_forward(moutai, TINY, START, END)
+    pd.testing.assert_frame_equal(run.forecasts[expected.columns], expected)
+    assert run.manifest["config"]["forecast"]["hidden"] == (8,)
+    assert run.manifest["data"]["rows"] < len(moutai)  # only what the run needs was read
+
+
+def test_write_gives_what_the_command_line_writes(api_run, data_dir, tmp_path):
+    run, store = api_run
+    names = {path.name for path in run.write(tmp_path / "api")}
+    assert {"report.html", "metrics.json", "manifest.json", "trades.csv", "equity.csv", "forecasts.csv",
+            "forecast_vs_actual.png", "training_loss.png", "equity_vs_benchmark.png"} <= names
+    code = main(["-q", "backtest", str(data_dir / "SH600519.csv"), "--benchmark",
+                 str(data_dir / "index" / "sh000300.csv"), "--start", START, "--end", END, "--store", str(store),
+                 "--out", str(tmp_path / "cli"), *tiny_args()])
+    assert code == 0
+    for name in ("metrics.json", "trades.csv", "equity.csv", "forecasts.csv"):
+        assert (tmp_path / "api" / name).read_bytes() == (tmp_path / "cli" / name).read_bytes(), name
+    manifest = json.loads((tmp_path / "cli" / "manifest.json").read_text(encoding="utf-8"))
+    assert RunConfig.from_dict(manifest["config"]) == run.config  # the manifest reproduces the run
+
+
+def test_frames_in_and_reused_forecasts_trade_the_same(api_run, moutai):
+    run, _ = api_run
+    again = rs.backtest(moutai, forecasts=run.forecasts, store=None)
+    pd.testing.assert_frame_equal(again.trades, run.trades)
+    assert again.metrics["benchmark"]["title"].startswith("Buy and hold")
+    assert again.manifest["config"]["data"]["source"] == "<frame 600519.SH>"
+
+
+def test_forecast_one_symbol_and_a_universe(data_dir, tmp_path):
+    one = rs.forecast(data_dir / "SH600519.csv", TINY, start="2020-01-02", store=None)
+    assert isinstance(one, rs.ForecastRun)
+    assert one.metrics["symbol"] == "600519.SH" and one.metrics["retrains"] == len(one.forecasts.attrs["folds"])
+    assert 0.8 < one.metrics["rmse_ratio"] < 1.2  # beside the previous close, not a claim of skill
+    with pytest.raises(rs.ConfigError, match="pass out='runs/universe'"):
+        rs.forecast([data_dir / "SH600519.csv", data_dir / "SH600519.csv"], TINY)
+
+    folder = tmp_path / "stocks"
+    folder.mkdir()
+    for name in ("600519.SH.csv", "000001.SZ.csv", "basic_stock_data.csv"):
+        shutil.copy(data_dir / "stocks_tushare_qfq" / name, folder / name)
+    universe = rs.forecast(folder, TINY, start="2022-06-01", out=tmp_path / "universe", store=None,
+                           executor="inprocess")
+    assert isinstance(universe, rs.UniverseRun) and universe.ok
+    assert sorted(universe.summary["symbol"]) == ["000001.SZ", "600519.SH"]  # the stock list is metadata
+    alone = rs.forecast(folder / "000001.SZ.csv", TINY, start="2022-06-01", store=None)
+    pd.testing.assert_frame_equal(universe.forecasts("000001.SZ")[alone.forecasts.columns], alone.forecasts,
+                                  check_freq=False)

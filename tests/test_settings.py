@@ -1,0 +1,172 @@
+"""One definition per setting: every field of the run's dataclasses, and every strategy
+parameter, can be set from the command line and from a TOML run definition."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from typing import Any, Literal
+
+import pytest
+
+from rnnstrategy.cli import build_parser
+from rnnstrategy.cli.backtest import run_config_from_args
+from rnnstrategy.cli.options import flag_of
+from rnnstrategy.config import TABLES, load_run_config
+
+SPECIAL = {  # values a field's type alone cannot suggest
+    ("data", "source"): "other.csv",
+    ("data", "names"): "names.csv",
+    ("backtest", "strategy"): "overnight_gap",
+    ("backtest", "start"): "2019-01-02",
+    ("backtest", "end"): "2020-06-30",
+    ("backtest", "forecasts"): "old/forecasts.csv",
+    ("backtest", "params"): {"entry_threshold": 0.002},
+    ("benchmark", "source"): "sh000300",
+    ("forecast", "features"): ("gap", "range"),
+    ("forecast", "device"): "cpu",
+    ("forecast", "train_window"): 500,
+    ("rules", "st"): ("600666.SH", "000004.SZ"),
+    ("rules", "listing_dates"): {"688981.SH": "2020-07-16"},
+    ("rules", "securities_file"): "basic_stock_data.csv",
+}
+
+
+def _changed(table: str, field: dataclasses.Field, hint: Any) -> Any:
+    """A valid value different from the field's default."""
+    if (table, field.name) in SPECIAL:
+        return SPECIAL[table, field.name]
+    default = field.default
+    hint, _ = _strip_none(hint)
+    if hint is bool:
+        return not default
+    if typing.get_origin(hint) is Literal:
+        return next(choice for choice in typing.get_args(hint) if choice != default)
+    if hint is int:
+        return (default or 0) + 1
+    if hint is float:
+        return default / 2 if default else 0.25
+    if typing.get_origin(hint) is tuple:
+        return (16, 8)
+    if hint is str:
+        return "x"
+    raise AssertionError(f"[{table}] {field.name}: teach this test a value for {hint}")
+
+
+def _strip_none(hint: Any) -> tuple[Any, bool]:
+    args = typing.get_args(hint)
+    if type(None) in args and len(args) == 2:
+        return next(a for a in args if a is not type(None)), True
+    return hint, False
+
+
+def _cli_words(field: dataclasses.Field, value: Any) -> list[str]:
+    if field.metadata.get("positional"):
+        return []
+    if isinstance(value, bool):
+        if "negative" in field.metadata:
+            return [flag_of(field) if value else field.metadata["negative"]]
+        return [flag_of(field) if value else "--no-" + flag_of(field)[2:]]
+    if isinstance(value, dict):
+        return [word for key, v in value.items() for word in (flag_of(field), f"{key}={v}")]
+    if isinstance(value, tuple):
+        return [flag_of(field), ",".join(str(v) for v in value)]
+    return [flag_of(field), str(value)]
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + "}"
+    return json.dumps(value)
+
+
+def _settings() -> list[tuple[str, dataclasses.Field, Any]]:
+    cases = []
+    for table, cls in TABLES.items():
+        hints = typing.get_type_hints(cls)
+        cases += [(table, field, _changed(table, field, hints[field.name])) for field in dataclasses.fields(cls)]
+    return cases
+
+
+SETTINGS = _settings()
+
+
+def test_every_setting_has_help():
+    assert [f"[{t}] {f.name}" for t, f, _ in SETTINGS if not f.metadata.get("help")] == []
+
+
+@pytest.mark.parametrize(("table", "field", "value"), SETTINGS, ids=[f"{t}.{f.name}" for t, f, _ in SETTINGS])
+def test_each_setting_reaches_its_dataclass_from_the_cli_and_from_toml(table, field, value, tmp_path):
+    source = value if (table, field.name) == ("data", "source") else "600519"
+    args = build_parser().parse_args(["backtest", source, "--out", "x", *_cli_words(field, value)])
+    from_cli = getattr(run_config_from_args(args), table)
+    assert getattr(from_cli, field.name) == value
+
+    toml = tmp_path / "run.toml"
+    lines = [f"[{table}]", f"{field.name} = {_toml(value)}"]
+    if table != "data":
+        lines = ["[data]", 'source = "600519"', *lines]
+    elif field.name != "source":
+        lines.append('source = "600519"')
+    toml.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    from_toml = getattr(load_run_config(toml), table)
+    assert getattr(from_toml, field.name) == value
+    assert from_toml == from_cli  # nothing else differs either
+
+
+def _strategy_parameters() -> list[tuple[str, str, Any]]:
+    from rnnstrategy.backtrader.results import _RUN_PARAMS, load_strategy, strategy_names
+
+    cases = []
+    for name in strategy_names():
+        params = load_strategy(name).params
+        for key in params._getkeys():
+            if key in _RUN_PARAMS:
+                continue
+            default = getattr(params, key)
+            if isinstance(default, bool):
+                value = not default
+            elif isinstance(default, (int, float)):
+                value = default * 2 + 1
+            elif default is None:
+                value = 0.003
+            else:
+                value = default
+            cases.append((name, key, value))
+    return cases
+
+
+@pytest.mark.parametrize(("strategy", "key", "value"), _strategy_parameters())
+def test_each_strategy_parameter_from_the_cli_and_from_toml(strategy, key, value, tmp_path):
+    from rnnstrategy.backtrader.results import _strategy_params, load_strategy
+
+    args = build_parser().parse_args(["backtest", "600519", "--out", "x", "--strategy", strategy,
+                                      "--param", f"{key}={_toml(value)}"])
+    from_cli = run_config_from_args(args).backtest
+    toml = tmp_path / "run.toml"
+    toml.write_text(f'[data]\nsource = "600519"\n[backtest]\nstrategy = "{strategy}"\n[backtest.params]\n'
+                    f"{key} = {_toml(value)}\n", encoding="utf-8")
+    assert from_cli.params == load_run_config(toml).backtest.params == {key: value}
+    assert _strategy_params(load_strategy(strategy), from_cli.params) == {key: value}  # the strategy takes it
+
+
+def test_unknown_settings_stay_errors(tmp_path, capsys):
+    from rnnstrategy.errors import ConfigError
+
+    toml = tmp_path / "run.toml"
+    toml.write_text('[data]\nsource = "600519"\n[rules]\nprice_limit = false\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="has no setting 'price_limit'; valid: commission"):
+        load_run_config(toml)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["backtest", "600519", "--out", "x", "--price-limitz"])
+    assert "unrecognized arguments: --price-limitz" in capsys.readouterr().err
+    args = build_parser().parse_args(["backtest", "600519", "--out", "x", "--param", "nope=1"])
+    from rnnstrategy.backtrader.results import _strategy_params, load_strategy
+
+    with pytest.raises(ConfigError, match="ForecastLong has no parameter 'nope'"):
+        _strategy_params(load_strategy("forecast_long"), run_config_from_args(args).backtest.params)
