@@ -6,7 +6,7 @@ Part 1 reproduces the course protocol with this package: train on the first 2126
 opens, test on the last 300 (240 next-day opens, 2019-05-06..2020-04-24), 60-day windows,
 MinMax-scaled price levels fitted on the training part, two recurrent layers (80, 100)
 with dropout 0.2, Adam, MSE, 50 epochs, batch 64, no early stopping, for SimpleRNN, LSTM
-and GRU. Part 2 runs the walk-forward forecaster with its default configuration on the
+and GRU. Part 2 runs the walk-forward forecaster (``rs.forecast``) with its default configuration on the
 same 240 dates (forecasts made at the closes 2019-04-30..2020-04-23). Both are printed
 beside the published figures and the naive baselines (previous close, previous open).
 
@@ -26,10 +26,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from rnnstrategy.data import load_bars
-from rnnstrategy.evaluation import error_metrics, forecast_metrics
-from rnnstrategy.forecasting.forecaster import RNNForecaster
-from rnnstrategy.forecasting.walkforward import ForecastConfig, walk_forward
+import rnnstrategy as rs
+from rnnstrategy.evaluation import forecast_metrics
+from rnnstrategy.forecasting import RNNForecaster
 
 TRAIN_DAYS = 2126
 LOOKBACK = 60
@@ -53,19 +52,18 @@ def course_protocol(bars: pd.DataFrame, cell: str, epochs: int) -> pd.DataFrame:
     return model.predict(bars, list(rows))
 
 
-def scores(forecasts: pd.DataFrame, bars: pd.DataFrame) -> dict[str, float]:
-    metrics = forecast_metrics(forecasts, bars)["h1"]
-    return {"n": metrics["n"], "mse": metrics["mse"], "rmse": metrics["rmse"], "mae": metrics["mae"],
-            "rmse_ratio": metrics["rmse_ratio"], "direction_hit_rate": metrics["direction_hit_rate"]}
+def scores(metrics: dict[str, object]) -> dict[str, float]:
+    """The table's columns from the next-open (h = 1) metrics of :func:`forecast_metrics`."""
+    h1 = metrics["h1"]
+    return {"n": h1["n"], "mse": h1["mse"], "rmse": h1["rmse"], "mae": h1["mae"],
+            "rmse_ratio": h1["rmse_ratio"], "direction_hit_rate": h1["direction_hit_rate"]}
 
 
-def baselines(bars: pd.DataFrame, dates: pd.DatetimeIndex) -> dict[str, dict[str, float]]:
-    rows = bars.index.get_indexer(dates)
-    actual = bars["open"].to_numpy()[rows + 1]
-    return {
-        "previous close": error_metrics(bars["close"].to_numpy()[rows], actual),
-        "previous open": error_metrics(bars["open"].to_numpy()[rows], actual),
-    }
+def baselines(metrics: dict[str, object]) -> dict[str, dict[str, float]]:
+    """The naive forecasts' errors on the same dates, from the same metrics."""
+    h1 = metrics["h1"]
+    return {label: {key: h1[f"baseline_{name}_{key}"] for key in ("rmse", "mae", "mse", "mape")}
+            for label, name in (("previous close", "prev_close"), ("previous open", "prev_open"))}
 
 
 def main() -> None:
@@ -77,21 +75,22 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="also write the table as JSON here")
     args = parser.parse_args()
 
-    bars = load_bars(args.data)
+    bars = rs.load_bars(args.data)
     table: dict[str, dict[str, object]] = {}
     for cell in ("rnn", "lstm", "gru"):
         started = time.perf_counter()
         forecasts = course_protocol(bars, cell, args.epochs)
-        table[f"course protocol {NAMES[cell]}"] = {**scores(forecasts, bars), "seconds": time.perf_counter() - started,
+        metrics = forecast_metrics(forecasts, bars)
+        table[f"course protocol {NAMES[cell]}"] = {**scores(metrics), "seconds": time.perf_counter() - started,
                                                    "published": dict(zip(("mse", "rmse", "mae"), PUBLISHED[cell]))}
     dates = forecasts.index
     for cell in ("rnn", "lstm", "gru"):
         started = time.perf_counter()
-        wf = walk_forward(bars, ForecastConfig(cell=cell), start=dates[0], end=dates[-1], store=args.store)
-        assert wf.index.equals(dates)
-        table[f"walk-forward default {NAMES[cell]}"] = {**scores(wf, bars), "seconds": time.perf_counter() - started,
-                                                       "retrains": len(wf.attrs["folds"])}
-    naive = baselines(bars, dates)
+        wf = rs.forecast(bars, rs.ForecastConfig(cell=cell), start=dates[0], end=dates[-1], store=args.store)
+        assert wf.forecasts.index.equals(dates)
+        table[f"walk-forward default {NAMES[cell]}"] = {**scores(wf.metrics), "seconds": time.perf_counter() - started,
+                                                       "retrains": wf.metrics["retrains"]}
+    naive = baselines(wf.metrics)  # the same dates for every model
 
     print(f"Moutai next-day opens, {len(dates)} forecasts made at the closes {dates[0]:%Y-%m-%d}..{dates[-1]:%Y-%m-%d}\n")
     print(f"{'model':34} {'MSE':>9} {'RMSE':>7} {'MAE':>7} {'RMSE/prev close':>16} {'hit rate':>9}   published MSE / RMSE / MAE")

@@ -2,14 +2,17 @@
 
     python backtests/moutai_backtest.py [--data ../shared/data/SH600519.csv] [--start 2012-01-01]
                                         [--store /tmp/rnnstrategy-folds] [--execution next_open]
+                                        [--out runs/moutai_backtest]
 
-The default walk-forward forecaster (``ForecastConfig()``: GRU 32, lookback 40, horizon 2,
-retrained every 20 bars from scratch) is trained on the whole history before each
-forecast and first forecasts at ``--start``; :class:`strategies.forecast_long.ForecastLong`
-trades on it under every A-share rule (fees by date, lots, T+1, price limits) with
-1,000,000 CNY. Printed: the round trips, total and annual return, Sharpe ratio, maximum
-drawdown and fees, next to buy-and-hold of the stock from the close of the first forecast
-date to the last close. Folds are kept in ``--store``, so a rerun takes seconds.
+One call of ``rs.backtest``: the default walk-forward forecaster (``rs.ForecastConfig()``: GRU 32,
+lookback 40, horizon 2, retrained from scratch every 20 bars on the latest 1000 samples) first
+forecasts at ``--start``; the ready strategy ``forecast_long``
+(:class:`rnnstrategy.strategies.forecast_long.ForecastLong`) trades on it under every A-share rule
+(fees by date, lots, T+1, price limits) with 1,000,000 CNY. Printed: the round trips, total and
+annual return, Sharpe ratio, maximum drawdown and fees, next to buy-and-hold of the stock from the
+close of the first forecast date to the last close (the run's benchmark), and the forecast verdict
+beside the previous close. Folds are kept in ``--store``, so a rerun takes seconds; ``--out`` also
+writes the run's report (``report.html``, plots, ``metrics.json``, ``trades.csv``, ``manifest.json``).
 """
 
 from __future__ import annotations
@@ -19,30 +22,11 @@ import math
 import time
 from pathlib import Path
 
-import backtrader as bt
 import pandas as pd
-import torch
-from rnnstrategy.strategies.forecast_long import ForecastLong
 
-from rnnstrategy.backtrader.feed import to_feed
-from rnnstrategy.backtrader.rules import use_ashare_rules
-from rnnstrategy.backtrader.trades import TradeLog
-from rnnstrategy.data import load_bars
-from rnnstrategy.forecasting.config import ForecastConfig
+import rnnstrategy as rs
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "SH600519.csv"
-TRADING_DAYS = 252
-
-
-def sharpe(returns: pd.Series) -> float:
-    """Annualised Sharpe ratio of daily returns (risk-free rate 0)."""
-    std = returns.std(ddof=1)
-    return float(returns.mean() / std * math.sqrt(TRADING_DAYS)) if std > 0 else math.nan
-
-
-def max_drawdown(returns: pd.Series) -> float:
-    equity = (1 + returns).cumprod()
-    return float((equity / equity.cummax() - 1).min())
 
 
 def round_trips(fills: pd.DataFrame) -> pd.DataFrame:
@@ -74,36 +58,19 @@ def main() -> int:
     parser.add_argument("--store", type=Path, default=Path("/tmp/rnnstrategy-folds"), help="fold store")
     parser.add_argument("--execution", default="next_open", choices=["next_open", "close"])
     parser.add_argument("--cash", type=float, default=1_000_000.0)
+    parser.add_argument("--out", type=Path, default=None, help="also write the run's report into this folder")
     args = parser.parse_args()
-    torch.set_num_threads(1)
 
-    bars = load_bars(args.data)
-    cerebro = bt.Cerebro(stdstats=False)
-    cerebro.broker.setcash(args.cash)
-    cerebro.adddata(to_feed(bars))
-    use_ashare_rules(cerebro)
-    cerebro.addstrategy(ForecastLong, config=ForecastConfig(), store=args.store, start=args.start,
-                        execution=args.execution)
-    cerebro.addanalyzer(TradeLog, _name="fills")
-    cerebro.addanalyzer(bt.analyzers.TimeReturn, _name="returns", timeframe=bt.TimeFrame.Days)
     started = time.perf_counter()
-    strategy = cerebro.run()[0]
+    run = rs.backtest(args.data, forecast=rs.ForecastConfig(), strategy="forecast_long", execution=args.execution,
+                      cash=args.cash, start=args.start, store=args.store, threads=1)
     seconds = time.perf_counter() - started
 
-    returns = pd.Series(strategy.analyzers.returns.get_analysis())
-    returns.index = pd.DatetimeIndex(returns.index)
-    predicted = pd.Series(strategy.signals[0].next_open.array, index=bars.index)
-    first_date = predicted.first_valid_index()  # the first forecast
-    returns = returns.loc[first_date:].iloc[1:]  # from the close of the first forecast date
-    closes = bars["close"].loc[first_date:]
-    hold = closes.pct_change().dropna()
-    fills = strategy.analyzers.fills.frame()
+    m = run.metrics
+    period, strategy, hold, trading, forecast = m["period"], m["strategy"], m["benchmark"], m["trades"], m["forecast"]
+    fills = run.trades
     trips = round_trips(fills)
-    fees = fills[["commission", "stamp_duty", "transfer_fee"]].sum()
-    total = cerebro.broker.getvalue() / args.cash - 1
-    years = len(returns) / TRADING_DAYS
-
-    print(f"600519.SH {first_date:%Y-%m-%d}..{bars.index[-1]:%Y-%m-%d} ({len(returns)} days), "
+    print(f"{strategy['title']} {period['start']}..{period['end']} ({period['days']} days), "
           f"execution={args.execution}, {args.cash:,.0f} CNY, run {seconds:.0f}s")
     print(f"round trips ({len(trips)}; {len(fills)} fills):")
     with pd.option_context("display.max_rows", None, "display.width", 120):
@@ -112,16 +79,27 @@ def main() -> int:
     wins = (trips["pnl"] > 0).mean() if len(trips) else math.nan
     held_days = sum((pd.Timestamp(t.exit) - pd.Timestamp(t.entry)).days for t in trips.itertuples())
     print(f"win rate {wins:.1%}, average holding {held_days / max(len(trips), 1):.1f} calendar days, "
-          f"fees {fees.sum():,.0f} CNY (commission {fees['commission']:,.0f}, stamp duty "
-          f"{fees['stamp_duty']:,.0f}, transfer {fees['transfer_fee']:,.0f})")
-    print(f"strategy:     final value {cerebro.broker.getvalue():,.0f} CNY, total return {total:+.1%}, "
-          f"annual {(1 + total) ** (1 / years) - 1:+.1%}, Sharpe {sharpe(returns):.2f}, "
-          f"max drawdown {max_drawdown(returns):.1%}")
-    hold_total = closes.iloc[-1] / closes.iloc[0] - 1
-    print(f"buy and hold: total return {hold_total:+.1%}, annual {(1 + hold_total) ** (1 / years) - 1:+.1%}, "
-          f"Sharpe {sharpe(hold):.2f}, max drawdown {max_drawdown(hold):.1%}")
+          f"fees {trading['total_fees']:,.0f} CNY (commission {trading['commission']:,.0f}, stamp duty "
+          f"{trading['stamp_duty']:,.0f}, transfer {trading['transfer_fee']:,.0f})")
+    print(f"strategy:     final value {period['final_value']:,.0f} CNY, {figures(strategy)}")
+    print(f"buy and hold: {figures(hold)}")
+    if "rmse" in forecast:
+        print(f"forecast:     next-day open RMSE {forecast['rmse']:.2f} vs previous close "
+              f"{forecast['baseline_prev_close_rmse']:.2f}: the model {forecast['verdict']}")
+    if args.out:
+        run.write(args.out)
+        print(f"wrote {args.out / 'report.html'} and the rest of the run")
     return 0
 
+
+def figures(metrics: dict[str, float | None]) -> str:
+    """Total and annual return, Sharpe ratio and maximum drawdown, as ``rs.backtest`` measures them."""
+    return (f"total return {number(metrics['total_return'], '+.1%')}, annual {number(metrics['cagr'], '+.1%')}, "
+            f"Sharpe {number(metrics['sharpe'], '.2f')}, max drawdown {number(metrics['max_drawdown'], '.1%')}")
+
+
+def number(value: float | None, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -5,7 +5,7 @@
 
 Reads a universe run (``summary.csv`` and ``forecasts/<symbol>.csv``, as ``rnnstrategy
 forecast FOLDER`` writes them), puts every forecast symbol in one Backtrader run with the
-A-share broker rules, trades :class:`strategies.top_k.TopK` on the forecasts (orders
+A-share broker rules, trades :class:`rnnstrategy.strategies.top_k.TopK` on the forecasts (orders
 fill at the next open) and writes into ``--out``: ``report.html`` (quantstats against the
 benchmark), ``equity_vs_benchmark.png``, ``metrics.json``, ``trades.csv`` (one row per
 fill, with its symbol) and ``equity.csv``. Nothing is retrained: the forecasts are read.
@@ -19,25 +19,18 @@ before its forecasts can take the credit.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import backtrader as bt
 import pandas as pd
+from rnnstrategy.strategies.top_k import TopK
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # strategies/ beside rnnstrategy/
-
-from rnnstrategy.strategies.top_k import TopK  # noqa: E402
-
-from rnnstrategy.backtrader.feed import to_feed  # noqa: E402
-from rnnstrategy.backtrader.results import add_result_analyzers, collect_results  # noqa: E402
-from rnnstrategy.backtrader.rules import use_ashare_rules  # noqa: E402
-from rnnstrategy.data import load_bars  # noqa: E402
-from rnnstrategy.errors import DataError  # noqa: E402
-from rnnstrategy.files import atomic_write_bytes  # noqa: E402
-from rnnstrategy.forecasting.frames import read_forecasts  # noqa: E402
-from rnnstrategy.report import (  # noqa: E402
+import rnnstrategy as rs
+from rnnstrategy.backtrader import add_result_analyzers, collect_results, to_feed, use_ashare_rules
+from rnnstrategy.files import atomic_write_bytes
+from rnnstrategy.forecasting import read_forecasts
+from rnnstrategy.report import (
     PERIODS_PER_YEAR,
     Titles,
     benchmark_returns,
@@ -47,23 +40,23 @@ from rnnstrategy.report import (  # noqa: E402
     write_json,
     write_tearsheet,
 )
-from rnnstrategy.report.plots import equity_figure, save_png  # noqa: E402
+from rnnstrategy.report.plots import equity_figure, save_png
 
 
 def universe_inputs(run: Path) -> tuple[list[pd.DataFrame], dict[str, pd.DataFrame]]:
     """The bars (cut to each symbol's forecast dates) and forecasts of every symbol forecast in ``run``."""
     summary_path = run / "summary.csv"
     if not summary_path.is_file():
-        raise DataError(f"{run}: no summary.csv; give the --out folder of `rnnstrategy forecast FOLDER`")
+        raise rs.DataError(f"{run}: no summary.csv; give the --out folder of `rnnstrategy forecast FOLDER`")
     summary = pd.read_csv(summary_path)
     frames, forecasts = [], {}
     for row in summary[summary["status"] == "ok"].itertuples():
         frame = read_forecasts(run / "forecasts" / f"{row.symbol}.csv")
-        bars = load_bars(row.source, strict=False)
+        bars = rs.load_bars(row.source, strict=False)
         frames.append(bars.loc[frame.index[0] : frame.index[-1]])
         forecasts[str(bars.attrs["symbol"])] = frame
     if not frames:
-        raise DataError(f"{summary_path}: no symbol was forecast (status ok); nothing to trade")
+        raise rs.DataError(f"{summary_path}: no symbol was forecast (status ok); nothing to trade")
     return frames, forecasts
 
 
@@ -98,7 +91,7 @@ def main() -> None:
     result = collect_results(cerebro.run()[0])
 
     equity = result.equity
-    benchmark_bars = load_bars(args.benchmark)
+    benchmark_bars = rs.load_bars(args.benchmark)
     titles = Titles(strategy=f"Top {args.k} of {len(frames)} by GRU forecast",
                     benchmark=benchmark_title(str(benchmark_bars.attrs["symbol"])), security=f"{len(frames)} A-shares")
     returns = result.returns.rename(titles.strategy)

@@ -29,6 +29,7 @@ _EXPORTS = {
     "BacktestRun": "rnnstrategy.api",
     "ForecastRun": "rnnstrategy.api",
     "UniverseRun": "rnnstrategy.api",
+    "run": "rnnstrategy.api",
     "ForecastConfig": "rnnstrategy.forecasting.config",
     "AShareRules": "rnnstrategy.ashare.rules",
     "SecurityRules": "rnnstrategy.ashare.limits",

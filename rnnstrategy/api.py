@@ -163,10 +163,15 @@ class BacktestRun:
         plots, ``metrics.json``, ``trades.csv``, ``equity.csv``, ``forecasts.csv`` and, last,
         ``manifest.json``; returns their paths."""
         from rnnstrategy.report.plots import use_agg
-        from rnnstrategy.report.run import write_run
+        from rnnstrategy.report.run import FILES, write_run
 
         use_agg()
-        return write_run(out, self.report, metrics=self.metrics, manifest=self.manifest)
+        manifest = self.manifest
+        if _is_frame_label(self.config.backtest.forecasts):  # a rerun reads the forecasts written beside it
+            config = manifest["config"]
+            written = str((Path(out) / FILES["forecasts"]).resolve())
+            manifest = {**manifest, "config": {**config, "backtest": {**config["backtest"], "forecasts": written}}}
+        return write_run(out, self.report, metrics=self.metrics, manifest=manifest)
 
     def summary(self) -> list[str]:
         """A few lines for a console: returns, Sharpe ratios and drawdowns beside the benchmark,
@@ -372,13 +377,20 @@ def backtest(
     Returns:
         A :class:`BacktestRun`; ``.write(path)`` writes the report files.
     """
+    reused = forecasts
+    if isinstance(forecasts, (str, Path)):
+        from rnnstrategy.forecasting.frames import read_forecasts
+
+        reused = read_forecasts(forecasts)  # read once; the configuration records its path
+    if forecast is None and reused is not None and reused.attrs.get("config"):
+        forecast = ForecastConfig.from_dict(reused.attrs["config"])  # the configuration that made them
     frames = {}
     if isinstance(data, pd.DataFrame):
         frames["bars"] = data
     if isinstance(benchmark, pd.DataFrame):
         frames["benchmark"] = benchmark
-    if isinstance(forecasts, pd.DataFrame):
-        frames["forecasts"] = forecasts
+    if reused is not None:
+        frames["forecasts"] = reused
     config = RunConfig(
         data=DataSpec(source=_label(data), adjust=adjust, name=name),
         forecast=forecast or ForecastConfig(),
@@ -395,6 +407,10 @@ def _label(source: Source) -> str:
     if isinstance(source, pd.DataFrame):
         return f"<frame {source.attrs.get('symbol', '')}>".replace(" >", ">")
     return str(source)
+
+
+def _is_frame_label(source: str | None) -> bool:
+    return bool(source) and source.startswith("<frame")
 
 
 def _date(value: object) -> str | None:

@@ -66,6 +66,15 @@ def test_frames_in_and_reused_forecasts_trade_the_same(api_run, moutai):
     pd.testing.assert_frame_equal(again.trades, run.trades)
     assert again.metrics["benchmark"]["title"].startswith("Buy and hold")
     assert again.manifest["config"]["data"]["source"] == "<frame 600519.SH>"
+    assert again.config.forecast == TINY  # the configuration that made the reused forecasts
+
+
+def test_a_run_that_reused_a_frame_can_be_rerun_from_its_manifest(api_run, data_dir, tmp_path):
+    run, _ = api_run
+    reused = rs.backtest(data_dir / "SH600519.csv", forecasts=run.forecasts, store=None)
+    reused.write(tmp_path / "reused")
+    again = rs.run(rs.load_run_config(tmp_path / "reused" / "manifest.json"), store=None)
+    pd.testing.assert_frame_equal(again.trades, reused.trades)
 
 
 def test_forecast_one_symbol_and_a_universe(data_dir, tmp_path):

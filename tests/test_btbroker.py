@@ -5,6 +5,7 @@ import logging
 
 import backtrader as bt
 import pytest
+from helpers import missing_data
 
 from rnnstrategy.ashare.limits import SecurityRules
 from rnnstrategy.backtrader.broker import AShareBroker
@@ -58,7 +59,7 @@ def stock(data_dir):
     def load(ts_code, start, end):
         path = folder / f"{ts_code}.csv"
         if not path.is_file():
-            pytest.skip(f"{path} is missing from the shared data folder")
+            missing_data(f"{path} is missing from the shared data folder")
         return load_bars(path, start=start, end=end)
 
     return load

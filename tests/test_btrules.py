@@ -4,6 +4,7 @@ import datetime as dt
 
 import backtrader as bt
 import pytest
+from helpers import missing_data
 
 from rnnstrategy.ashare.limits import SecurityRules
 from rnnstrategy.ashare.rules import AShareRules
@@ -62,7 +63,7 @@ def feeds(data_dir):
         for ts_code, start, end in specs:
             path = data_dir / "stocks_tushare_qfq" / f"{ts_code}.csv"
             if not path.is_file():
-                pytest.skip(f"{path} is missing from the shared data folder")
+                missing_data(f"{path} is missing from the shared data folder")
             out.append(to_feed(load_bars(path, start=start, end=end)))
         return out
 

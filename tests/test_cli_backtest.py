@@ -6,16 +6,18 @@ import io
 import json
 import re
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import TINY as SHARED_TINY
+from helpers import tiny_args
 
 from rnnstrategy.cli import build_parser, main
 from rnnstrategy.data import load_bars
 
-TINY = ["--hidden", "8", "--lookback", "10", "--epochs", "2", "--warm-start-epochs", "1", "--patience", "0",
-        "--retrain-every", "60", "--min-train", "100", "--device", "cpu", "--no-store"]
+TINY = [*tiny_args(replace(SHARED_TINY, retrain_every=60)), "--no-store"]  # few retrains: a quick backtest
 PNGS = ("forecast_vs_actual.png", "training_loss.png", "equity_vs_benchmark.png")
 FILES = {"report.html", *PNGS, "metrics.json", "trades.csv", "equity.csv", "forecasts.csv", "forecasts.meta.json",
          "manifest.json"}

@@ -170,3 +170,14 @@ def test_unknown_settings_stay_errors(tmp_path, capsys):
 
     with pytest.raises(ConfigError, match="ForecastLong has no parameter 'nope'"):
         _strategy_params(load_strategy("forecast_long"), run_config_from_args(args).backtest.params)
+
+
+def test_the_estimator_takes_its_parameters_and_defaults_from_forecast_config():
+    from rnnstrategy.forecasting.config import MODEL_FIELDS, SCHEDULE_FIELDS, ForecastConfig
+    from rnnstrategy.forecasting.forecaster import RNNForecaster
+
+    params = RNNForecaster().get_params()
+    assert list(params) == sorted(MODEL_FIELDS)  # sklearn lists them sorted
+    defaults = ForecastConfig()
+    assert {name: getattr(defaults, name) for name in MODEL_FIELDS} == params
+    assert set(SCHEDULE_FIELDS) == {"retrain_every", "min_train", "warm_start", "warm_start_epochs"}
