@@ -27,7 +27,12 @@ import pandas as pd
 from rnnstrategy.strategies.top_k import TopK
 
 import rnnstrategy as rs
-from rnnstrategy.backtrader import add_result_analyzers, collect_results, to_feed, use_ashare_rules
+from rnnstrategy.backtrader import (
+    add_result_analyzers,
+    collect_results,
+    to_feed,
+    use_ashare_rules,
+)
 from rnnstrategy.files import atomic_write_bytes
 from rnnstrategy.forecasting import read_forecasts
 from rnnstrategy.report import (

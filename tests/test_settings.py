@@ -120,7 +120,11 @@ def test_each_setting_reaches_its_dataclass_from_the_cli_and_from_toml(table, fi
 
 
 def _strategy_parameters() -> list[tuple[str, str, Any]]:
-    from rnnstrategy.backtrader.results import _RUN_PARAMS, load_strategy, strategy_names
+    from rnnstrategy.backtrader.results import (
+        _RUN_PARAMS,
+        load_strategy,
+        strategy_names,
+    )
 
     cases = []
     for name in strategy_names():
@@ -173,7 +177,11 @@ def test_unknown_settings_stay_errors(tmp_path, capsys):
 
 
 def test_the_estimator_takes_its_parameters_and_defaults_from_forecast_config():
-    from rnnstrategy.forecasting.config import MODEL_FIELDS, SCHEDULE_FIELDS, ForecastConfig
+    from rnnstrategy.forecasting.config import (
+        MODEL_FIELDS,
+        SCHEDULE_FIELDS,
+        ForecastConfig,
+    )
     from rnnstrategy.forecasting.forecaster import RNNForecaster
 
     params = RNNForecaster().get_params()

@@ -5,13 +5,13 @@ Plain data in, files out; nothing here imports Backtrader or PyTorch (see
 :mod:`rnnstrategy.report.tearsheet` imports quantstats, when a tearsheet is drawn. Names are
 imported on first use, so ``import rnnstrategy.report`` is cheap.
 
-Example::
+``rnnstrategy.backtest(...).write(path)`` is the usual way in; by hand::
 
-    from rnnstrategy.report import RunReport, Titles, benchmark_returns, run_metrics, write_run
+    from rnnstrategy.report import RunReport, Titles, run_metrics, write_run
 
     report = RunReport(equity=equity, trades=trades, forecasts=forecasts,
                        titles=Titles.for_run("gru", "600519 贵州茅台", "CSI 300"))
-    write_run("runs/moutai", report, metrics=run_metrics(report), manifest={})
+    write_run("runs/moutai", report, metrics=run_metrics(report), manifest=manifest)
 """
 
 from rnnstrategy._lazy import lazy_exports

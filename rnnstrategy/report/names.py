@@ -2,7 +2,8 @@
 
 Index names come from a small built-in table. Stock names come from a stock list CSV
 (tushare ``stock_basic`` columns ``ts_code,symbol,name,...``, like the sample data's
-``stocks_tushare_qfq/basic_stock_data.csv``): given explicitly, or named by the
+``stocks_tushare_qfq/basic_stock_data.csv``), read by
+:func:`rnnstrategy.data.securities.read_securities`: given explicitly, or named by the
 ``RNNSTRATEGY_NAMES`` environment variable, or found beside the bar file (see
 :func:`find_names_file`). An unknown name is left out; the code alone still identifies the
 security.
@@ -15,10 +16,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
 from rnnstrategy.ashare.symbols import symbol_info
-from rnnstrategy.errors import DataError, SymbolError
+from rnnstrategy.data.securities import (
+    SECURITIES_ENV,
+    SECURITIES_FILE,
+    find_securities_file,
+    read_securities,
+)
+from rnnstrategy.errors import SymbolError
 
 __all__ = [
     "INDEX_NAMES", "NAMES_ENV", "NAMES_FILE", "Titles", "benchmark_title", "find_names_file", "read_names",
@@ -27,8 +32,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-NAMES_ENV = "RNNSTRATEGY_NAMES"
-NAMES_FILE = "basic_stock_data.csv"
+NAMES_ENV = SECURITIES_ENV
+NAMES_FILE = SECURITIES_FILE
 
 #: English names of the common A-share indexes, by tushare code.
 INDEX_NAMES = {
@@ -71,38 +76,18 @@ def find_names_file(near: str | os.PathLike[str] | None = None) -> Path | None:
 
     ``$RNNSTRATEGY_NAMES`` when set; else a ``basic_stock_data.csv`` in the folder of the bar
     file ``near`` or in one of that folder's sub-folders (the layout of the sample data).
+    See :func:`rnnstrategy.data.securities.find_securities_file`.
     """
-    env = os.environ.get(NAMES_ENV)
-    if env:
-        return Path(env).expanduser()
-    if near is None or not Path(near).is_file():
-        return None
-    folder = Path(near).resolve().parent
-    for candidate in [folder / NAMES_FILE, *sorted(folder.glob(f"*/{NAMES_FILE}"))]:
-        if candidate.is_file():
-            return candidate
-    return None
+    return find_securities_file(near)
 
 
 def read_names(path: str | os.PathLike[str]) -> dict[str, str]:
-    """``{ts_code: name}`` from a stock list CSV with ``ts_code`` (or ``symbol``) and ``name`` columns."""
-    path = Path(path)
-    try:
-        table = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise DataError(f"{path}: not a readable stock list ({exc}); "
-                        "give a CSV with ts_code and name columns") from None
-    code = next((c for c in ("ts_code", "symbol", "code", "代码") if c in table.columns), None)
-    name = next((c for c in ("name", "名称") if c in table.columns), None)
-    if code is None or name is None:
-        raise DataError(f"{path}: a stock list needs ts_code and name columns, found {', '.join(table.columns)}")
-    names: dict[str, str] = {}
-    for raw_code, raw_name in zip(table[code], table[name], strict=True):
-        try:
-            names[symbol_info(str(raw_code)).ts_code] = str(raw_name).strip()
-        except SymbolError:
-            continue
-    return names
+    """``{ts_code: name}`` from a stock list CSV with ``ts_code`` (or ``symbol``) and ``name`` columns.
+
+    Raises:
+        DataError: see :func:`rnnstrategy.data.securities.read_securities`.
+    """
+    return {code: security.name for code, security in read_securities(path).items()}
 
 
 def security_name(symbol: str, names_file: str | os.PathLike[str] | None = None) -> str:

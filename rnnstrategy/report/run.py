@@ -27,6 +27,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
@@ -44,13 +45,6 @@ from rnnstrategy.report.plots import (
     save_png,
 )
 
-
-def _tearsheet():  # quantstats takes seconds to import: only when a tearsheet or its figures are made
-    from rnnstrategy.report import tearsheet
-
-    return tearsheet
-
-
 __all__ = [
     "EQUITY_COLUMNS",
     "FILES",
@@ -64,6 +58,14 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+def _tearsheet() -> ModuleType:  # quantstats takes seconds to import: only when a tearsheet or its figures are made
+    from rnnstrategy.report import tearsheet
+
+    return tearsheet
+
+
 
 
 #: File names of a run directory.
@@ -165,6 +167,7 @@ def run_metrics(report: RunReport, forecast: Mapping[str, object] | None = None)
     """
     equity = report.equity
     first_return = float(equity["return"].iloc[0])
+    headline = _tearsheet().headline_metrics
     return {
         "period": {
             "start": f"{equity.index[0]:%Y-%m-%d}",
@@ -174,8 +177,8 @@ def run_metrics(report: RunReport, forecast: Mapping[str, object] | None = None)
             "start_value": float(equity["value"].iloc[0] / (1 + first_return)),
             "final_value": float(equity["value"].iloc[-1]),
         },
-        "strategy": {"title": report.titles.strategy, **_tearsheet().headline_metrics(report.returns, report.periods_per_year)},
-        "benchmark": {"title": report.titles.benchmark, **_tearsheet().headline_metrics(report.benchmark, report.periods_per_year)},
+        "strategy": {"title": report.titles.strategy, **headline(report.returns, report.periods_per_year)},
+        "benchmark": {"title": report.titles.benchmark, **headline(report.benchmark, report.periods_per_year)},
         "trades": trade_statistics(report.trades, equity, report.periods_per_year),
         "forecast": dict(forecast or {}),
     }
