@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from rnnstrategy.data import load_bars
+from rnnstrategy.data import AkshareSource, BarCache, is_securities_file, load_bars
 from rnnstrategy.errors import DataError
+from rnnstrategy.forecasting.config import ForecastConfig
 
 # Early-1990s rows of three files whose open or close lies outside [low, high]
 # (checked by hand in the raw files); strict loading refuses them.
@@ -19,7 +22,7 @@ KNOWN_BAD_ROWS = {
 
 
 def _all_bar_files(data_dir):
-    stocks = sorted(p for p in (data_dir / "stocks_tushare_qfq").glob("*.csv") if p.name != "basic_stock_data.csv")
+    stocks = sorted(p for p in (data_dir / "stocks_tushare_qfq").glob("*.csv") if not is_securities_file(p))
     return [data_dir / "SH600519.csv", *sorted((data_dir / "index").glob("*.csv")), *stocks]
 
 
@@ -96,3 +99,48 @@ def test_start_end_bound_the_rows(moutai, data_dir):
 def test_bad_range_of_real_file_avoided_with_start(data_dir):
     bars = load_bars(data_dir / "stocks_tushare_qfq" / "000004.SZ.csv", start="1994-01-01")
     assert bars.index[0] >= pd.Timestamp("1994-01-01")
+
+
+def test_bad_rows_older_than_a_runs_range_are_not_read(data_dir):
+    history = ForecastConfig().history_needed()  # 1043 bars: the default train_window, horizon, lookback, warm-up
+    for name, bad_days in KNOWN_BAD_ROWS.items():
+        path = data_dir / "stocks_tushare_qfq" / name
+        bars = load_bars(path, start="2018-01-02", history=history)  # strict, and no row dropped
+        _assert_canonical(bars)
+        assert "dropped" not in bars.attrs
+        assert (bars.index < pd.Timestamp("2018-01-02")).sum() == history
+        assert bars.attrs["read_from"] == bars.index[0] > pd.Timestamp(bad_days[-1])
+        rows_in_file = len(path.read_text().splitlines()) - 1
+        assert bars.attrs["rows_not_read"] + len(bars) == rows_in_file
+
+
+def test_a_range_reaching_back_to_bad_rows_still_refuses_them(data_dir):
+    path = data_dir / "stocks_tushare_qfq" / "000004.SZ.csv"
+    with pytest.raises(DataError, match=r"open/close outside \[low, high\] on 1993-08-09\. Fix the file"):
+        load_bars(path, start="1994-01-03", history=200)  # reads from 1993-03; the 1991-1992 rows stay unread
+    bars = load_bars(path, start="1994-01-03", history=200, strict=False)
+    assert [f"{d:%Y-%m-%d}" for d in bars.attrs["dropped"].reasons["open/close outside [low, high]"]] == ["1993-08-09"]
+
+
+class IndexStandIn:
+    """akshare's ``index_zh_a_hist`` over the real akshare CSV of the CSI 300."""
+
+    def __init__(self, csv_path):
+        self.frame = pd.read_csv(csv_path, dtype={"日期": str})
+        self.calls = []
+
+    def index_zh_a_hist(self, symbol, period, start_date, end_date):
+        self.calls.append((start_date, end_date))
+        dates = self.frame["日期"].str.replace("-", "")
+        return self.frame[(dates >= start_date) & (dates <= end_date)].reset_index(drop=True)
+
+
+def test_a_symbols_range_is_cut_like_a_files(data_dir, tmp_path):
+    path = data_dir / "index" / "sh000300.csv"
+    api = IndexStandIn(path)
+    akshare = AkshareSource(cache=BarCache(tmp_path), backoff=0, api=api, today=dt.date(2023, 10, 10))
+    bars = load_bars("sh000300", start="2020-01-02", history=5, akshare=akshare)
+    expected = load_bars(path, start="2020-01-02", history=5)
+    pd.testing.assert_frame_equal(bars, expected, check_freq=False)
+    assert bars.index[0] == pd.Timestamp("2019-12-25") and bars.attrs["rows_not_read"] == expected.attrs["rows_not_read"]
+    assert api.calls[0][0] <= "20050104"  # history counts bars, not days: all of it is fetched, then cut

@@ -152,3 +152,73 @@ def test_gbk_encoded_akshare_file(tmp_path):
     path.write_bytes(text.encode("gbk"))
     bars = load_bars(path)
     assert bars.iloc[0].tolist() == [4100.0, 4160.0, 4090.0, 4150.0, 100_000.0, 5000.0]
+
+
+# --- the range a run reads: history rows before start, then everything from start ---
+
+PRO_HEADER = "ts_code,trade_date,open,high,low,close,pre_close,change,pct_chg,vol,amount\n"
+DAYS = pd.bdate_range("2020-03-02", periods=12)  # 2020-03-02 .. 2020-03-17
+
+
+def pro_file(tmp_path, cells=None, name="600519.SH.csv"):
+    """A tushare pro_bar file (newest first) of 12 good days; ``cells`` overrides
+    ``{day_number: {"open": "..."}}``."""
+    cells = cells or {}
+    rows = []
+    for k, day in enumerate(DAYS):
+        row = {"open": "10.0", "high": "10.5", "low": "9.5", "close": "10.2", **cells.get(k, {})}
+        rows.append(f"600519.SH,{day:%Y%m%d},{row['open']},{row['high']},{row['low']},{row['close']},"
+                    f"10.0,0.2,2.0,1000,1010.5")
+    return write(tmp_path, list(reversed(rows)), header=PRO_HEADER, name=name)
+
+
+def test_history_reads_only_the_rows_a_run_needs(tmp_path, caplog):
+    caplog.set_level("INFO", logger="rnnstrategy.data.loader")
+    path = pro_file(tmp_path, {0: {"open": "12.0"}})  # the oldest row: open above high
+    with pytest.raises(DataError, match=r"open/close outside \[low, high\] on 2020-03-02"):
+        load_bars(path)
+    bars = load_bars(path, start=DAYS[8], history=3)
+    assert list(bars.index) == list(DAYS[5:])
+    assert bars.attrs["read_from"] == DAYS[5] and bars.attrs["rows_not_read"] == 5
+    assert "dropped" not in bars.attrs
+    assert ("600519.SH.csv: read 7 row(s) from 2020-03-09 (history=3 before start=2020-03-12); "
+            "5 older row(s) not read") in caplog.text
+    assert list(load_bars(path, start=DAYS[8]).index) == list(DAYS[8:])  # no history: from start
+
+
+def test_cells_before_the_range_are_not_parsed(tmp_path):
+    path = pro_file(tmp_path, {1: {"close": "1O.2"}})
+    with pytest.raises(DataError, match=r"non-numeric close '1O.2' on 20200303 \(data row 11, 1 such"):
+        load_bars(path)
+    assert load_bars(path, start=DAYS[8], history=3).index[0] == DAYS[5]
+
+
+def test_a_bad_row_inside_the_range_raises_or_is_dropped_and_reported(tmp_path, caplog):
+    path = pro_file(tmp_path, {6: {"open": "12.0"}})
+    with pytest.raises(DataError, match=r"open/close outside \[low, high\] on 2020-03-10\. .*strict=False"):
+        load_bars(path, start=DAYS[8], history=3)
+    bars = load_bars(path, start=DAYS[8], history=3, strict=False)
+    assert list(bars.index) == [DAYS[5], *DAYS[7:]]  # rows are counted before validation
+    assert bars.attrs["rows_not_read"] == 5 and bars.attrs["read_from"] == DAYS[5]
+    assert str(bars.attrs["dropped"]).endswith("dropped 1 bad row(s) (open/close outside [low, high]: 2020-03-10)")
+    assert "dropped 1 bad row(s)" in caplog.text
+
+
+def test_errors_in_the_range_number_rows_as_in_the_file(tmp_path):
+    path = pro_file(tmp_path, {9: {"high": "10.5x"}})  # newest first: day 9 is data row 3
+    with pytest.raises(DataError, match=r"non-numeric high '10.5x' on 20200313 \(data row 3, 1 such value"):
+        load_bars(path, start=DAYS[8], history=3)
+
+
+def test_history_edges(tmp_path):
+    path = pro_file(tmp_path)
+    everything = load_bars(path, start=DAYS[8], history=100)  # fewer rows before start than asked
+    assert len(everything) == 12 and everything.attrs["rows_not_read"] == 0
+    assert everything.attrs["read_from"] == DAYS[0]
+    assert load_bars(path, start=DAYS[8], history=0).index[0] == DAYS[8]
+    assert len(load_bars(path, history=3)) == 12  # without start there is nothing to count back from
+    bounded = load_bars(path, start=DAYS[8], end=DAYS[9], history=2)
+    assert list(bounded.index) == list(DAYS[6:10])
+    for history in (-1, 2.5, True):
+        with pytest.raises(DataError, match=r"history=.*: give the number of bars to read before start"):
+            load_bars(path, start=DAYS[8], history=history)

@@ -170,3 +170,45 @@ def test_forecasts_do_not_depend_on_the_thread_count(sources: list[str], inproce
     assert list(summary["status"]) == ["ok"]
     name = f"forecasts/{SHORT_HISTORY[0]}.csv"
     assert (tmp_path / name).read_bytes() == (inprocess_run[0] / name).read_bytes()
+
+
+def test_a_stock_list_is_metadata_and_bad_rows_before_the_range_are_not_read(
+        data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """000004.SZ has bad rows in 1991-1993 (see test_data_files), decades before what a 2023 run reads."""
+    folder = tmp_path / "universe"
+    folder.mkdir()
+    for symbol in ("000004.SZ", SHORT_HISTORY[0]):
+        (folder / f"{symbol}.csv").write_bytes((data_dir / "stocks_tushare_qfq" / f"{symbol}.csv").read_bytes())
+    stock_list = folder / "stock_list.csv"  # recognised by its header, whatever its name
+    stock_list.write_text("ts_code,symbol,name,area,industry,list_date\n000004.SZ,000004,ST国华,深圳,软件服务,19910114\n"
+                          "688271.SH,688271,联影医疗,上海,医疗保健,20220822\n", encoding="utf-8")
+    assert resolve_sources(folder) == [str(folder / "000004.SZ.csv"), str(folder / "688271.SH.csv")]
+
+    summary = forecast_universe(folder, TINY, start=START, out_dir=tmp_path / "api", executor="inprocess", store=None)
+    assert list(summary["symbol"]) == ["000004.SZ", "688271.SH"] and list(summary["status"]) == ["ok", "ok"]
+    assert list(summary["name"]) == ["ST国华", "联影医疗"] and list(summary["industry"]) == ["软件服务", "医疗保健"]
+    old = summary.iloc[0]
+    before_start = TINY.history_needed()  # 1013 bars: train_window 1000 + horizon 2 + lookback 10 + warm-up 1
+    assert old["first_bar"] == "2018-09-18" and old["bars"] == before_start + old["forecasts"]
+    payload = json.loads((tmp_path / "api" / "summary.json").read_text())
+    assert payload["counts"] == {"ok": 2, "skipped": 0, "failed": 0}
+    assert payload["securities"] == str(stock_list) and payload["history"] == before_start
+
+    tiny = ["--hidden", "8", "--lookback", "10", "--epochs", "2", "--patience", "0", "--min-train", "100",
+            "--device", "cpu", "--no-store", "--start", START]
+    code = main(["forecast", str(folder), *tiny, "--executor", "inprocess", "--threads", "1",
+                 "--out", str(tmp_path / "cli")])
+    assert code == 0
+    assert "2 sources: 2 ok, 0 skipped, 0 failed" in capsys.readouterr().out
+    name = "forecasts/000004.SZ.csv"
+    assert (tmp_path / "cli" / name).read_bytes() == (tmp_path / "api" / name).read_bytes()
+
+
+def test_a_stock_list_alone_is_no_universe(tmp_path: Path) -> None:
+    stock_list = tmp_path / "basic_stock_data.csv"
+    stock_list.write_text("ts_code,symbol,name,area,industry,list_date\n600519.SH,600519,贵州茅台,贵州,白酒,20010827\n",
+                          encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"holds no \*.csv files of bars \(only the stock list .*basic_stock_data.csv\)"):
+        resolve_sources(tmp_path)
+    with pytest.raises(ConfigError, match=r"sources holds no bars \(only the stock list .*basic_stock_data.csv\)"):
+        resolve_sources([stock_list])

@@ -1,21 +1,32 @@
-"""Daily A-share bars: loaders for CSV files and akshare, the cache, validation.
+"""Daily A-share bars: loaders for CSV files and akshare, the cache, validation; security metadata.
 
-Everything here returns the canonical bar frame described in
-:mod:`rnnstrategy.data.frame`.
+Every bar loader returns the canonical bar frame described in
+:mod:`rnnstrategy.data.frame`; :mod:`rnnstrategy.data.securities` reads a tushare stock list
+(names, industries, listing dates, ST status).
 """
 
 from rnnstrategy.data.akshare_source import AkshareSource
 from rnnstrategy.data.cache import BarCache, default_cache_dir
 from rnnstrategy.data.frame import BAR_COLUMNS, BadRows, validate_bars
 from rnnstrategy.data.loader import load_bars, read_bars_csv
+from rnnstrategy.data.securities import (
+    Security,
+    find_securities_file,
+    is_securities_file,
+    read_securities,
+)
 
 __all__ = [
-    "AkshareSource",
     "BAR_COLUMNS",
+    "AkshareSource",
     "BadRows",
     "BarCache",
+    "Security",
     "default_cache_dir",
+    "find_securities_file",
+    "is_securities_file",
     "load_bars",
     "read_bars_csv",
+    "read_securities",
     "validate_bars",
 ]

@@ -6,8 +6,17 @@ executor from :mod:`rnnstrategy.forecasting.executors` (in this process, a local
 Ray), and writes under ``out_dir``::
 
     forecasts/<symbol>.csv   the forecast frame of each symbol that could be forecast
-    summary.csv, summary.json   one row per source: bars, forecasts, RMSE ratio against
-                                the previous close, direction hit rate, seconds, status
+    summary.csv, summary.json   one row per source: name and industry (from a stock list),
+                                bars, forecasts, RMSE ratio against the previous close,
+                                direction hit rate, seconds, status
+
+Each symbol loads only the bars its forecasts use: with a ``start``, the
+:meth:`~rnnstrategy.forecasting.config.ForecastConfig.history_needed` bars before it, then
+everything after it (see ``history`` in :func:`~rnnstrategy.data.load_bars`), so bad rows
+long before the run neither fail it nor are dropped from it; ``strict`` applies inside that
+range. A tushare stock list among the sources (a folder's ``basic_stock_data.csv``, or any
+CSV with its header, see :func:`~rnnstrategy.data.securities.is_securities_file`) is metadata:
+it names the symbols in the summary and is not forecast.
 
 ``status`` is ``ok``, ``skipped`` (too little history for one retrain in the requested
 range: reported, not an error) or ``failed`` (the message says why, e.g. a bad file). A
@@ -30,9 +39,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from rnnstrategy.ashare.symbols import symbol_info
 from rnnstrategy.data import load_bars
 from rnnstrategy.data.fingerprint import DataFingerprint
-from rnnstrategy.errors import ConfigError, RnnStrategyError
+from rnnstrategy.data.securities import (
+    Security,
+    find_securities_file,
+    is_securities_file,
+    read_securities,
+)
+from rnnstrategy.errors import ConfigError, RnnStrategyError, SymbolError
 from rnnstrategy.evaluation import forecast_metrics
 from rnnstrategy.files import atomic_write_bytes
 from rnnstrategy.forecasting.executors import Outcome, choose_executor, run_tasks
@@ -44,16 +60,19 @@ from rnnstrategy.forecasting.walkforward import (
     walk_forward,
 )
 
-__all__ = ["SUMMARY_COLUMNS", "SymbolTask", "forecast_symbol", "forecast_universe", "resolve_sources"]
+__all__ = ["SUMMARY_COLUMNS", "SymbolTask", "forecast_symbol", "forecast_universe", "resolve_sources",
+           "securities_among"]
 
 log = logging.getLogger(__name__)
 
 SUMMARY_COLUMNS = (
-    "symbol", "source", "status", "bars", "first_bar", "last_bar", "forecasts", "first_forecast",
-    "last_forecast", "folds", "trained", "rmse", "baseline_rmse", "rmse_ratio", "direction_hit_rate",
-    "seconds", "attempts", "fingerprint", "message",
+    "symbol", "name", "industry", "source", "status", "bars", "first_bar", "last_bar", "forecasts",
+    "first_forecast", "last_forecast", "folds", "trained", "rmse", "baseline_rmse", "rmse_ratio",
+    "direction_hit_rate", "seconds", "attempts", "fingerprint", "message",
 )
-"""Columns of the summary table, in order (metrics are for h = 1, against the previous close)."""
+"""Columns of the summary table, in order. Metrics are for h = 1, against the previous close;
+``bars``, ``first_bar`` and ``fingerprint`` describe the bars loaded (the run's range);
+``name`` and ``industry`` are empty without a stock list."""
 
 DEFAULT_STORE = "default"
 """``store=DEFAULT_STORE``: the fold store under the cache root (see :func:`default_store_dir`)."""
@@ -75,19 +94,44 @@ class SymbolTask:
 
 
 def resolve_sources(sources: str | Path | Sequence[str | Path]) -> list[str]:
-    """The list of sources: a folder becomes its ``*.csv`` files (sorted); duplicates go."""
-    if isinstance(sources, (str, Path)):
-        path = Path(sources)
-        if path.is_dir():
-            files = sorted(str(p) for p in path.glob("*.csv"))
-            if not files:
-                raise ConfigError(f"{path} holds no *.csv files; pass a folder of bar CSVs, or a list of paths or symbols")
-            return files
-        return [str(sources)]
-    unique = list(dict.fromkeys(str(s) for s in sources))
-    if not unique:
-        raise ConfigError("sources is empty; pass CSV paths, symbols, or a folder of CSVs")
-    return unique
+    """The list of bar sources: a folder becomes its ``*.csv`` files (sorted); duplicates go.
+
+    A stock list (see :func:`~rnnstrategy.data.securities.is_securities_file`) is metadata,
+    not a source, and is left out wherever it is (:func:`securities_among` finds it).
+    """
+    bars, _ = _split_sources(sources)
+    return bars
+
+
+def securities_among(sources: str | Path | Sequence[str | Path]) -> list[str]:
+    """The stock lists among ``sources`` (or in the folder ``sources``), sorted as given."""
+    _, lists = _split_sources(sources)
+    return lists
+
+
+def _split_sources(sources: str | Path | Sequence[str | Path]) -> tuple[list[str], list[str]]:
+    """``(bar sources, stock lists)`` of ``sources``."""
+    if isinstance(sources, (str, Path)) and Path(sources).is_dir():
+        folder = Path(sources)
+        files = sorted(str(p) for p in folder.glob("*.csv"))
+        bars = [f for f in files if not is_securities_file(f)]
+        if not bars:
+            only = f" (only the stock list {', '.join(files)})" if files else ""
+            raise ConfigError(f"{folder} holds no *.csv files of bars{only}; pass a folder of bar CSVs, "
+                              "or a list of paths or symbols")
+        lists = [f for f in files if f not in bars]
+    else:
+        given = [str(sources)] if isinstance(sources, (str, Path)) else list(dict.fromkeys(str(s) for s in sources))
+        if not given:
+            raise ConfigError("sources is empty; pass CSV paths, symbols, or a folder of CSVs")
+        lists = [s for s in given if s.lower().endswith(".csv") and is_securities_file(s)]
+        bars = [s for s in given if s not in lists]
+        if not bars:
+            found = f" (only the stock list {', '.join(lists)})" if lists else ""
+            raise ConfigError(f"sources holds no bars{found}; pass CSV paths, symbols, or a folder of CSVs")
+    for path in lists:
+        log.info("%s is a stock list (ts_code, name): read as metadata, not forecast", path)
+    return bars, lists
 
 
 def forecast_symbol(task: SymbolTask) -> tuple[dict[str, object], pd.DataFrame | None]:
@@ -99,8 +143,10 @@ def forecast_symbol(task: SymbolTask) -> tuple[dict[str, object], pd.DataFrame |
     """
     started = time.perf_counter()
     row: dict[str, object] = {"symbol": _stem(task.source), "source": task.source}
+    # the bars the run reads: history_needed() before start, then all (realised opens after end included)
+    history = task.config.history_needed() if task.start is not None else None
     try:
-        bars = load_bars(task.source, adjust=task.adjust, strict=task.strict)
+        bars = load_bars(task.source, start=task.start, adjust=task.adjust, history=history, strict=task.strict)
     except RnnStrategyError as exc:
         return _finish(row, started, "failed", str(exc)), None
     row.update(symbol=str(bars.attrs.get("symbol") or row["symbol"]), bars=len(bars),
@@ -138,12 +184,14 @@ def forecast_universe(
     threads: int | None = None,
     strict: bool = True,
     adjust: str = "qfq",
+    securities: str | Path | None = None,
     progress: Callable[[dict[str, object]], None] | None = None,
 ) -> pd.DataFrame:
     """Walk-forward forecasts for every source; write them and a summary under ``out_dir``.
 
     Args:
-        sources: CSV paths or A-share symbols, or a folder (its ``*.csv`` files).
+        sources: CSV paths or A-share symbols, or a folder (its ``*.csv`` files). A stock
+            list among them is read as metadata, not forecast.
         config: forecaster and schedule (default :class:`ForecastConfig`).
         start, end: first and last forecast dates, the same for every symbol (dates, not
             row positions: rows differ between symbols).
@@ -159,18 +207,28 @@ def forecast_universe(
         threads: PyTorch threads per symbol; None uses every core without
             oversubscription (see :mod:`rnnstrategy.forecasting.executors`).
         strict: passed to :func:`~rnnstrategy.data.load_bars`; ``False`` drops bad rows
-            (with a warning) instead of failing the symbol.
+            of the range read (with a warning) instead of failing the symbol.
         adjust: price adjustment recorded for CSVs, or downloaded for symbols.
+        securities: a tushare stock list naming each symbol in the summary (name,
+            industry). Default: a stock list among ``sources``, else
+            :func:`~rnnstrategy.data.securities.find_securities_file` beside the first
+            source (or ``$RNNSTRATEGY_NAMES``); a default one that cannot be read is
+            logged and left out, a given one raises.
         progress: called with each symbol's summary row as it finishes.
 
     Returns:
         The summary, one row per source in input order, columns :data:`SUMMARY_COLUMNS`.
+
+    Raises:
+        ConfigError: row positions as ``start``/``end``, or no bar sources.
+        DataError: a ``securities`` file that cannot be read.
     """
     config = config or ForecastConfig()
     for name, value in (("start", start), ("end", end)):
         if isinstance(value, int):
             raise ConfigError(f"{name}={value} is a row position; give a date such as '2020-01-02' (rows differ by symbol)")
-    paths = resolve_sources(sources)
+    paths, lists = _split_sources(sources)
+    names_file, metadata = _metadata(securities, lists, paths)
     out = Path(out_dir)
     store_dir = str(default_store_dir() if store == DEFAULT_STORE else store) if store is not None else None
     tasks = [SymbolTask(source, config, _date_text(start), _date_text(end), store_dir, strict, adjust) for source in paths]
@@ -184,7 +242,7 @@ def forecast_universe(
                          threads=threads)
     for outcome in outcomes:
         index = order[outcome.index]
-        row = _row_of(outcome, tasks[index])
+        row = _row_of(outcome, tasks[index], metadata)
         if outcome.ok and outcome.value[1] is not None:
             _write_forecasts(out, row, outcome.value[1], written)
         rows[index] = row
@@ -192,18 +250,47 @@ def forecast_universe(
                  f" ({row['message']})" if row["status"] != "ok" else "")
         if progress:
             progress(row)
-        _write_summary(out, rows, config, start, end, name, time.perf_counter() - started)
-    return _write_summary(out, rows, config, start, end, name, time.perf_counter() - started)
+        _write_summary(out, rows, config, start, end, name, time.perf_counter() - started, names_file)
+    return _write_summary(out, rows, config, start, end, name, time.perf_counter() - started, names_file)
 
 
-def _row_of(outcome: Outcome[tuple[dict[str, object], pd.DataFrame | None]], task: SymbolTask) -> dict[str, object]:
+def _metadata(securities: str | Path | None, lists: list[str], paths: list[str]) -> tuple[str | None, dict[str, Security]]:
+    """The stock list to name symbols from and its securities (see ``securities`` in :func:`forecast_universe`)."""
+    if securities is not None:
+        return str(securities), read_securities(securities)
+    found = lists[0] if lists else find_securities_file(Path(paths[0]) if paths[0].lower().endswith(".csv") else None)
+    if found is None:
+        return None, {}
+    if len(lists) > 1:
+        log.info("several stock lists among the sources (%s); names from %s", ", ".join(lists), found)
+    try:
+        return str(found), read_securities(found)
+    except RnnStrategyError as exc:
+        log.warning("no names in the summary: %s", exc)
+        return None, {}
+
+
+def _row_of(outcome: Outcome[tuple[dict[str, object], pd.DataFrame | None]], task: SymbolTask,
+            metadata: dict[str, Security]) -> dict[str, object]:
     """The summary row of a finished task (a failed one gets its error as the message)."""
     if outcome.ok:
         row = dict(outcome.value[0])
     else:
         row = {"symbol": _stem(task.source), "source": task.source, "status": "failed", "message": outcome.error}
     row["attempts"] = outcome.attempts
+    security = _security_of(str(row["symbol"]), metadata)
+    if security is not None:
+        row.update(name=security.name, industry=security.industry)
     return {column: row.get(column) for column in SUMMARY_COLUMNS}
+
+
+def _security_of(symbol: str, metadata: dict[str, Security]) -> Security | None:
+    if not metadata:
+        return None
+    try:
+        return metadata.get(symbol_info(symbol).ts_code)
+    except SymbolError:
+        return None
 
 
 def _write_forecasts(out: Path, row: dict[str, object], forecasts: pd.DataFrame, written: dict[str, str]) -> None:
@@ -218,13 +305,15 @@ def _write_forecasts(out: Path, row: dict[str, object], forecasts: pd.DataFrame,
 
 def _write_summary(
     out: Path, rows: dict[int, dict[str, object]], config: ForecastConfig, start: DateLike, end: DateLike,
-    executor: str, seconds: float,
+    executor: str, seconds: float, securities: str | None,
 ) -> pd.DataFrame:
     """Write ``summary.csv`` and ``summary.json`` from the rows so far; return the table."""
     table = pd.DataFrame([rows[k] for k in sorted(rows)], columns=list(SUMMARY_COLUMNS))
     counts = table["status"].value_counts()
     payload = {
-        "config": config.to_dict(), "start": _date_text(start), "end": _date_text(end), "executor": executor,
+        "config": config.to_dict(), "start": _date_text(start), "end": _date_text(end),
+        "history": config.history_needed() if start is not None else None, "securities": securities,
+        "executor": executor,
         "seconds": round(seconds, 3), "counts": {s: int(counts.get(s, 0)) for s in ("ok", "skipped", "failed")},
         "symbols": [{k: _json_value(v) for k, v in rows[i].items()} for i in sorted(rows)],
     }
