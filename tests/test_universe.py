@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import TINY, tiny_args
 
 from rnnstrategy.cli import main
 from rnnstrategy.errors import ConfigError
-from rnnstrategy.forecasting.config import ForecastConfig
 from rnnstrategy.forecasting.executors import run_tasks
 from rnnstrategy.forecasting.universe import (
     SUMMARY_COLUMNS,
@@ -19,7 +19,6 @@ from rnnstrategy.forecasting.universe import (
     resolve_sources,
 )
 
-TINY = ForecastConfig(hidden=(8,), lookback=10, epochs=2, patience=0, min_train=100, device="cpu")
 START = "2023-01-03"
 SHORT_HISTORY = ("688271.SH", "688041.SH", "301269.SZ")  # 138..153 bars each, from mid 2022
 
@@ -149,8 +148,7 @@ def test_command_line_forecasts_a_folder(sources: list[str], inprocess_run: tupl
     folder.mkdir()
     for source in sources:
         (folder / Path(source).name).write_bytes(Path(source).read_bytes())
-    tiny = ["--hidden", "8", "--lookback", "10", "--epochs", "2", "--patience", "0", "--min-train", "100",
-            "--device", "cpu", "--no-store", "--start", START]
+    tiny = [*tiny_args(), "--no-store", "--start", START]
     code = main(["forecast", str(folder), *tiny, "--executor", "inprocess", "--threads", "1",
                  "--out", str(tmp_path / "out")])
     assert code == 0
@@ -194,8 +192,7 @@ def test_a_stock_list_is_metadata_and_bad_rows_before_the_range_are_not_read(
     assert payload["counts"] == {"ok": 2, "skipped": 0, "failed": 0}
     assert payload["securities"] == str(stock_list) and payload["history"] == before_start
 
-    tiny = ["--hidden", "8", "--lookback", "10", "--epochs", "2", "--patience", "0", "--min-train", "100",
-            "--device", "cpu", "--no-store", "--start", START]
+    tiny = [*tiny_args(), "--no-store", "--start", START]
     code = main(["forecast", str(folder), *tiny, "--executor", "inprocess", "--threads", "1",
                  "--out", str(tmp_path / "cli")])
     assert code == 0
