@@ -414,7 +414,12 @@ def _is_frame_label(source: str | None) -> bool:
 
 
 def _date(value: object) -> str | None:
-    return None if value is None else f"{pd.Timestamp(value):%Y-%m-%d}"
+    if value is None:
+        return None
+    try:
+        return f"{pd.Timestamp(value):%Y-%m-%d}"
+    except ValueError:
+        raise ConfigError(f"date {value!r}: give YYYY-MM-DD, e.g. 2019-01-02") from None
 
 
 class _Timer:
