@@ -85,3 +85,11 @@ def test_st_flag_from_name():
 def test_bad_symbols(text, match):
     with pytest.raises(SymbolError, match=match):
         symbol_info(text)
+
+
+def test_st_names_in_every_spelling():
+    from rnnstrategy.ashare.symbols import is_st_name
+
+    assert [is_st_name(n) for n in ("ST 中珠", "*ST 奥瑞", "S*ST 前锋", "SST 华新", " st康美", "贵州茅台")] == [
+        True, True, True, True, True, False]
+    assert symbol_info("600666", name="S*ST 奥瑞").st

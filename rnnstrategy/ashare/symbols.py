@@ -32,7 +32,7 @@ from enum import Enum
 
 from rnnstrategy.errors import SymbolError
 
-__all__ = ["Board", "Exchange", "SymbolInfo", "symbol_info", "parse_symbol"]
+__all__ = ["Board", "Exchange", "SymbolInfo", "is_st_name", "parse_symbol", "symbol_info"]
 
 _CODE = re.compile(
     r"^(?:(?P<pre>sh|sz|bj)\.?)?(?P<code>\d{6})(?:\.(?P<suf>sh|sz|bj|ss|xshg|xshe))?$",
@@ -172,6 +172,14 @@ def _stock_board(code: str, exchange: Exchange) -> Board:
     return Board.MAIN
 
 
+_ST_NAME = re.compile(r"^(?:\*|S\*?)?ST")  # ST, *ST, S*ST, SST
+
+
+def is_st_name(name: str) -> bool:
+    """True for a name under special treatment: an ``ST``, ``*ST``, ``S*ST`` or ``SST`` prefix."""
+    return bool(_ST_NAME.match(name.strip().upper()))
+
+
 def symbol_info(symbol: str, name: str = "", st: bool | None = None) -> SymbolInfo:
     """Board and rule metadata for ``symbol``.
 
@@ -185,7 +193,7 @@ def symbol_info(symbol: str, name: str = "", st: bool | None = None) -> SymbolIn
     """
     code, exchange = parse_symbol(symbol)
     if st is None:
-        st = bool(re.match(r"^\*?S?ST", name.strip().upper()))
+        st = is_st_name(name)
     stock_exchange = _stock_exchange(code)
     is_index = (exchange is Exchange.SH and code.startswith("000")) or code.startswith("399")
     if is_index:

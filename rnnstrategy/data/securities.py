@@ -23,13 +23,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from rnnstrategy.ashare.symbols import symbol_info
+from rnnstrategy.ashare.symbols import is_st_name, symbol_info
 from rnnstrategy.errors import DataError, SymbolError
 
 __all__ = [
@@ -53,7 +52,6 @@ _CODE_COLUMNS = ("ts_code", "symbol", "code", "代码")  # in order of preferenc
 _NAME_COLUMNS = ("name", "名称")
 _BAR_COLUMNS = frozenset({"open", "high", "low", "close", "开盘", "收盘", "最高", "最低"})
 _ENCODINGS = ("utf-8-sig", "gb18030")
-_ST_NAME = re.compile(r"^(?:\*|S\*?)?ST")  # ST, *ST, S*ST, SST
 _FIX = "give a tushare stock list CSV with ts_code and name columns (and optionally industry, list_date)"
 
 
@@ -74,11 +72,6 @@ class Security:
     industry: str = ""
     list_date: dt.date | None = None
     st: bool = False
-
-
-def is_st_name(name: str) -> bool:
-    """True for a name under special treatment: ``ST``, ``*ST``, ``S*ST`` or ``SST`` prefix."""
-    return bool(_ST_NAME.match(name.strip().upper()))
 
 
 def _read_table(path: Path, nrows: int | None = None) -> pd.DataFrame:
