@@ -69,7 +69,7 @@ class DataSpec:
     """The traded security."""
 
     source: str = setting(help="CSV path or 6-digit symbol (akshare, cached) of the traded stock",
-                          positional="DATA")
+                          positional="DATA", nargs="?")
     adjust: Literal["", "qfq", "hfq"] = setting("qfq", "price adjustment of a symbol download "
                                                         "('' raw, qfq forward, hfq backward)")
     name: str | None = setting(None, "the stock's name in titles (default: looked up in --names)")

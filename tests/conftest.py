@@ -1,9 +1,11 @@
 """Shared fixtures: the real A-share data directory and loaded bars.
 
-Real-data tests read ``../shared/data`` beside the repository, or the folder
-named by ``RNNSTRATEGY_DATA``, and are skipped with a reason when it is absent;
-where ``RNNSTRATEGY_REQUIRE_DATA=1`` (CI) they fail with that reason instead.
-The tiny forecaster configuration and other helpers are in ``helpers.py``.
+Real-data tests read ``../shared/data`` beside the repository, or the folder named by
+``RNNSTRATEGY_DATA``. Without it they read the sample bundled with the package
+(``rnnstrategy/datasets/data``: SH600519.csv and index/sh000300.csv), so a fresh clone runs
+most of the suite; tests marked ``shared_data`` need the larger shared sets and skip with
+their reason. Where ``RNNSTRATEGY_REQUIRE_DATA=1`` (CI) a missing shared folder fails the
+run instead. The tiny forecaster configuration and other helpers are in ``helpers.py``.
 """
 
 from __future__ import annotations
@@ -14,11 +16,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from helpers import missing_data
+from helpers import REQUIRE_DATA_ENV
 
+from rnnstrategy import datasets
 from rnnstrategy.data import load_bars
 
 DATA_ENV = "RNNSTRATEGY_DATA"
+
+
+SAMPLE_DIR = Path(datasets.path("moutai")).parent  # the bundled sample, laid out as the shared folder
 
 
 def shared_data_dir() -> Path:
@@ -26,12 +32,32 @@ def shared_data_dir() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+def _has_shared_data() -> bool:
+    return (shared_data_dir() / "SH600519.csv").is_file()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "shared_data: needs the larger shared data sets, not only the bundled sample")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without the shared folder, tests marked ``shared_data`` skip with the reason; CI fails instead."""
+    if _has_shared_data():
+        return
+    reason = (f"needs the shared data sets (stocks_tushare_qfq/, index/, ...) at {shared_data_dir()}; "
+              f"set {DATA_ENV} to that folder")
+    if any(item.get_closest_marker("shared_data") for item in items):
+        for item in items:
+            if item.get_closest_marker("shared_data"):
+                item.add_marker(pytest.mark.skip(reason=reason))
+        if os.environ.get(REQUIRE_DATA_ENV, "") not in ("", "0"):
+            raise pytest.UsageError(f"{reason} ({REQUIRE_DATA_ENV}=1: the shared data is required here)")
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    path = shared_data_dir()
-    if not (path / "SH600519.csv").is_file():
-        missing_data(f"real A-share data not found at {path}; set {DATA_ENV} to the shared data folder")
-    return path
+    """The shared data folder, else the bundled sample (SH600519.csv and index/sh000300.csv only)."""
+    return shared_data_dir() if _has_shared_data() else SAMPLE_DIR
 
 
 @pytest.fixture(scope="session")

@@ -77,6 +77,7 @@ def test_a_run_that_reused_a_frame_can_be_rerun_from_its_manifest(api_run, data_
     pd.testing.assert_frame_equal(again.trades, reused.trades)
 
 
+@pytest.mark.shared_data
 def test_forecast_one_symbol_and_a_universe(data_dir, tmp_path):
     one = rs.forecast(data_dir / "SH600519.csv", TINY, start="2020-01-02", store=None)
     assert isinstance(one, rs.ForecastRun)

@@ -59,7 +59,7 @@ def stock(data_dir):
     def load(ts_code, start, end):
         path = folder / f"{ts_code}.csv"
         if not path.is_file():
-            missing_data(f"{path} is missing from the shared data folder")
+            missing_data(f"needs stocks_tushare_qfq/{path.name} of the shared data sets; not at {path}")
         return load_bars(path, start=start, end=end)
 
     return load

@@ -98,6 +98,7 @@ def test_bad_parameters_are_named():
 # -- charged by the broker on real and synthetic bars -------------------------------------------
 
 
+@pytest.mark.shared_data
 def test_broker_charges_fees_of_real_fills_before_2023_08_28(data_dir):
     bars = load_bars(data_dir / "stocks_tushare_qfq" / "600519.SH.csv", start="2023-03-01")
     plan = {dt.date(2023, 3, 13): [("buy", {"size": 100})], dt.date(2023, 3, 15): [("sell", {"size": 100})]}

@@ -109,6 +109,7 @@ def runs(data_dir):
     return out
 
 
+@pytest.mark.shared_data
 @pytest.mark.parametrize("symbol", CASES)
 def test_modes_give_identical_lines_and_trades(runs, symbol):
     once = runs[symbol]["once"]
@@ -122,6 +123,7 @@ def test_modes_give_identical_lines_and_trades(runs, symbol):
     assert runs[symbol]["once"].fits == runs[symbol]["next"].fits == runs[symbol]["stream"].fits == FOLDS[symbol]
 
 
+@pytest.mark.shared_data
 @pytest.mark.parametrize("symbol", CASES)
 def test_lines_are_the_walk_forward_forecasts(runs, data_dir, symbol):
     bars = case_bars(data_dir, symbol)
@@ -136,6 +138,7 @@ def test_lines_are_the_walk_forward_forecasts(runs, data_dir, symbol):
     np.testing.assert_array_equal(forecast["expected_return"], reference["pred_open_2"] / reference["pred_open_1"] - 1)
 
 
+@pytest.mark.shared_data
 def test_feed_bars_match_the_loaded_bars(data_dir):
     bars = case_bars(data_dir, "300750.SZ")
     cerebro = bt.Cerebro()
@@ -172,6 +175,7 @@ def lines_of(bars: pd.DataFrame, mode: str = "once", **indicator) -> pd.DataFram
     return backtest([bars], Lines, MODES[mode], indicator=indicator).lines
 
 
+@pytest.mark.shared_data
 def test_bar_by_bar_never_reads_ahead(data_dir, runs):
     """Preloaded but bar by bar: bars after D are in memory, and must not change the lines up to D."""
     bars = case_bars(data_dir, "600519.SH")
@@ -190,6 +194,7 @@ def test_bar_by_bar_never_reads_ahead(data_dir, runs):
     assert not np.allclose(spoiled[dates > cut.date()]["next_open"], reference[dates > cut.date()]["next_open"])
 
 
+@pytest.mark.shared_data
 def test_streaming_reuses_the_folds_of_a_batch_run(data_dir, runs, tmp_path):
     bars = case_bars(data_dir, "600519.SH")
     start = CASES["600519.SH"][2]
@@ -207,6 +212,7 @@ def forecasts(data_dir):
     return bars, walk_forward(bars, WARM, start=CASES["600519.SH"][2])
 
 
+@pytest.mark.shared_data
 @pytest.mark.parametrize("mode", ["once", "stream"])
 def test_precomputed_forecasts_give_the_computed_lines(forecasts, runs, tmp_path, mode):
     bars, frame = forecasts

@@ -63,7 +63,7 @@ def feeds(data_dir):
         for ts_code, start, end in specs:
             path = data_dir / "stocks_tushare_qfq" / f"{ts_code}.csv"
             if not path.is_file():
-                missing_data(f"{path} is missing from the shared data folder")
+                missing_data(f"needs stocks_tushare_qfq/{path.name} of the shared data sets; not at {path}")
             out.append(to_feed(load_bars(path, start=start, end=end)))
         return out
 

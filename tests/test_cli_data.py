@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from rnnstrategy.cli import main
 
 
@@ -26,6 +28,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith("rnnstrategy: error: ") and "missing.csv: no such file" in err[0]
 
 
+@pytest.mark.shared_data
 def test_lenient_reports_dropped_rows(data_dir, capsys):
     path = data_dir / "stocks_tushare_qfq" / "000004.SZ.csv"
     assert main(["data", "show", str(path), "--lenient", "--json"]) == 0

@@ -40,6 +40,7 @@ def _assert_canonical(bars: pd.DataFrame) -> None:
     assert bars.attrs["adjust"] in ("", "qfq", "hfq") and bars.attrs["symbol"]
 
 
+@pytest.mark.shared_data
 def test_all_133_files_load(data_dir):
     files = _all_bar_files(data_dir)
     assert len(files) == 133
@@ -66,6 +67,7 @@ def test_tushare_k_units_and_symbol(moutai):
     assert "amount" not in moutai.columns
 
 
+@pytest.mark.shared_data
 def test_tushare_pro_is_sorted_and_converted(data_dir):
     bars = load_bars(data_dir / "stocks_tushare_qfq" / "600519.SH.csv")
     # Newest row in the file: 600519.SH,20230317,1770.0,1775.89,1736.0,1742.0,...,27022.91,4744249.369
@@ -84,6 +86,7 @@ def test_akshare_index_csv(data_dir):
     assert bars.attrs["symbol"] == "000300.SH" and bars.attrs["adjust"] == ""
 
 
+@pytest.mark.shared_data
 def test_nan_amount_is_kept_not_dropped(data_dir):
     bars = load_bars(data_dir / "stocks_tushare_qfq" / "600654.SH.csv", start="1993-12-22", end="1993-12-24")
     assert len(bars) == 3
@@ -96,11 +99,13 @@ def test_start_end_bound_the_rows(moutai, data_dir):
     pd.testing.assert_frame_equal(bars, moutai.loc["2019-05-06":])
 
 
+@pytest.mark.shared_data
 def test_bad_range_of_real_file_avoided_with_start(data_dir):
     bars = load_bars(data_dir / "stocks_tushare_qfq" / "000004.SZ.csv", start="1994-01-01")
     assert bars.index[0] >= pd.Timestamp("1994-01-01")
 
 
+@pytest.mark.shared_data
 def test_bad_rows_older_than_a_runs_range_are_not_read(data_dir):
     history = ForecastConfig().history_needed()  # 1043 bars: the default train_window, horizon, lookback, warm-up
     for name, bad_days in KNOWN_BAD_ROWS.items():
@@ -114,6 +119,7 @@ def test_bad_rows_older_than_a_runs_range_are_not_read(data_dir):
         assert bars.attrs["rows_not_read"] + len(bars) == rows_in_file
 
 
+@pytest.mark.shared_data
 def test_a_range_reaching_back_to_bad_rows_still_refuses_them(data_dir):
     path = data_dir / "stocks_tushare_qfq" / "000004.SZ.csv"
     with pytest.raises(DataError, match=r"open/close outside \[low, high\] on 1993-08-09\. Fix the file"):

@@ -72,6 +72,7 @@ def test_manifest_config_reads_back_with_paths_from_its_directory(tmp_path):
     assert again.forecast.grad_clip is None and again.forecast == config.forecast
 
 
+@pytest.mark.shared_data
 @pytest.mark.parametrize("name", ["moutai_lstm.toml", "moutai_gru.toml"])
 def test_shipped_definitions_load_and_find_the_shared_data(name, data_dir):
     config = load_run_config(BACKTESTS / name)

@@ -121,7 +121,7 @@ def test_names_and_rules_read_the_same_list(tmp_path: Path) -> None:
 def test_the_real_stock_list(data_dir: Path) -> None:
     path = data_dir / "stocks_tushare_qfq" / "basic_stock_data.csv"
     if not path.is_file():
-        missing_data(f"the tushare stock list {path} is not there (see SOURCES.md)")
+        missing_data(f"needs the tushare stock list of the shared data sets; not at {path} (see SOURCES.md)")
     securities = read_securities(path)
     assert len(securities) == 5122
     assert securities["600519.SH"] == Security("600519.SH", "贵州茅台", "白酒", dt.date(2001, 8, 27), st=False)

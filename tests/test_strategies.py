@@ -96,6 +96,7 @@ def test_round_trip_cost_from_the_commission_scheme(moutai_case):
     assert costs["size"] == 800 and costs["default"] == costs["big"]
 
 
+@pytest.mark.shared_data
 def test_minimum_commission_raises_the_cost_of_small_orders(data_dir):
     bars = load_bars(data_dir / "stocks_tushare_qfq/600000.SH.csv").loc["2019-01-02":"2019-03-29"]
     seen = {}
@@ -189,6 +190,7 @@ def test_optstrategy_trains_each_fold_once(moutai_case, tmp_path, monkeypatch):
 # -- several feeds ------------------------------------------------------------------------------------
 
 
+@pytest.mark.shared_data
 def test_several_feeds_get_their_own_forecasts(data_dir, moutai_case, moutai_forecasts):
     chinext = load_bars(data_dir / CASES["300750.SZ"][0]).loc["2019-01-01":"2020-04-24"]  # overlaps Moutai
     feeds = [moutai_case, chinext]
@@ -214,6 +216,7 @@ def test_several_feeds_get_their_own_forecasts(data_dir, moutai_case, moutai_for
             assert size * price < 0.95 / 2 * value * 1.1  # bought at the open after a close-based sizing
 
 
+@pytest.mark.shared_data
 def test_forecasts_by_feed_name(moutai_case, moutai_forecasts, data_dir):
     other = load_bars(data_dir / CASES["300750.SZ"][0]).loc["2019-01-01":"2020-04-24"]
     with pytest.raises(ConfigError, match=r"forecasts is one DataFrame but there are 2 feeds: pass a mapping"):

@@ -47,6 +47,7 @@ EXPECTED = {"600519.SH": (0.03, -0.01), "000858.SZ": (0.02, 0.005), "600036.SH":
             "601318.SH": (-0.01, 0.03)}
 
 
+@pytest.mark.shared_data
 def test_holds_the_top_k_in_equal_weight_and_follows_the_ranking(universe):
     result = run(universe, EXPECTED, k=2, max_turnover=1.0)
     trades = result.trades
@@ -63,6 +64,7 @@ def test_holds_the_top_k_in_equal_weight_and_follows_the_ranking(universe):
     assert (held.groupby("symbol")["signed"].sum() > 0).sum() == 2  # never more than k at the end
 
 
+@pytest.mark.shared_data
 def test_turnover_limit_spreads_the_buys_over_days(universe):
     expected = {s: (0.01 * (4 - k), 0.01 * (4 - k)) for k, s in enumerate(SYMBOLS)}  # constant ranking
     result = run(universe, expected, k=4, max_turnover=0.5)  # one position: 23.75 %; two a day
@@ -74,6 +76,7 @@ def test_turnover_limit_spreads_the_buys_over_days(universe):
     assert (bought_each_day <= 0.5).all()
 
 
+@pytest.mark.shared_data
 def test_exit_rank_sells_a_holding_that_slips(universe):
     result = run(universe, EXPECTED, k=2, max_turnover=1.0, exit_rank=2)
     after = result.trades[result.trades["date"] > pd.Timestamp(SWITCH).date()]
@@ -81,6 +84,7 @@ def test_exit_rank_sells_a_holding_that_slips(universe):
     assert set(after[after["side"] == "buy"]["symbol"]) == {"601318.SH", "600036.SH"}
 
 
+@pytest.mark.shared_data
 def test_bad_parameters_are_refused(universe):
     with pytest.raises(ConfigError, match=r"max_turnover=0.2 is below one position"):
         run(universe, EXPECTED, k=2, max_turnover=0.2)

@@ -41,6 +41,7 @@ def inprocess_run(sources: list[str], tmp_path_factory: pytest.TempPathFactory) 
     return out, summary
 
 
+@pytest.mark.shared_data
 def test_forecasts_and_summary_per_symbol(inprocess_run: tuple[Path, pd.DataFrame]) -> None:
     out, summary = inprocess_run
     assert list(summary.columns) == list(SUMMARY_COLUMNS)
@@ -60,12 +61,14 @@ def test_forecasts_and_summary_per_symbol(inprocess_run: tuple[Path, pd.DataFram
     assert pd.read_csv(out / "summary.csv")["status"].tolist() == ["ok", "ok", "ok", "skipped"]
 
 
+@pytest.mark.shared_data
 def test_too_short_symbol_is_reported_and_skipped(inprocess_run: tuple[Path, pd.DataFrame]) -> None:
     row = inprocess_run[1].iloc[-1]
     assert row["bars"] == 60 and pd.isna(row["forecasts"])
     assert "too little history: 60 bars 2022-12-16..2023-03-17 hold no retrain" in row["message"]
 
 
+@pytest.mark.shared_data
 def test_process_pool_gives_identical_forecasts(sources: list[str], inprocess_run: tuple[Path, pd.DataFrame],
                                                 tmp_path: Path) -> None:
     summary = forecast_universe(sources, TINY, start=START, out_dir=tmp_path, executor="process", workers=2, store=None)
@@ -75,6 +78,7 @@ def test_process_pool_gives_identical_forecasts(sources: list[str], inprocess_ru
         assert (tmp_path / name).read_bytes() == (inprocess_run[0] / name).read_bytes()
 
 
+@pytest.mark.shared_data
 def test_a_bad_file_fails_alone_and_a_rerun_trains_nothing(sources: list[str], tmp_path: Path) -> None:
     bad = tmp_path / "garbage.csv"
     bad.write_text("a,b\n1,2\n")
@@ -130,6 +134,7 @@ def test_a_dead_worker_is_replaced_and_its_task_retried(tmp_path: Path) -> None:
     assert outcome.ok and outcome.attempts == 2 and outcome.value != os.getpid()
 
 
+@pytest.mark.shared_data
 def test_ray_gives_identical_forecasts(sources: list[str], inprocess_run: tuple[Path, pd.DataFrame],
                                        tmp_path: Path) -> None:
     pytest.importorskip("ray", reason="Ray is optional: pip install 'rnnstrategy[ray]' to run this test")
@@ -142,6 +147,7 @@ def test_ray_gives_identical_forecasts(sources: list[str], inprocess_run: tuple[
         assert (tmp_path / name).read_bytes() == (inprocess_run[0] / name).read_bytes()
 
 
+@pytest.mark.shared_data
 def test_command_line_forecasts_a_folder(sources: list[str], inprocess_run: tuple[Path, pd.DataFrame],
                                          tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = tmp_path / "universe"
@@ -161,6 +167,7 @@ def test_command_line_forecasts_a_folder(sources: list[str], inprocess_run: tupl
         assert (tmp_path / "out" / name).read_bytes() == (inprocess_run[0] / name).read_bytes()
 
 
+@pytest.mark.shared_data
 def test_forecasts_do_not_depend_on_the_thread_count(sources: list[str], inprocess_run: tuple[Path, pd.DataFrame],
                                                      tmp_path: Path) -> None:
     summary = forecast_universe(sources[:1], TINY, start=START, out_dir=tmp_path, executor="inprocess", threads=2,
@@ -170,6 +177,7 @@ def test_forecasts_do_not_depend_on_the_thread_count(sources: list[str], inproce
     assert (tmp_path / name).read_bytes() == (inprocess_run[0] / name).read_bytes()
 
 
+@pytest.mark.shared_data
 def test_a_stock_list_is_metadata_and_bad_rows_before_the_range_are_not_read(
         data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """000004.SZ has bad rows in 1991-1993 (see test_data_files), decades before what a 2023 run reads."""

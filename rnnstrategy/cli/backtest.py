@@ -9,28 +9,48 @@ the work is :func:`rnnstrategy.api.run`, shared with ``rnnstrategy run`` and Pyt
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from tqdm import tqdm
 
+from rnnstrategy import datasets
 from rnnstrategy.ashare.rules import AShareRules
 from rnnstrategy.cli.forecast import (
     add_forecaster_options,
     compute_options,
     fold_progress,
 )
-from rnnstrategy.cli.options import HelpFormatter, add_options, build
+from rnnstrategy.cli.options import HelpFormatter, add_options, build, values_from_args
 from rnnstrategy.config import BacktestSpec, BenchmarkSpec, DataSpec, RunConfig
+from rnnstrategy.errors import ConfigError
 from rnnstrategy.forecasting.config import ForecastConfig
 
 __all__ = ["execute", "register", "run_config_from_args"]
 
 
 def run_config_from_args(args: argparse.Namespace) -> RunConfig:
-    """The :class:`RunConfig` the ``backtest`` options describe."""
-    return RunConfig(data=build(DataSpec, args), forecast=build(ForecastConfig, args),
-                     backtest=build(BacktestSpec, args), benchmark=build(BenchmarkSpec, args),
-                     rules=build(AShareRules, args))
+    """The :class:`RunConfig` the ``backtest`` options describe (``--example``: the bundled sample)."""
+    data = build(DataSpec, args, **_example_source(args))
+    benchmark = build(BenchmarkSpec, args)
+    if getattr(args, "example", False) and benchmark.source is None:
+        benchmark = dataclasses.replace(benchmark, source=str(datasets.path("csi300")))
+    return RunConfig(data=data, forecast=build(ForecastConfig, args), backtest=build(BacktestSpec, args),
+                     benchmark=benchmark, rules=build(AShareRules, args))
+
+
+def _example_source(args: argparse.Namespace) -> dict[str, str]:
+    """``source`` (and name) of the bundled Moutai sample under ``--example``; nothing when DATA is given."""
+    values = values_from_args(DataSpec, args)
+    given = values["source"]
+    if getattr(args, "example", False):
+        if given is not None:
+            raise ConfigError(f"give DATA ({given}) or --example, not both")
+        return {"source": str(datasets.path("moutai")), "name": values["name"] or datasets.MOUTAI_NAME}
+    if given is None:
+        raise ConfigError("no data: give DATA (a CSV path or a symbol such as 600519), or --example for the "
+                          "bundled Moutai sample")
+    return {}
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -44,6 +64,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         formatter_class=HelpFormatter,
     )
     add_options(parser, DataSpec)
+    parser.add_argument("--example", action="store_true",
+                        help="trade the bundled sample: Moutai (600519.SH) 2010-2020 against CSI 300, no DATA "
+                             "needed (rnnstrategy.datasets)")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory")
     add_options(parser.add_argument_group("backtest (BacktestSpec)"), BacktestSpec)
     add_options(parser.add_argument_group("benchmark (BenchmarkSpec)"), BenchmarkSpec)
@@ -53,7 +76,11 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _backtest(args: argparse.Namespace) -> int:
-    return execute(run_config_from_args(args), args.out, args)
+    config = run_config_from_args(args)
+    if args.example and not args.quiet:
+        print(f"using the bundled sample: {datasets.describe('moutai')}, against the "
+              f"{datasets.describe('csi300')}")
+    return execute(config, args.out, args)
 
 
 def execute(config: RunConfig, out: Path, args: argparse.Namespace, *, config_file: Path | None = None) -> int:

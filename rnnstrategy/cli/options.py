@@ -166,6 +166,8 @@ def add_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls: 
             continue
         if "positional" in metadata:
             keywords["metavar"] = metadata["positional"]
+            if "nargs" in metadata:
+                keywords["nargs"] = metadata["nargs"]
             parser.add_argument(_dest(cls, field), help=help_text, **keywords)
             continue
         parser.add_argument(flag_of(field), dest=_dest(cls, field), help=help_text,
