@@ -67,7 +67,7 @@ def main() -> int:
     seconds = time.perf_counter() - started
 
     m = run.metrics
-    period, strategy, hold, trading, forecast = m["period"], m["strategy"], m["benchmark"], m["trades"], m["forecast"]
+    period, strategy, hold, trading, forecast = m["period"], m["strategy"], m["buy_and_hold"], m["trades"], m["forecast"]
     fills = run.trades
     trips = round_trips(fills)
     print(f"{strategy['title']} {period['start']}..{period['end']} ({period['days']} days), "

@@ -37,6 +37,7 @@ from rnnstrategy.errors import ConfigError
 from rnnstrategy.forecasting.config import ForecastConfig
 
 if TYPE_CHECKING:
+    from rnnstrategy.backtrader.results import BacktestResult
     from rnnstrategy.forecasting.walkforward import FoldReport
     from rnnstrategy.report.run import RunReport
 
@@ -87,10 +88,7 @@ class ForecastRun:
         m = self.metrics
         lines = [f"{m['symbol']}: {len(self.forecasts)} forecasts {m['first_forecast']}..{m['last_forecast']}, "
                  f"{m['retrains']} retrains ({m['trained']} trained) in {m['seconds']:.1f}s"]
-        if "rmse" in m:
-            lines.append(f"h=1 RMSE {m['rmse']:.3f} vs previous close {m['baseline_prev_close_rmse']:.3f}: "
-                         f"the model {m['verdict']}")
-        return lines
+        return lines + _verdict_lines(m, "")
 
 
 @dataclass(frozen=True)
@@ -141,13 +139,16 @@ class BacktestRun:
 
     Attributes:
         config: the run's configuration (what ``manifest.json`` records).
-        metrics: what ``metrics.json`` holds: strategy and benchmark figures, trade
-            statistics, forecast quality beside the naive forecasts.
+        metrics: what ``metrics.json`` holds: strategy, benchmark and buy-and-hold figures,
+            the excess return over buy-and-hold, trade statistics, forecast quality beside
+            the naive forecasts.
         trades: one row per fill (date, symbol, side, size, price, value, fees).
-        equity: by date: value, cash, position, close, return, benchmark_return.
+        equity: by date: value, cash, position, close, return, benchmark_return, buy_and_hold_return.
         forecasts: the forecast frame the strategy traded on.
         manifest: configuration, strategy class, data fingerprints, package versions, timings.
         report: the :class:`~rnnstrategy.report.run.RunReport` the tearsheet is drawn from.
+        buy_and_hold: the Backtrader run of buy-and-hold of the traded stock (its equity and
+            its one buy), same dates, cash, fees and lots as the strategy.
     """
 
     config: RunConfig
@@ -157,6 +158,7 @@ class BacktestRun:
     forecasts: pd.DataFrame
     manifest: dict[str, Any]
     report: RunReport = field(repr=False)
+    buy_and_hold: BacktestResult | None = field(default=None, repr=False)
 
     def write(self, out: str | Path) -> list[Path]:
         """Write every file of a run into ``out``: ``report.html`` (quantstats tearsheet), the PNG
@@ -186,10 +188,36 @@ class BacktestRun:
             f"  Sharpe {_ratio(s['sharpe'])} vs {_ratio(b['sharpe'])}; {t['count']} fills, turnover "
             f"{t['turnover']:.1f}x, fees {t['total_fees']:,.0f} CNY, exposure {t['exposure']:.0%}",
         ]
-        if "rmse" in f:
-            lines.append(f"  next-day open RMSE {f['rmse']:.2f} vs previous close {f['baseline_prev_close_rmse']:.2f}: "
-                         f"the model {f['verdict']}")
-        return lines
+        lines += _buy_and_hold_lines(m)
+        return lines + _verdict_lines(f, "  ")
+
+
+def _buy_and_hold_lines(m: Mapping[str, Any]) -> list[str]:
+    """Buy-and-hold beside the strategy and the strategy's excess return over it, with its HAC
+    t-test: one console line (only the test when the benchmark is buy-and-hold itself)."""
+    held, excess = m.get("buy_and_hold"), m.get("excess_over_buy_and_hold")
+    if not held or not excess:
+        return []
+    test = (f"{_percent(excess['annualised'])} a year (HAC t {_ratio(excess['hac_t'])}, "
+            f"{_p_value(excess['p_value'])})")
+    if {k: v for k, v in held.items() if k != "title"} == {k: v for k, v in m["benchmark"].items() if k != "title"}:
+        return [f"  excess return over buy and hold (the benchmark) {test}"]
+    title = held["title"][:1].lower() + held["title"][1:]
+    return [f"  {title} {_percent(held['total_return'])}, Sharpe {_ratio(held['sharpe'])}, max drawdown "
+            f"{_percent(held['max_drawdown'])}; the strategy's excess return over it {test}"]
+
+
+def _p_value(value: float | None) -> str:
+    if value is None:
+        return "p n/a"
+    return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
+
+
+def _verdict_lines(forecast: Mapping[str, Any], indent: str, horizons: tuple[int, ...] = (1, 2)) -> list[str]:
+    """The forecast verdicts against the previous close, one line per horizon (h = 1, the next open,
+    and h = 2, the open the default strategy trades on), with the test behind each."""
+    return [f"{indent}h={h} open RMSE {d['rmse']:.2f} vs previous close {d['baseline_prev_close_rmse']:.2f}: "
+            f"the model {d['verdict']}" for h in horizons if "rmse" in (d := forecast.get(f"h{h}", {}))]
 
 
 def _percent(value: float | None) -> str:
@@ -453,6 +481,7 @@ def run(
     and ``rnnstrategy run FILE`` all do). ``bars``, ``benchmark`` and ``forecasts`` are
     frames given in place of the configuration's sources; ``config_file`` is recorded in
     the manifest (text and path)."""
+    from rnnstrategy.backtrader.buy_and_hold import run_buy_and_hold
     from rnnstrategy.backtrader.results import load_strategy, run_backtest
     from rnnstrategy.evaluation import forecast_metrics
     from rnnstrategy.report.benchmark import benchmark_returns
@@ -482,11 +511,18 @@ def run(
     with timer.stage("backtest"):
         result = run_backtest(bars, frame, strategy, cash=spec.cash, execution=spec.execution, params=spec.params,
                               rules=config.rules, progress=on_bar)
+        # beside it: buy-and-hold of the same stock, dates, cash, fees and lots, bought at the first open
+        dates = result.equity.index
+        held = run_buy_and_hold(bars, dates[0], dates[-1], cash=spec.cash, rules=config.rules)
+        held_returns = held.returns.reindex(dates)
     with timer.stage("metrics"):
-        compared = bars if benchmark is None else benchmark  # buy-and-hold: the traded stock itself
+        compared = bars if benchmark is None else benchmark  # no benchmark: buy-and-hold of the traded stock
         report = RunReport(
-            equity=result.equity.assign(**{"return": result.returns,
-                                            "benchmark_return": benchmark_returns(compared, result.equity.index)}),
+            equity=result.equity.assign(**{
+                "return": result.returns,
+                "benchmark_return": held_returns if benchmark is None else benchmark_returns(benchmark, dates),
+                "buy_and_hold_return": held_returns,
+            }),
             trades=result.trades, forecasts=frame,
             titles=_titles(config, symbol, str(compared.attrs.get("symbol", "")), frame),
             parameters={"Strategy": spec.strategy, "Execution": spec.execution or strategy.params.execution},
@@ -494,7 +530,7 @@ def run(
         metrics = run_metrics(report, forecast_metrics(frame, bars))
     manifest = _manifest(config, config_file, strategy, bars, benchmark, frame, timer.seconds)
     return BacktestRun(config=config, metrics=metrics, trades=result.trades, equity=report.equity, forecasts=frame,
-                       manifest=manifest, report=report)
+                       manifest=manifest, report=report, buy_and_hold=held)
 
 
 def _read_reused(spec: BacktestSpec) -> pd.DataFrame | None:

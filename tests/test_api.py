@@ -38,6 +38,17 @@ def test_backtest_returns_every_result(api_run, moutai):
     assert strategy["total_return"] == pytest.approx(run.equity["value"].iloc[-1] / 1_000_000 - 1, abs=1e-12)
     assert run.metrics["trades"]["count"] == len(run.trades) > 0
     assert run.metrics["benchmark"]["title"] == "CSI 300"
+    # buy-and-hold of the stock beside it: one buy of whole lots at the first open, the same days and cash
+    held = run.buy_and_hold
+    first = run.equity.index[0]
+    assert held.equity.index.equals(run.equity.index) and held.start_value == 1_000_000
+    assert list(held.trades[["date", "side"]].itertuples(index=False, name=None)) == [(first.date(), "buy")]
+    assert held.trades["price"].iloc[0] == moutai.loc[first, "open"] and held.trades["size"].iloc[0] % 100 == 0
+    pd.testing.assert_series_equal(run.equity["buy_and_hold_return"], held.returns, check_names=False)
+    assert run.metrics["buy_and_hold"]["title"].startswith("Buy and hold 600519")
+    assert run.metrics["buy_and_hold"]["total_return"] == pytest.approx(held.final_value / 1_000_000 - 1, abs=1e-12)
+    assert set(run.metrics["buy_and_hold"]) == set(strategy)
+    assert sum(line.startswith("  buy and hold 600519") for line in run.summary()) == 1
     # the loaded history does not change a forecast: identical to walk_forward over every bar
     expected = walk_forward(moutai, TINY, START, END)
     pd.testing.assert_frame_equal(run.forecasts[expected.columns], expected)
@@ -65,6 +76,12 @@ def test_frames_in_and_reused_forecasts_trade_the_same(api_run, moutai):
     again = rs.backtest(moutai, forecasts=run.forecasts, store=None)
     pd.testing.assert_frame_equal(again.trades, run.trades)
     assert again.metrics["benchmark"]["title"].startswith("Buy and hold")
+    # without a benchmark, buy-and-hold is the benchmark: the same series, shown once on the console
+    assert again.equity["benchmark_return"].equals(again.equity["buy_and_hold_return"])
+    assert again.metrics["buy_and_hold"] == again.metrics["benchmark"]
+    summary = again.summary()
+    assert not any(line.startswith("  buy and hold") for line in summary)
+    assert sum(line.startswith("  excess return over buy and hold (the benchmark) ") for line in summary) == 1
     assert again.manifest["config"]["data"]["source"] == "<frame 600519.SH>"
     assert again.config.forecast == TINY  # the configuration that made the reused forecasts
 

@@ -60,15 +60,19 @@ def test_backtest_writes_every_file_with_its_columns_and_keys(tiny_run, bars_csv
     assert list(trades.columns) == ["date", "symbol", "side", "size", "price", "value", "commission", "stamp_duty",
                                     "transfer_fee"]
     equity = pd.read_csv(out / "equity.csv", index_col="date", parse_dates=True)
-    assert list(equity.columns) == ["value", "cash", "position", "close", "return", "benchmark_return"]
+    assert list(equity.columns) == ["value", "cash", "position", "close", "return", "benchmark_return",
+                                    "buy_and_hold_return"]
     forecasts = pd.read_csv(out / "forecasts.csv", index_col="date", parse_dates=True)
     assert list(forecasts.columns) == ["pred_open_1", "pred_open_2", "fold", "open_1", "open_2"]
     assert equity.index.equals(forecasts.index)  # the backtest runs over the forecast dates
 
     metrics = read_json(out / "metrics.json")
-    assert set(metrics) == {"period", "strategy", "benchmark", "trades", "forecast"}
+    assert set(metrics) == {"period", "strategy", "benchmark", "buy_and_hold", "excess_over_buy_and_hold", "trades",
+                            "forecast"}
     headline = {"title", "total_return", "cagr", "sharpe", "sortino", "max_drawdown", "volatility", "win_rate"}
-    assert set(metrics["strategy"]) == headline and set(metrics["benchmark"]) == headline
+    assert set(metrics["strategy"]) == set(metrics["benchmark"]) == set(metrics["buy_and_hold"]) == headline
+    assert metrics["buy_and_hold"]["title"] == "Buy and hold 600519 贵州茅台"
+    assert set(metrics["excess_over_buy_and_hold"]) == {"days", "mean_daily", "annualised", "hac_t", "p_value", "lags"}
     assert metrics["strategy"]["title"] == "GRU forecast on 600519 贵州茅台"
     assert metrics["benchmark"]["title"] == "CSI 300"
     assert {"count", "turnover", "total_fees", "commission", "stamp_duty", "transfer_fee"} <= set(metrics["trades"])
@@ -116,6 +120,15 @@ def test_tearsheet_shows_strategy_vs_csi300_offline(tiny_run):
     assert "Sharpe" in html and "Max Drawdown" in html
     assert not re.search(r"<(script|link|img|iframe)\b[^>]*\b(src|href)=[\"']?(https?:)?//", html, re.I)
     assert "total return" in stdout and "vs CSI 300" in stdout and "RMSE" in stdout
+    # buy-and-hold of the stock beside the strategy and the benchmark, on the page and the console
+    assert re.search(r'<div id="buy_and_hold"><h3>Buy and hold beside the strategy</h3>.*'
+                     r"<th>GRU forecast on 600519 贵州茅台</th><th>CSI 300</th><th>Buy and hold 600519 贵州茅台</th>",
+                     html)
+    held, excess = (read_json(out / "metrics.json")[k] for k in ("buy_and_hold", "excess_over_buy_and_hold"))
+    line = next(line for line in stdout.splitlines() if "buy and hold" in line)
+    assert line.startswith(f"  buy and hold 600519 贵州茅台 {held['total_return']:+.1%}, Sharpe {held['sharpe']:.2f}, "
+                           f"max drawdown {held['max_drawdown']:+.1%}; the strategy's excess return over it "
+                           f"{excess['annualised']:+.1%} a year (HAC t {excess['hac_t']:.2f}, p ")
 
 
 def test_report_redraws_the_tearsheet_and_plots(tiny_run, tmp_path):
@@ -126,6 +139,19 @@ def test_report_redraws_the_tearsheet_and_plots(tiny_run, tmp_path):
     assert main(["-q", "report", str(out)]) == 0
     assert {p.name for p in out.iterdir()} == FILES
     assert "<h1>GRU forecast on 600519 贵州茅台" in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_report_redraws_a_run_written_before_buy_and_hold(tiny_run, tmp_path):
+    out = tmp_path / "old"
+    shutil.copytree(tiny_run[0], out)
+    equity = pd.read_csv(out / "equity.csv")
+    equity.drop(columns="buy_and_hold_return").to_csv(out / "equity.csv", index=False)  # the old columns
+    for name in ("report.html", *PNGS):
+        (out / name).unlink()
+    assert main(["-q", "report", str(out)]) == 0
+    assert {p.name for p in out.iterdir()} == FILES
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "<h1>GRU forecast on 600519 贵州茅台" in html and "Buy and hold beside" not in html
 
 
 def test_run_from_toml_reuses_forecasts_with_identical_results(tiny_run, bars_csv, data_dir, tmp_path):

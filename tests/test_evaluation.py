@@ -32,7 +32,15 @@ def test_metrics_by_hand(bars):
     # previous open 10, 11, 11 vs 11, 12, 13
     assert m["baseline_prev_open_rmse"] == pytest.approx(math.sqrt(6 / 3))
     assert m["rmse_ratio"] == pytest.approx(1.0)
-    assert m["verdict"].startswith("does NOT beat")
+    # squared errors 0.25, 1, 0.25 against 0.25, 0.25, 1: the loss differential averages 0
+    assert m["dm_pvalue"] == pytest.approx(1.0) and m["h1"]["dm_abs_pvalue"] == pytest.approx(1.0)
+    assert m["verdict"].startswith("ties the previous-close forecast: RMSE 1.000x [")
+    assert m["verdict"].endswith("], DM p = 1.00") and m["verdict"] == m["h1"]["verdict"]
+    # against the previous open the errors halve, but three dates prove nothing
+    assert m["h1"]["rmse_ratio_prev_open"] == pytest.approx(0.5)
+    assert m["h1"]["verdict_prev_open"].startswith("ties the previous-open forecast: RMSE 0.500x")
+    # every realised move was up: "always up" hits all three days, so 2 of 3 is no evidence of skill
+    assert m["h1"]["direction_always_up_hit_rate"] == 1.0 and m["h1"]["direction_pvalue"] == 1.0
     # h=2 only where open(t+2) is known: rows 0 and 1 -> actual 12, 11
     assert m["h2"]["n"] == 2 and m["h2"]["rmse"] == pytest.approx(math.sqrt((0 + 1) / 2))
     assert list(m)[:3] == ["n", "rmse", "mae"]
@@ -46,5 +54,7 @@ def test_unknown_future_gives_no_numbers(bars):
 
 
 def test_verdict_wording():
-    assert verdict(0.996) == "beats the previous-close forecast: RMSE 0.996x the naive baseline"
-    assert verdict(1.2).startswith("does NOT beat")
+    assert verdict(0.001, 0.996, (0.993, 0.999)) == \
+        "beats the previous-close forecast: RMSE 0.996x [0.993, 0.999], DM p = 0.001"
+    assert verdict(0.54, 0.996, (0.990, 1.002)).startswith("ties the previous-close forecast")
+    assert verdict(0.01, 1.2).startswith("loses to the previous-close forecast")

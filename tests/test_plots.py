@@ -54,6 +54,14 @@ def test_forecast_figure_plots_against_the_date_of_the_predicted_open(font):
     assert ("贵州茅台" in title) == (font == "with CJK font" and plots.cjk_font() is not None)
 
 
+def test_forecast_figure_shows_the_verdict_when_given():
+    frame, closes = forecast_frame()
+    verdict = "loses to the previous-close forecast: RMSE 3.846x [3.700, 4.000], DM p = < 0.001"
+    top = plots.forecast_figure(frame, closes, "600519", verdict=verdict).axes[0]
+    assert [t.get_text() for t in top.texts] == [f"h=1: the model {verdict}"]
+    assert not plots.forecast_figure(frame, closes, "600519").axes[0].texts
+
+
 def test_loss_figure_draws_every_fold(font):
     figure = plots.loss_figure(FOLDS, "600519 贵州茅台")
     curves, final = figure.axes
@@ -77,6 +85,19 @@ def test_equity_figure_marks_trades_and_scales_the_benchmark(font):
     assert buys.get_offsets().shape == (1, 2) and sells.get_offsets().shape == (1, 2)
     assert sells.get_offsets()[0][1] == 1.0e6  # on the curve at 2020-01-07
     assert [t.get_text() for t in top.get_legend().get_texts()][2:] == ["buy (1)", "sell (1)"]
+
+
+def test_equity_figure_draws_buy_and_hold_beside(font):
+    index = pd.bdate_range("2020-01-02", periods=4, name="date")
+    equity = pd.Series([1e6, 1.01e6, 1.02e6, 1.0e6], index=index)
+    held = pd.Series([-0.01, 0.2, -0.5, 0.1], index=index, name="Buy and hold 600519 贵州茅台")
+    figure = plots.equity_figure(equity, pd.Series(0.0, index=index), pd.DataFrame({"date": [], "side": []}),
+                                 "GRU forecast on 600519 贵州茅台", "CSI 300", buy_and_hold=held)
+    top, bottom = figure.axes
+    *_, hold = top.get_lines()
+    assert hold.get_ydata().tolist() == pytest.approx([1e6, 1.2e6, 0.6e6, 0.66e6])  # from the first close
+    assert hold.get_label() == plots.figure_text("Buy and hold 600519 贵州茅台")
+    assert bottom.get_lines()[0].get_ydata().tolist() == pytest.approx([0.0, 0.0, -50.0, -45.0])
 
 
 def test_save_png_writes_a_png(tmp_path):

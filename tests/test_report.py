@@ -61,6 +61,7 @@ def small_run(n=80, seed=0):
                           index=index)
     equity["return"] = equity["value"].pct_change().fillna(0.0)
     equity["benchmark_return"] = rng.normal(0, 0.01, n)
+    equity["buy_and_hold_return"] = equity["close"].pct_change().fillna(0.0)
     trades = pd.DataFrame([
         {"date": "2020-01-16", "side": "buy", "size": 1000, "price": 100.0, "value": 100_000.0, "commission": 25.0,
          "stamp_duty": 0.0, "transfer_fee": 2.0},
@@ -191,9 +192,31 @@ def test_write_run_then_read_run_round_trips(written):
     assert back.titles == report.titles and back.parameters == report.parameters
     assert len(back.folds) == 2 and back.folds[0]["history"]["train_loss"] == [1.0, 0.5, 0.4]
     again = run_metrics(back, {"rmse": 1.5})
-    for section in ("strategy", "benchmark", "trades"):
+    for section in ("strategy", "benchmark", "buy_and_hold", "excess_over_buy_and_hold", "trades"):
         numbers = {k: v for k, v in metrics[section].items() if not isinstance(v, str)}
         assert {k: again[section][k] for k in numbers} == pytest.approx(numbers, rel=1e-12)
+
+
+def test_buy_and_hold_beside_the_strategy(written, tmp_path):
+    out, report, metrics, _ = written
+    held = metrics["buy_and_hold"]
+    assert held["title"] == "Buy and hold 600519 贵州茅台" and set(held) == set(metrics["strategy"])
+    assert held["total_return"] == pytest.approx(report.equity["close"].iloc[-1] / report.equity["close"].iloc[0] - 1)
+    excess = metrics["excess_over_buy_and_hold"]
+    daily = (report.equity["return"] - report.equity["buy_and_hold_return"]).mean()
+    assert excess["days"] == 80 and excess["annualised"] == pytest.approx(daily * 243)
+    assert excess["hac_t"] is not None and 0 <= excess["p_value"] <= 1
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "<th>LSTM forecast on 600519 贵州茅台</th><th>CSI 300</th><th>Buy and hold 600519 贵州茅台</th>" in html
+    # a run directory written before buy-and-hold was recorded: read, measured and drawn without it
+    old = tmp_path / "old"
+    old.mkdir()
+    for name in ("manifest.json", "trades.csv", "forecasts.csv", "forecasts.meta.json"):
+        (old / name).write_bytes((out / name).read_bytes())
+    pd.read_csv(out / "equity.csv").drop(columns="buy_and_hold_return").to_csv(old / "equity.csv", index=False)
+    back = read_run(old)
+    assert back.buy_and_hold is None and not back.benchmark_is_buy_and_hold
+    assert "buy_and_hold" not in run_metrics(back)
 
 
 def test_read_run_names_a_missing_directory(tmp_path):
@@ -215,3 +238,12 @@ def test_a_strategy_that_never_traded_gets_a_plain_page(tmp_path, offline):
     assert "<h1>LSTM forecast on 600519 贵州茅台</h1>" in html
     assert "made no trade in 2020-01-02..2020-01-08" in html and "<h3>CSI 300</h3>" in html
     assert "<td>total_return</td><td>0.0199</td>" in html
+
+
+def test_buy_and_hold_is_shown_once_when_it_is_the_benchmark(tmp_path, offline):
+    flat, moves = returns_on([0.0] * 5), returns_on([0.0, 0.01, -0.01, 0.02, 0.0])
+    beside = write_tearsheet(tmp_path / "a.html", flat, moves, TITLES, buy_and_hold=returns_on([0.0, 0.02, 0, 0, 0]))
+    assert "<th>Buy and hold 600519 贵州茅台</th></tr></thead><tbody><tr><td>total return</td><td>2.00%</td>" in (
+        beside.read_text(encoding="utf-8"))
+    same = write_tearsheet(tmp_path / "b.html", flat, moves, TITLES, buy_and_hold=moves)
+    assert "Buy and hold beside" not in same.read_text(encoding="utf-8")

@@ -13,6 +13,7 @@ _EXPORTS = {
     "AShareBroker": "rnnstrategy.backtrader.broker",
     "AShareCommission": "rnnstrategy.backtrader.commission",
     "BacktestResult": "rnnstrategy.backtrader.results",
+    "BuyAndHold": "rnnstrategy.backtrader.buy_and_hold",
     "ForecastStrategy": "rnnstrategy.backtrader.strategy",
     "LotSizer": "rnnstrategy.backtrader.sizer",
     "RNNForecast": "rnnstrategy.backtrader.indicator",
@@ -20,6 +21,7 @@ _EXPORTS = {
     "collect_results": "rnnstrategy.backtrader.results",
     "load_strategy": "rnnstrategy.backtrader.results",
     "run_backtest": "rnnstrategy.backtrader.results",
+    "run_buy_and_hold": "rnnstrategy.backtrader.buy_and_hold",
     "to_feed": "rnnstrategy.backtrader.feed",
     "use_ashare_rules": "rnnstrategy.backtrader.rules",
 }

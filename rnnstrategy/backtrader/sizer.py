@@ -43,10 +43,11 @@ class LotSizer(bt.Sizer):
         wanted = self.p.target * self.broker.getvalue() - position * data.close[0]
         return self.shares_for(data, min(wanted, cash), comminfo)
 
-    def shares_for(self, data: Any, budget: float, comminfo: bt.CommInfoBase | None = None) -> int:
-        """The most shares of ``data`` in valid lots whose cost at the current close, fees
-        included, stays within ``budget`` CNY (0 when not even the smallest order fits)."""
-        price = data.close[0]
+    def shares_for(self, data: Any, budget: float, comminfo: bt.CommInfoBase | None = None,
+                   price: float | None = None) -> int:
+        """The most shares of ``data`` in valid lots whose cost at ``price`` (default the current
+        close), fees included, stays within ``budget`` CNY (0 when not even the smallest order fits)."""
+        price = data.close[0] if price is None else price
         if not price > 0 or budget <= 0:
             return 0
         comminfo = comminfo or self.broker.getcommissioninfo(data)

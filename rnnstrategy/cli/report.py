@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -25,12 +26,14 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _report(args: argparse.Namespace) -> int:
     from rnnstrategy.report.plots import use_agg
-    from rnnstrategy.report.run import read_run, render
+    from rnnstrategy.report.run import FILES, read_run, render
 
     use_agg()
 
     started = time.perf_counter()
-    paths = render(args.run, read_run(args.run))
+    metrics = args.run / FILES["metrics"]  # the forecast verdict drawn in the forecast plot, when recorded
+    saved = json.loads(metrics.read_text(encoding="utf-8")) if metrics.is_file() else {}
+    paths = render(args.run, read_run(args.run), verdict=(saved.get("forecast") or {}).get("verdict"))
     if not args.quiet:
         print(f"redrew {', '.join(p.name for p in paths)} in {args.run} ({time.perf_counter() - started:.1f}s)")
     return 0

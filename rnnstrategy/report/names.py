@@ -67,6 +67,11 @@ class Titles:
         """Titles of a forecast-driven run: ``"<CELL> forecast on <security>"`` against ``benchmark``."""
         return cls(strategy=f"{cell.upper()} forecast on {security}", benchmark=benchmark, security=security)
 
+    @property
+    def buy_and_hold(self) -> str:
+        """Buy-and-hold of the traded security, e.g. ``"Buy and hold 600519 贵州茅台"``."""
+        return f"Buy and hold {self.security}"
+
     def to_dict(self) -> dict[str, str]:
         return {"strategy": self.strategy, "benchmark": self.benchmark, "security": self.security}
 

@@ -162,7 +162,8 @@ def _next_dates(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(index[1:].append(pd.DatetimeIndex([pd.NaT])))
 
 
-def forecast_figure(forecasts: pd.DataFrame, closes: pd.Series, title: str, window: int = 20) -> Figure:
+def forecast_figure(forecasts: pd.DataFrame, closes: pd.Series, title: str, window: int = 20,
+                    verdict: str | None = None) -> Figure:
     """Predicted vs realised next-day opens, with the previous close as the naive baseline.
 
     Args:
@@ -170,6 +171,9 @@ def forecast_figure(forecasts: pd.DataFrame, closes: pd.Series, title: str, wind
         closes: close prices by date covering the forecast dates (close(t) is the baseline).
         title: figure title (the security's name).
         window: bars of the rolling RMSE in the lower panel.
+        verdict: the h = 1 verdict of the forecast metrics (``metrics["verdict"]``, e.g. "ties the
+            previous-close forecast: RMSE 0.998x [0.994, 1.004], DM p = 0.54"), shown in a box in
+            the upper panel; none when not given.
 
     The upper panel plots against the date of the predicted open (t+1); the lower panel the
     rolling RMSE of the model and of the previous close, so it shows where the model wins.
@@ -187,6 +191,9 @@ def forecast_figure(forecasts: pd.DataFrame, closes: pd.Series, title: str, wind
         top.plot(frame.index, frame["predicted"], color="tab:blue", lw=0.9, label="predicted open")
         top.set_ylabel("price (CNY)")
         top.legend(loc="upper left")
+        if verdict:
+            top.text(0.99, 0.02, f"h=1: the model {verdict}", transform=top.transAxes, ha="right", va="bottom",
+                     fontsize="small", bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85})
         rolling = {name: np.sqrt(((frame[name] - frame["actual"]) ** 2).rolling(window, min_periods=1).mean())
                    for name in ("predicted", "baseline")}
         bottom.plot(frame.index, rolling["predicted"], color="tab:blue", lw=0.9, label="model")
@@ -249,23 +256,33 @@ def _log_scale_if_wide(axes: Axes, ratio: float = 20.0) -> None:
 
 
 def equity_figure(equity: pd.Series, benchmark: pd.Series, trades: pd.DataFrame, title: str,
-                  benchmark_title: str) -> Figure:
-    """The strategy's portfolio value against the benchmark scaled to the same start, trades marked.
+                  benchmark_title: str, *, buy_and_hold: pd.Series | None = None) -> Figure:
+    """The strategy's portfolio value against the benchmark (and buy-and-hold) scaled to the
+    same start, trades marked.
 
     Args:
         equity: portfolio value by date (CNY).
         benchmark: benchmark daily returns on the same dates.
         trades: fills with ``date`` and ``side`` (``buy``/``sell``), as in ``trades.csv``.
         title, benchmark_title: legend names of the two curves.
+        buy_and_hold: daily returns of buy-and-hold of the traded stock on the same dates,
+            drawn as a third curve named by the series; None: not drawn.
     """
-    growth = (1 + benchmark.reindex(equity.index).fillna(0.0)).cumprod()
-    bench = float(equity.iloc[0]) * growth / growth.iloc[0]  # both curves start at the first close
+
+    def scaled(returns: pd.Series) -> pd.Series:
+        growth = (1 + returns.reindex(equity.index).fillna(0.0)).cumprod()
+        return float(equity.iloc[0]) * growth / growth.iloc[0]  # every curve starts at the first close
+
+    bench = scaled(benchmark)
+    held = None if buy_and_hold is None else scaled(buy_and_hold)
     fills = trades.assign(date=pd.to_datetime(trades["date"]))
     with figure_style():
         figure = Figure(figsize=(11, 6), layout="constrained")
         top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(3, 1))
         top.plot(equity.index, equity, color="tab:blue", lw=1.1, label=figure_text(title))
         top.plot(bench.index, bench, color="tab:gray", lw=1.0, label=figure_text(benchmark_title))
+        if held is not None:
+            top.plot(held.index, held, color="tab:orange", lw=1.0, label=figure_text(str(buy_and_hold.name)))
         for side, marker, colour in (("buy", "^", _UP), ("sell", "v", _DOWN)):
             dates = pd.DatetimeIndex(fills.loc[fills["side"] == side, "date"])
             on_curve = equity.reindex(dates, method="ffill")
@@ -276,6 +293,8 @@ def equity_figure(equity: pd.Series, benchmark: pd.Series, trades: pd.DataFrame,
         top.legend(loc="upper left")
         bench_drawdown = (bench / bench.cummax() - 1) * 100
         bottom.fill_between(bench_drawdown.index, bench_drawdown, 0, color="tab:gray", alpha=0.35, lw=0)
+        if held is not None:
+            bottom.plot(held.index, (held / held.cummax() - 1) * 100, color="tab:orange", lw=0.8)
         bottom.plot(equity.index, (equity / equity.cummax() - 1) * 100, color="tab:blue", lw=0.9)
         bottom.set_ylabel("drawdown (%)")
         figure.suptitle(figure_text(f"{title} vs {benchmark_title}"))

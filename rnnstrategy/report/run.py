@@ -2,13 +2,13 @@
 
 Layout of a run directory (every file written atomically)::
 
-    report.html                 quantstats tearsheet, strategy vs benchmark (offline page)
+    report.html                 quantstats tearsheet, strategy vs benchmark, buy-and-hold beside (offline)
     forecast_vs_actual.png      predicted vs realised next-day opens, previous-close baseline
     training_loss.png           loss per epoch of every walk-forward fold
-    equity_vs_benchmark.png     portfolio value vs benchmark, trades marked
-    metrics.json                performance (strategy, benchmark), trades, forecast quality
+    equity_vs_benchmark.png     portfolio value vs benchmark and buy-and-hold, trades marked
+    metrics.json                performance (strategy, benchmark, buy-and-hold), trades, forecast quality
     trades.csv                  date,symbol,side,size,price,value,commission,stamp_duty,transfer_fee
-    equity.csv                  date,value,cash,position,close,return,benchmark_return
+    equity.csv                  date,value,cash,position,close,return,benchmark_return,buy_and_hold_return
     forecasts.csv               the forecast frame (rnnstrategy.forecasting.frames)
     forecasts.meta.json         its attrs: symbol, configuration, fold reports with loss history
     manifest.json               configuration, data fingerprints, versions, command line
@@ -37,6 +37,7 @@ from rnnstrategy.errors import DataError
 from rnnstrategy.files import atomic_write_bytes
 from rnnstrategy.forecasting.frames import meta_path, read_forecasts, write_forecasts
 from rnnstrategy.records import EQUITY_COLUMNS, TRADE_COLUMNS
+from rnnstrategy.report.excess import excess_return_test
 from rnnstrategy.report.names import Titles
 from rnnstrategy.report.plots import (
     equity_figure,
@@ -89,7 +90,9 @@ class RunReport:
     Attributes:
         equity: by date (tz-naive): ``value`` (portfolio, CNY), ``cash``, ``position``
             (shares), ``close`` (of the traded security), ``return`` (the strategy's daily
-            return) and ``benchmark_return``.
+            return), ``benchmark_return`` and ``buy_and_hold_return`` (buy-and-hold of the
+            traded security from the first open, same cash, fees and lots; NaN in runs
+            written before it was recorded).
         trades: fills with the columns of ``trades.csv``.
         forecasts: the forecast frame the strategy traded on; its ``attrs["folds"]`` (fold
             reports with loss history) feed the loss plot when present.
@@ -130,6 +133,18 @@ class RunReport:
         """The benchmark's daily returns, named by its title."""
         return self.equity["benchmark_return"].rename(self.titles.benchmark)
 
+    @property
+    def buy_and_hold(self) -> pd.Series | None:
+        """Buy-and-hold's daily returns, named by its title; None for a run written before
+        buy-and-hold was recorded."""
+        held = self.equity["buy_and_hold_return"]
+        return None if held.isna().all() else held.rename(self.titles.buy_and_hold)
+
+    @property
+    def benchmark_is_buy_and_hold(self) -> bool:
+        """Whether the benchmark is buy-and-hold itself (a run without a benchmark)."""
+        return self.buy_and_hold is not None and self.equity["benchmark_return"].equals(self.equity["buy_and_hold_return"])
+
 
 def trade_statistics(trades: pd.DataFrame, equity: pd.DataFrame,
                      periods_per_year: int = PERIODS_PER_YEAR) -> dict[str, object]:
@@ -159,7 +174,8 @@ def trade_statistics(trades: pd.DataFrame, equity: pd.DataFrame,
 
 
 def run_metrics(report: RunReport, forecast: Mapping[str, object] | None = None) -> dict[str, object]:
-    """The content of ``metrics.json``: period, strategy and benchmark performance, trades, forecast.
+    """The content of ``metrics.json``: period, strategy, benchmark and buy-and-hold performance,
+    the strategy's excess return over buy-and-hold with its HAC t-test, trades, forecast.
 
     Args:
         report: the run.
@@ -168,6 +184,11 @@ def run_metrics(report: RunReport, forecast: Mapping[str, object] | None = None)
     equity = report.equity
     first_return = float(equity["return"].iloc[0])
     headline = _tearsheet().headline_metrics
+    held = report.buy_and_hold
+    beside = {} if held is None else {
+        "buy_and_hold": {"title": report.titles.buy_and_hold, **headline(held, report.periods_per_year)},
+        "excess_over_buy_and_hold": excess_return_test(report.returns, held, report.periods_per_year),
+    }
     return {
         "period": {
             "start": f"{equity.index[0]:%Y-%m-%d}",
@@ -179,6 +200,7 @@ def run_metrics(report: RunReport, forecast: Mapping[str, object] | None = None)
         },
         "strategy": {"title": report.titles.strategy, **headline(report.returns, report.periods_per_year)},
         "benchmark": {"title": report.titles.benchmark, **headline(report.benchmark, report.periods_per_year)},
+        **beside,
         "trades": trade_statistics(report.trades, equity, report.periods_per_year),
         "forecast": dict(forecast or {}),
     }
@@ -214,21 +236,24 @@ def _csv_bytes(frame: pd.DataFrame, index: bool = True) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def render(out: str | Path, report: RunReport) -> list[Path]:
-    """Write the tearsheet and the three PNG plots of ``report`` into ``out``; returns their paths."""
+def render(out: str | Path, report: RunReport, verdict: str | None = None) -> list[Path]:
+    """Write the tearsheet and the three PNG plots of ``report`` into ``out``; returns their paths.
+    ``verdict`` (the forecast metrics' h = 1 verdict) is shown in the forecast plot."""
     out = Path(out)
     titles = report.titles
     log.info("drawing the tearsheet and plots of %s into %s", titles.strategy, out)
+    held = None if report.benchmark_is_buy_and_hold else report.buy_and_hold  # drawn once, as the benchmark
     paths = [_tearsheet().write_tearsheet(out / FILES["tearsheet"], report.returns, report.benchmark, titles,
-                             parameters=report.parameters, periods_per_year=report.periods_per_year)]
-    paths.append(save_png(forecast_figure(report.forecasts, report.equity["close"], titles.security),
-                          out / FILES["forecast_plot"]))
+                             parameters=report.parameters, periods_per_year=report.periods_per_year,
+                             buy_and_hold=report.buy_and_hold)]
+    paths.append(save_png(forecast_figure(report.forecasts, report.equity["close"], titles.security,
+                                          verdict=verdict), out / FILES["forecast_plot"]))
     if report.folds:
         paths.append(save_png(loss_figure(report.folds, titles.security), out / FILES["loss_plot"]))
     else:  # forecasts read without their fold reports: no loss plot, and none left from an earlier run
         (out / FILES["loss_plot"]).unlink(missing_ok=True)
     paths.append(save_png(equity_figure(report.equity["value"], report.benchmark, report.trades, titles.strategy,
-                                        titles.benchmark), out / FILES["equity_plot"]))
+                                        titles.benchmark, buy_and_hold=held), out / FILES["equity_plot"]))
     return paths
 
 
@@ -253,7 +278,7 @@ def write_run(out: str | Path, report: RunReport, *, metrics: Mapping[str, objec
     paths = [out / FILES[name] for name in ("trades", "equity", "forecasts")] + [meta_path(out / FILES["forecasts"])]
     paths.append(write_json(out / FILES["metrics"], metrics))
     started = time.perf_counter()
-    paths += render(out, report)
+    paths += render(out, report, verdict=(metrics.get("forecast") or {}).get("verdict"))
     timings = {**dict(manifest.get("timings") or {}), "report": round(time.perf_counter() - started, 3)}
     paths.append(write_json(out / FILES["manifest"], {**manifest, "timings": timings, "report": {
         "titles": report.titles.to_dict(), "parameters": dict(report.parameters),
@@ -288,8 +313,12 @@ def read_run(out: str | Path) -> RunReport:
     trades = _read_csv(out / FILES["trades"], index=False)
     if "symbol" not in trades.columns:  # written before trades named their feed: one security
         trades.insert(1, "symbol", titles.security)
+    equity = _read_csv(out / FILES["equity"])
+    if "buy_and_hold_return" not in equity.columns:  # written before buy-and-hold was recorded
+        log.info("%s has no buy_and_hold_return (an older run): the report shows no buy-and-hold", out)
+        equity["buy_and_hold_return"] = np.nan
     return RunReport(
-        equity=_read_csv(out / FILES["equity"]),
+        equity=equity,
         trades=trades,
         forecasts=read_forecasts(out / FILES["forecasts"]),
         titles=titles,

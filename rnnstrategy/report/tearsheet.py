@@ -97,16 +97,47 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _flat_page(returns: pd.Series, benchmark: pd.Series, titles: Titles, periods_per_year: int) -> str:
-    """A plain page for a strategy that never traded, with the benchmark's headline metrics."""
+def _flat_page(returns: pd.Series, benchmark: pd.Series, titles: Titles, periods_per_year: int,
+               buy_and_hold: pd.Series | None = None) -> str:
+    """A plain page for a strategy that never traded, with the benchmark's headline metrics
+    (and buy-and-hold's, when it is not the benchmark)."""
     rows = "".join(f"<tr><td>{name}</td><td>{'n/a' if value is None else f'{value:.4f}'}</td></tr>"
                    for name, value in headline_metrics(benchmark, periods_per_year).items())
     title = _escape(f"{titles.strategy} vs {titles.benchmark}")
     span = f"{returns.index[0]:%Y-%m-%d}..{returns.index[-1]:%Y-%m-%d}" if len(returns) else "no days"
+    held = "" if buy_and_hold is None else _beside_table({titles.buy_and_hold: buy_and_hold}, periods_per_year)
     return (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title></head>'
             f"<body><h1>{_escape(titles.strategy)}</h1><p>The strategy made no trade in {span}: its returns "
             f"are all zero, so there is no tearsheet. Check its entry threshold against the forecasts.</p>"
-            f"<h3>{_escape(titles.benchmark)}</h3><table>{rows}</table></body></html>")
+            f"<h3>{_escape(titles.benchmark)}</h3><table>{rows}</table>{held}</body></html>")
+
+
+_RIGHT_COLUMN = re.compile(r'<div id="right">', re.IGNORECASE)
+_PERCENT = {"total_return", "cagr", "max_drawdown", "volatility", "win_rate"}
+
+
+def _beside_table(columns: Mapping[str, pd.Series], periods_per_year: int) -> str:
+    """An HTML table of the headline metrics of each series in ``columns``, side by side."""
+    figures = {name: headline_metrics(series, periods_per_year) for name, series in columns.items()}
+
+    def cell(metric: str, value: float | None) -> str:
+        if value is None:
+            return "n/a"
+        return f"{value:.2%}" if metric in _PERCENT else f"{value:.2f}"
+
+    head = "".join(f"<th>{_escape(name)}</th>" for name in figures)
+    body = "".join(f"<tr><td>{metric.replace('_', ' ')}</td>"
+                   + "".join(f"<td>{cell(metric, f[metric])}</td>" for f in figures.values()) + "</tr>"
+                   for metric in HEADLINE_METRICS)
+    return (f'<div id="buy_and_hold"><h3>Buy and hold beside the strategy</h3>'
+            f"<table><thead><tr><th>Metric</th>{head}</tr></thead><tbody>{body}</tbody></table><hr></div>")
+
+
+def _with_buy_and_hold(html: str, table: str) -> str:
+    """``html`` with ``table`` at the top of quantstats' right-hand column (else before ``</body>``)."""
+    if _RIGHT_COLUMN.search(html):
+        return _RIGHT_COLUMN.sub(lambda m: m.group(0) + table, html, count=1)
+    return html.replace("</body>", f"{table}</body>", 1)
 
 
 def write_tearsheet(
@@ -117,6 +148,7 @@ def write_tearsheet(
     *,
     parameters: Mapping[str, object] | None = None,
     periods_per_year: int = PERIODS_PER_YEAR,
+    buy_and_hold: pd.Series | None = None,
 ) -> Path:
     """Write the quantstats HTML tearsheet of ``returns`` against ``benchmark``.
 
@@ -126,6 +158,10 @@ def write_tearsheet(
         titles: strategy and benchmark names shown in the tables and charts.
         parameters: extra ``key: value`` pairs for the subtitle (strategy, execution, ...).
         periods_per_year: trading days per year for annualised figures.
+        buy_and_hold: daily returns of buy-and-hold of the traded stock on the same dates;
+            a table at the top of the right-hand column shows its headline metrics beside
+            the strategy's and the benchmark's. None, or the benchmark itself (a run
+            without a benchmark): no such table.
 
     Use a non-interactive matplotlib backend (Agg) when calling this outside a notebook:
     quantstats draws with pyplot.
@@ -133,9 +169,13 @@ def write_tearsheet(
     returns = _checked(returns, "returns").rename(titles.strategy)
     benchmark = _checked(benchmark, "benchmark").rename(titles.benchmark)
     path = Path(path)
+    if buy_and_hold is not None:
+        buy_and_hold = _checked(buy_and_hold, "buy_and_hold").rename(titles.buy_and_hold)
+        if buy_and_hold.equals(benchmark.rename(titles.buy_and_hold)):  # no benchmark given: shown once, as the benchmark
+            buy_and_hold = None
     if returns.abs().sum() == 0:  # quantstats fails on a flat series (a regression of constant x)
         log.warning("%s never traded: no quantstats tearsheet, %s says so", titles.strategy, path)
-        atomic_write_bytes(path, _flat_page(returns, benchmark, titles, periods_per_year).encode("utf-8"))
+        atomic_write_bytes(path, _flat_page(returns, benchmark, titles, periods_per_year, buy_and_hold).encode("utf-8"))
         return path
     cjk = cjk_font()
     rc = {"svg.fonttype": "none", "font.family": ["DejaVu Sans", cjk] if cjk else ["DejaVu Sans"]}
@@ -150,5 +190,8 @@ def write_tearsheet(
             figfmt="svg", match_dates=False,  # keep the whole window, as metrics.json does
         )
         html = raw.read_text(encoding="utf-8")
+    if buy_and_hold is not None:
+        beside = {titles.strategy: returns, titles.benchmark: benchmark, titles.buy_and_hold: buy_and_hold}
+        html = _with_buy_and_hold(html, _beside_table(beside, periods_per_year))
     atomic_write_bytes(path, offline_html(html, f"{titles.strategy} vs {titles.benchmark}").encode("utf-8"))
     return path

@@ -1,0 +1,67 @@
+"""Is a strategy's mean daily return above a baseline's? A HAC (Newey–West) t-test.
+
+Usage::
+
+    excess_return_test(report.returns, report.buy_and_hold)
+    # {"days": 2135, "mean_daily": -0.00063, "annualised": -0.152, "hac_t": -2.21, "p_value": 0.027, "lags": 7}
+
+Daily excess returns are autocorrelated and heteroskedastic (a strategy that holds the stock
+on some days and cash on others), so the t-statistic of their mean divides by a Newey–West
+standard error: Bartlett weights over the lags of
+:func:`rnnstrategy.evaluation.significance.default_lags` (the rule the forecast verdicts use),
+autocovariances divided by n, no small-sample correction (statsmodels' ``OLS(...).fit(
+cov_type="HAC")`` gives the same t). The p-value is two-sided, from the normal distribution.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from rnnstrategy.ashare.calendar import PERIODS_PER_YEAR
+from rnnstrategy.evaluation.significance import default_lags
+
+__all__ = ["excess_return_test", "newey_west_t"]
+
+
+def newey_west_t(values: np.ndarray, lags: int) -> float:
+    """The t-statistic of the mean of ``values`` with a Newey–West (Bartlett) standard error;
+    NaN when the values never vary."""
+    n = len(values)
+    centred = values - values.mean()
+    variance = centred @ centred / n
+    for lag in range(1, lags + 1):
+        variance += 2 * (1 - lag / (lags + 1)) * (centred[lag:] @ centred[:-lag]) / n
+    return float(values.mean() / math.sqrt(variance / n)) if variance > 0 else math.nan
+
+
+def excess_return_test(returns: pd.Series, baseline: pd.Series,
+                       periods_per_year: int = PERIODS_PER_YEAR) -> dict[str, float | int | None]:
+    """Mean daily excess return of ``returns`` over ``baseline`` and its HAC t-test.
+
+    Args:
+        returns, baseline: daily returns; only the dates where both are known count.
+        periods_per_year: trading days per year; ``annualised`` is the mean daily excess
+            times this (arithmetic, not compounded).
+
+    Returns:
+        ``days``, ``mean_daily``, ``annualised``, ``hac_t``, ``p_value`` (two-sided) and
+        ``lags``; the t-statistic and p-value are None when the excess never varies or
+        there are fewer than 3 days.
+    """
+    excess = (returns.astype(float) - baseline.astype(float)).dropna().to_numpy()
+    days = len(excess)
+    mean = float(excess.mean()) if days else None
+    lags = default_lags(days, 1)
+    t = newey_west_t(excess, lags) if days >= 3 else math.nan
+    finite = math.isfinite(t)
+    return {
+        "days": days,
+        "mean_daily": mean,
+        "annualised": None if mean is None else mean * periods_per_year,
+        "hac_t": t if finite else None,
+        "p_value": math.erfc(abs(t) / math.sqrt(2)) if finite else None,
+        "lags": lags,
+    }
