@@ -40,8 +40,9 @@ if TYPE_CHECKING:
     from rnnstrategy.backtrader.results import BacktestResult
     from rnnstrategy.forecasting.walkforward import FoldReport
     from rnnstrategy.report.run import RunReport
+    from rnnstrategy.sweeping import SweepSpec
 
-__all__ = ["DEFAULT_STORE", "BacktestRun", "ForecastRun", "UniverseRun", "backtest", "forecast", "run"]
+__all__ = ["DEFAULT_STORE", "BacktestRun", "ForecastRun", "UniverseRun", "backtest", "compare", "forecast", "run", "sweep"]
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +186,8 @@ class BacktestRun:
             f"  total return {_percent(s['total_return'])} vs {b['title']} {_percent(b['total_return'])}; "
             f"CAGR {_percent(s['cagr'])} vs {_percent(b['cagr'])}; max drawdown {_percent(s['max_drawdown'])} "
             f"vs {_percent(b['max_drawdown'])}",
-            f"  Sharpe {_ratio(s['sharpe'])} vs {_ratio(b['sharpe'])}; {t['count']} fills, turnover "
+            f"  Sharpe {_ratio(s['sharpe'])}{_sharpe_uncertainty(s)} vs {_ratio(b['sharpe'])}; "
+            f"{t['count']} fills, turnover "
             f"{t['turnover']:.1f}x, fees {t['total_fees']:,.0f} CNY, exposure {t['exposure']:.0%}",
         ]
         lines += _buy_and_hold_lines(m)
@@ -222,6 +224,16 @@ def _verdict_lines(forecast: Mapping[str, Any], indent: str, horizons: tuple[int
 
 def _percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value:+.1%}"
+
+
+def _sharpe_uncertainty(figures: Mapping[str, Any]) -> str:
+    """`` [low, high] (PSR 0.97, DSR 0.81 of 6 trials)`` from a section of the metrics; empty without them."""
+    if "sharpe_ci" not in figures:
+        return ""
+    low, high = figures["sharpe_ci"]
+    deflated = (f", DSR {_ratio(figures['deflated_sharpe'])} of {figures['trials']} trials"
+                if "deflated_sharpe" in figures else "")
+    return f" [{_ratio(low)}, {_ratio(high)}] (PSR {_ratio(figures['probabilistic_sharpe'])}{deflated})"
 
 
 def _ratio(value: float | None) -> str:
@@ -367,6 +379,7 @@ def backtest(
     params: Mapping[str, Any] | None = None,
     execution: str | None = _SPEC.execution,
     cash: float = _SPEC.cash,
+    trials: int = _SPEC.trials,
     rules: AShareRules | None = None,
     start: str | None = _SPEC.start,
     end: str | None = _SPEC.end,
@@ -391,6 +404,8 @@ def backtest(
         params: the strategy's own parameters (unknown names are an error).
         execution: ``"next_open"`` or ``"close"`` (cheat-on-close); None: the strategy's own.
         cash: starting cash, CNY.
+        trials: configurations tried before choosing this one; > 1 adds the deflated Sharpe
+            ratio to the metrics, the tearsheet and the summary.
         rules: the A-share broker rules (default :class:`AShareRules`: every rule on).
         start, end: the backtest window = the first and last forecast dates.
         forecasts: reuse a forecast frame (or its CSV) instead of training.
@@ -423,6 +438,7 @@ def backtest(
         data=DataSpec(source=_label(data), adjust=adjust, name=name),
         forecast=forecast or ForecastConfig(),
         backtest=BacktestSpec(strategy=strategy, execution=execution, cash=cash, start=_date(start), end=_date(end),
+                              trials=trials,
                               forecasts=None if forecasts is None else _label(forecasts), params=dict(params or {})),
         benchmark=BenchmarkSpec(source=None if benchmark is None else _label(benchmark), title=benchmark_title),
         rules=rules or AShareRules(),
@@ -526,11 +542,43 @@ def run(
             trades=result.trades, forecasts=frame,
             titles=_titles(config, symbol, str(compared.attrs.get("symbol", "")), frame),
             parameters={"Strategy": spec.strategy, "Execution": spec.execution or strategy.params.execution},
+            trials=spec.trials,
         )
         metrics = run_metrics(report, forecast_metrics(frame, bars))
     manifest = _manifest(config, config_file, strategy, bars, benchmark, frame, timer.seconds)
     return BacktestRun(config=config, metrics=metrics, trades=result.trades, equity=report.equity, forecasts=frame,
                        manifest=manifest, report=report, buy_and_hold=held)
+
+
+def sweep(
+    definition: str | Path | SweepSpec,
+    out: str | Path,
+    *,
+    store: str | Path | None = DEFAULT_STORE,
+    threads: int | None = None,
+    on_run: Callable[[dict[str, Any]], None] | None = None,
+    on_fold: Callable[[FoldReport], None] | None = None,
+) -> dict[str, Any]:
+    """Run a sweep of forecaster and strategy settings (a TOML file or a
+    :class:`~rnnstrategy.sweeping.SweepSpec`) into ``out``: one folder per configuration, the
+    compare page, and ``sweep.json`` with the best configuration, its deflated Sharpe ratio
+    and the SPA p-value (see :func:`rnnstrategy.sweeping.run_sweep`)."""
+    from rnnstrategy.sweeping import SweepSpec, load_sweep, run_sweep
+
+    spec = definition if isinstance(definition, SweepSpec) else load_sweep(definition)
+    return run_sweep(spec, out, store=store, threads=threads, on_run=on_run, on_fold=on_fold)
+
+
+def compare(run_dirs: Sequence[str | Path], out: str | Path, *, trials: int | None = None,
+            names: Sequence[str] | None = None) -> dict[str, Any]:
+    """Compare finished runs side by side into ``out`` (``compare.html``, ``compare.json``,
+    ``compare_equity.png``): headline metrics, forecast verdicts, pairwise Diebold-Mariano tests
+    between their forecasts, and Hansen's SPA test of whether the best strategy beats buy-and-hold
+    after accounting for ``trials`` strategies (default: the number of runs); returns what
+    ``compare.json`` holds (see :func:`rnnstrategy.report.compare.compare_runs`)."""
+    from rnnstrategy.report.compare import compare_runs
+
+    return compare_runs(run_dirs, out, trials=trials, names=names)
 
 
 def _read_reused(spec: BacktestSpec) -> pd.DataFrame | None:

@@ -108,10 +108,14 @@ class BacktestSpec:
                                           "training; the forecaster settings are then ignored", metavar="CSV")
     params: dict[str, Any] = setting({}, "a strategy parameter, KEY=VALUE (repeat for several), e.g. "
                                          "entry_threshold=0.002", flag="--param")
+    trials: int = setting(1, "configurations tried before choosing this one; > 1 deflates the Sharpe ratio")
 
     def __post_init__(self) -> None:
         if not self.cash > 0 or self.cash == float("inf"):
             raise ConfigError(f"cash={self.cash!r}: give the starting cash in CNY, e.g. 1000000")
+        if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
+            raise ConfigError(f"trials={self.trials!r}: give the number of configurations tried, a whole number "
+                              ">= 1 (1: this one only)")
         for name in ("start", "end"):
             value = getattr(self, name)
             if value is not None:

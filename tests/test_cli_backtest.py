@@ -69,7 +69,8 @@ def test_backtest_writes_every_file_with_its_columns_and_keys(tiny_run, bars_csv
     metrics = read_json(out / "metrics.json")
     assert set(metrics) == {"period", "strategy", "benchmark", "buy_and_hold", "excess_over_buy_and_hold", "trades",
                             "forecast"}
-    headline = {"title", "total_return", "cagr", "sharpe", "sortino", "max_drawdown", "volatility", "win_rate"}
+    headline = {"title", "total_return", "cagr", "sharpe", "sortino", "max_drawdown", "volatility", "win_rate",
+                "sharpe_ci", "probabilistic_sharpe"}
     assert set(metrics["strategy"]) == set(metrics["benchmark"]) == set(metrics["buy_and_hold"]) == headline
     assert metrics["buy_and_hold"]["title"] == "Buy and hold 600519 贵州茅台"
     assert set(metrics["excess_over_buy_and_hold"]) == {"days", "mean_daily", "annualised", "hac_t", "p_value", "lags"}

@@ -1,5 +1,6 @@
 """The report layer: metrics, benchmark returns, trade statistics, the offline tearsheet, run files."""
 
+import dataclasses
 import json
 import re
 import socket
@@ -11,6 +12,11 @@ import quantstats as qs
 
 from rnnstrategy.backtrader.trades import TRADE_COLUMNS
 from rnnstrategy.errors import DataError
+from rnnstrategy.evaluation.sharpe import (
+    deflated_sharpe,
+    probabilistic_sharpe,
+    sharpe_interval,
+)
 from rnnstrategy.report import (
     FILES,
     RunReport,
@@ -125,7 +131,7 @@ def test_trade_statistics():
 def written(tmp_path_factory):
     """A small run written once, with the network cut off: (directory, report, metrics, paths)."""
     out = tmp_path_factory.mktemp("run")
-    report = small_run()
+    report = dataclasses.replace(small_run(), trials=3)
     metrics = run_metrics(report, {"rmse": 1.5})
     with pytest.MonkeyPatch.context() as patch:
         _offline(patch)
@@ -189,18 +195,21 @@ def test_write_run_then_read_run_round_trips(written):
     back = read_run(tmp_path)
     pd.testing.assert_frame_equal(back.equity, report.equity, check_freq=False, check_index_type=False)
     pd.testing.assert_frame_equal(back.trades, report.trades)
-    assert back.titles == report.titles and back.parameters == report.parameters
+    assert back.titles == report.titles and back.parameters == report.parameters and back.trials == 3
     assert len(back.folds) == 2 and back.folds[0]["history"]["train_loss"] == [1.0, 0.5, 0.4]
     again = run_metrics(back, {"rmse": 1.5})
     for section in ("strategy", "benchmark", "buy_and_hold", "excess_over_buy_and_hold", "trades"):
-        numbers = {k: v for k, v in metrics[section].items() if not isinstance(v, str)}
+        numbers = {k: v for k, v in metrics[section].items() if not isinstance(v, (str, list))}
         assert {k: again[section][k] for k in numbers} == pytest.approx(numbers, rel=1e-12)
+        if "sharpe_ci" in metrics[section]:
+            assert again[section]["sharpe_ci"] == pytest.approx(metrics[section]["sharpe_ci"], rel=1e-12)
 
 
 def test_buy_and_hold_beside_the_strategy(written, tmp_path):
     out, report, metrics, _ = written
     held = metrics["buy_and_hold"]
-    assert held["title"] == "Buy and hold 600519 贵州茅台" and set(held) == set(metrics["strategy"])
+    assert held["title"] == "Buy and hold 600519 贵州茅台"
+    assert set(held) == set(metrics["strategy"]) - {"deflated_sharpe", "trials"}
     assert held["total_return"] == pytest.approx(report.equity["close"].iloc[-1] / report.equity["close"].iloc[0] - 1)
     excess = metrics["excess_over_buy_and_hold"]
     daily = (report.equity["return"] - report.equity["buy_and_hold_return"]).mean()
@@ -217,6 +226,45 @@ def test_buy_and_hold_beside_the_strategy(written, tmp_path):
     back = read_run(old)
     assert back.buy_and_hold is None and not back.benchmark_is_buy_and_hold
     assert "buy_and_hold" not in run_metrics(back)
+
+
+def test_sharpe_ratios_carry_their_uncertainty(written):
+    _, report, metrics, _ = written
+    for section, returns in (("strategy", report.returns), ("benchmark", report.benchmark),
+                             ("buy_and_hold", report.buy_and_hold)):
+        figures = metrics[section]
+        assert figures["sharpe_ci"] == pytest.approx(list(sharpe_interval(returns, 0.95, 243)))
+        assert sum(figures["sharpe_ci"]) / 2 == pytest.approx(figures["sharpe"])  # quantstats' Sharpe in the middle
+        assert figures["probabilistic_sharpe"] == pytest.approx(probabilistic_sharpe(returns))
+        assert ("deflated_sharpe" in figures) == (section == "strategy")
+    strategy = metrics["strategy"]
+    assert strategy["trials"] == 3
+    assert strategy["deflated_sharpe"] == pytest.approx(deflated_sharpe(report.returns, 3))
+    assert strategy["deflated_sharpe"] < strategy["probabilistic_sharpe"]
+    assert "deflated_sharpe" not in run_metrics(dataclasses.replace(report, trials=1))["strategy"]
+
+
+# a positive Sharpe ratio and one crash: quantstats' PSR (pandas' bias-adjusted skewness and excess
+# kurtosis + 3) is 81.07 %, the paper's (sample skewness and kurtosis) 81.71 %
+FAT_TAILED = [0.012, -0.004, 0.007, 0.003, -0.006, 0.010, 0.002, -0.001, 0.009, -0.030,
+              0.011, 0.004, 0.006, 0.001, 0.008, 0.005, -0.002, 0.007, 0.003, 0.006]
+
+
+def test_tearsheet_shows_our_probabilistic_and_deflated_sharpe(tmp_path, offline):
+    returns = returns_on(FAT_TAILED)
+    benchmark = returns_on(np.random.default_rng(1).normal(0, 0.01, 20))
+    theirs = qs.stats.probabilistic_sharpe_ratio(returns, periods=243)
+    ours, deflated = probabilistic_sharpe(returns), deflated_sharpe(returns, 6)
+    assert f"{theirs:.2%}" != f"{ours:.2%}" == "81.71%"
+    html = write_tearsheet(tmp_path / "t.html", returns, benchmark, TITLES, periods_per_year=243,
+                           trials=6).read_text(encoding="utf-8")
+    row = re.search(r"<tr><td>Prob\. Sharpe Ratio †</td><td>([^<]*)</td><td>([^<]*)</td></tr>", html)
+    assert row and row.groups() == (f"{probabilistic_sharpe(benchmark):.2%}", "81.71%")  # benchmark first
+    assert f"{theirs:.2%}" not in html
+    assert f"<tr><td>Deflated Sharpe Ratio (6 trials) †</td><td>-</td><td>{deflated:.2%}</td></tr>" in html
+    assert "not the excess kurtosis" in html and "the best of the 6 configurations tried if none" in html
+    single = write_tearsheet(tmp_path / "u.html", returns, benchmark, TITLES, periods_per_year=243)
+    assert "Deflated Sharpe" not in single.read_text(encoding="utf-8")
 
 
 def test_read_run_names_a_missing_directory(tmp_path):

@@ -34,6 +34,11 @@ import pandas as pd
 
 from rnnstrategy.ashare.calendar import PERIODS_PER_YEAR
 from rnnstrategy.errors import DataError
+from rnnstrategy.evaluation.sharpe import (
+    deflated_sharpe,
+    probabilistic_sharpe,
+    sharpe_interval,
+)
 from rnnstrategy.files import atomic_write_bytes
 from rnnstrategy.forecasting.frames import meta_path, read_forecasts, write_forecasts
 from rnnstrategy.records import EQUITY_COLUMNS, TRADE_COLUMNS
@@ -53,6 +58,7 @@ __all__ = [
     "read_run",
     "render",
     "run_metrics",
+    "sharpe_uncertainty",
     "trade_statistics",
     "write_json",
     "write_run",
@@ -99,6 +105,8 @@ class RunReport:
         titles: names of the strategy, the benchmark and the security.
         parameters: ``name: value`` pairs shown under the tearsheet title.
         periods_per_year: trading days per year for annualised figures.
+        trials: configurations tried before choosing this one; > 1 adds the deflated
+            Sharpe ratio to the metrics and the tearsheet.
     """
 
     equity: pd.DataFrame
@@ -107,6 +115,7 @@ class RunReport:
     titles: Titles
     parameters: Mapping[str, object] = field(default_factory=dict)
     periods_per_year: int = PERIODS_PER_YEAR
+    trials: int = 1
 
     def __post_init__(self) -> None:
         missing = [c for c in EQUITY_COLUMNS if c not in self.equity.columns]
@@ -173,9 +182,23 @@ def trade_statistics(trades: pd.DataFrame, equity: pd.DataFrame,
     }
 
 
+def sharpe_uncertainty(returns: pd.Series, periods_per_year: int = PERIODS_PER_YEAR,
+                       trials: int = 1) -> dict[str, object]:
+    """The annualised 95 % interval of the Sharpe ratio (``sharpe_ci``), the probabilistic Sharpe
+    ratio against 0 and, for ``trials`` > 1, the deflated Sharpe ratio and ``trials``
+    (:mod:`rnnstrategy.evaluation.sharpe`)."""
+    figures: dict[str, object] = {"sharpe_ci": list(sharpe_interval(returns, 0.95, periods_per_year)),
+                                  "probabilistic_sharpe": probabilistic_sharpe(returns)}
+    if trials > 1:
+        figures |= {"deflated_sharpe": deflated_sharpe(returns, trials), "trials": trials}
+    return figures
+
+
 def run_metrics(report: RunReport, forecast: Mapping[str, object] | None = None) -> dict[str, object]:
-    """The content of ``metrics.json``: period, strategy, benchmark and buy-and-hold performance,
-    the strategy's excess return over buy-and-hold with its HAC t-test, trades, forecast.
+    """The content of ``metrics.json``: period, strategy, benchmark and buy-and-hold performance
+    (each Sharpe ratio with its interval and probabilistic Sharpe ratio, the strategy's deflated
+    for ``report.trials`` > 1), the strategy's excess return over buy-and-hold with its HAC
+    t-test, trades, forecast.
 
     Args:
         report: the run.
@@ -183,10 +206,14 @@ def run_metrics(report: RunReport, forecast: Mapping[str, object] | None = None)
     """
     equity = report.equity
     first_return = float(equity["return"].iloc[0])
-    headline = _tearsheet().headline_metrics
+    periods = report.periods_per_year
+
+    def headline(returns: pd.Series, trials: int = 1) -> dict[str, object]:
+        return {**_tearsheet().headline_metrics(returns, periods), **sharpe_uncertainty(returns, periods, trials)}
+
     held = report.buy_and_hold
     beside = {} if held is None else {
-        "buy_and_hold": {"title": report.titles.buy_and_hold, **headline(held, report.periods_per_year)},
+        "buy_and_hold": {"title": report.titles.buy_and_hold, **headline(held)},
         "excess_over_buy_and_hold": excess_return_test(report.returns, held, report.periods_per_year),
     }
     return {
@@ -198,8 +225,8 @@ def run_metrics(report: RunReport, forecast: Mapping[str, object] | None = None)
             "start_value": float(equity["value"].iloc[0] / (1 + first_return)),
             "final_value": float(equity["value"].iloc[-1]),
         },
-        "strategy": {"title": report.titles.strategy, **headline(report.returns, report.periods_per_year)},
-        "benchmark": {"title": report.titles.benchmark, **headline(report.benchmark, report.periods_per_year)},
+        "strategy": {"title": report.titles.strategy, **headline(report.returns, report.trials)},
+        "benchmark": {"title": report.titles.benchmark, **headline(report.benchmark)},
         **beside,
         "trades": trade_statistics(report.trades, equity, report.periods_per_year),
         "forecast": dict(forecast or {}),
@@ -245,7 +272,7 @@ def render(out: str | Path, report: RunReport, verdict: str | None = None) -> li
     held = None if report.benchmark_is_buy_and_hold else report.buy_and_hold  # drawn once, as the benchmark
     paths = [_tearsheet().write_tearsheet(out / FILES["tearsheet"], report.returns, report.benchmark, titles,
                              parameters=report.parameters, periods_per_year=report.periods_per_year,
-                             buy_and_hold=report.buy_and_hold)]
+                             buy_and_hold=report.buy_and_hold, trials=report.trials)]
     paths.append(save_png(forecast_figure(report.forecasts, report.equity["close"], titles.security,
                                           verdict=verdict), out / FILES["forecast_plot"]))
     if report.folds:
@@ -282,7 +309,7 @@ def write_run(out: str | Path, report: RunReport, *, metrics: Mapping[str, objec
     timings = {**dict(manifest.get("timings") or {}), "report": round(time.perf_counter() - started, 3)}
     paths.append(write_json(out / FILES["manifest"], {**manifest, "timings": timings, "report": {
         "titles": report.titles.to_dict(), "parameters": dict(report.parameters),
-        "periods_per_year": report.periods_per_year}}))
+        "periods_per_year": report.periods_per_year, "trials": report.trials}}))
     return paths
 
 
@@ -324,4 +351,5 @@ def read_run(out: str | Path) -> RunReport:
         titles=titles,
         parameters=saved.get("parameters", {}),
         periods_per_year=int(saved.get("periods_per_year", PERIODS_PER_YEAR)),
+        trials=int(saved.get("trials", 1)),
     )

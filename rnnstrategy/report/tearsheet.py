@@ -16,6 +16,7 @@ import re
 import tempfile
 import warnings
 from collections.abc import Mapping
+from html import unescape
 from pathlib import Path
 
 import matplotlib as mpl
@@ -23,6 +24,12 @@ import pandas as pd
 import quantstats as qs
 
 from rnnstrategy.ashare.calendar import PERIODS_PER_YEAR
+from rnnstrategy.evaluation.sharpe import (
+    DSR_NOTE,
+    PSR_NOTE,
+    deflated_sharpe,
+    probabilistic_sharpe,
+)
 from rnnstrategy.files import atomic_write_bytes
 from rnnstrategy.report.names import Titles
 from rnnstrategy.report.plots import cjk_font, quiet_fonts
@@ -140,6 +147,37 @@ def _with_buy_and_hold(html: str, table: str) -> str:
     return html.replace("</body>", f"{table}</body>", 1)
 
 
+_KEY_METRICS = re.compile(r"(<h3>Key Performance Metrics</h3>\s*<table>)(.*?)(</table>)", re.DOTALL)
+_HEADER_CELL = re.compile(r"<th>(.*?)</th>", re.DOTALL)
+_PSR_ROW = re.compile(r"<tr><td>Prob\. Sharpe Ratio</td>(?:<td>[^<]*</td>)+</tr>")
+
+
+def _with_our_sharpe(html: str, columns: Mapping[str, pd.Series], strategy: str, trials: int = 1) -> str:
+    """``html`` with the "Prob. Sharpe Ratio" row of quantstats' key-metrics table recomputed by
+    :func:`~rnnstrategy.evaluation.sharpe.probabilistic_sharpe` for each of its columns
+    (``columns``: returns by title), the deflated Sharpe ratio of ``strategy`` below it when
+    ``trials`` > 1, and a footnote under the table saying how they are computed."""
+    table = _KEY_METRICS.search(html)
+    names = [] if table is None else [unescape(name) for name in _HEADER_CELL.findall(table.group(2))[1:]]
+    if table is None or not names or set(names) - set(columns) or not _PSR_ROW.search(table.group(2)):
+        log.warning("the tearsheet has no key-metrics table with a Prob. Sharpe Ratio row for %s: its PSR is "
+                    "quantstats' own", ", ".join(columns))
+        return html
+
+    def cells(figures: list[float | None]) -> str:
+        return "".join(f"<td>{'-' if f is None or math.isnan(f) else f'{f:.2%}'}</td>" for f in figures)
+
+    rows = f"<tr><td>Prob. Sharpe Ratio †</td>{cells([probabilistic_sharpe(columns[n]) for n in names])}</tr>"
+    note = PSR_NOTE
+    if trials > 1:
+        deflated = [deflated_sharpe(columns[n], trials) if n == strategy else None for n in names]
+        rows += f"<tr><td>Deflated Sharpe Ratio ({trials} trials) †</td>{cells(deflated)}</tr>"
+        note += " " + DSR_NOTE.format(trials=trials)
+    body = _PSR_ROW.sub(lambda _: rows, table.group(2), count=1)
+    footnote = f'<p id="sharpe_note"><small>† {_escape(note)}</small></p>'
+    return html[:table.start()] + table.group(1) + body + table.group(3) + footnote + html[table.end():]
+
+
 def write_tearsheet(
     path: str | Path,
     returns: pd.Series,
@@ -149,6 +187,7 @@ def write_tearsheet(
     parameters: Mapping[str, object] | None = None,
     periods_per_year: int = PERIODS_PER_YEAR,
     buy_and_hold: pd.Series | None = None,
+    trials: int = 1,
 ) -> Path:
     """Write the quantstats HTML tearsheet of ``returns`` against ``benchmark``.
 
@@ -162,6 +201,12 @@ def write_tearsheet(
             a table at the top of the right-hand column shows its headline metrics beside
             the strategy's and the benchmark's. None, or the benchmark itself (a run
             without a benchmark): no such table.
+        trials: configurations tried before choosing this one; > 1 adds the strategy's
+            deflated Sharpe ratio below its probabilistic Sharpe ratio.
+
+    quantstats' "Prob. Sharpe Ratio" row is replaced by
+    :func:`~rnnstrategy.evaluation.sharpe.probabilistic_sharpe` (the figure of ``metrics.json``),
+    with a footnote saying how it is computed.
 
     Use a non-interactive matplotlib backend (Agg) when calling this outside a notebook:
     quantstats draws with pyplot.
@@ -190,6 +235,7 @@ def write_tearsheet(
             figfmt="svg", match_dates=False,  # keep the whole window, as metrics.json does
         )
         html = raw.read_text(encoding="utf-8")
+    html = _with_our_sharpe(html, {titles.strategy: returns, titles.benchmark: benchmark}, titles.strategy, trials)
     if buy_and_hold is not None:
         beside = {titles.strategy: returns, titles.benchmark: benchmark, titles.buy_and_hold: buy_and_hold}
         html = _with_buy_and_hold(html, _beside_table(beside, periods_per_year))

@@ -1,0 +1,43 @@
+"""``rnnstrategy compare RUN_DIR... --out DIR``: finished runs side by side, with the tests that judge them."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rnnstrategy.cli.options import HelpFormatter
+
+__all__ = ["register"]
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "compare",
+        help="compare finished backtests: metrics, forecast tests, and whether the best beats buy-and-hold",
+        description="Read the output directories of finished backtests and write DIR/compare.html, "
+                    "compare.json and compare_equity.png: headline metrics and forecast verdicts side by side, "
+                    "pairwise Diebold-Mariano tests between the runs' forecasts on their common dates, and "
+                    "Hansen's SPA test of whether the best strategy beats buy-and-hold after accounting for how "
+                    "many were compared.",
+        formatter_class=HelpFormatter,
+    )
+    parser.add_argument("runs", metavar="RUN_DIR", type=Path, nargs="+",
+                        help="output directories of `rnnstrategy backtest` or `run`")
+    parser.add_argument("--out", metavar="DIR", type=Path, required=True, help="directory to write the comparison to")
+    parser.add_argument("--trials", type=int, default=None,
+                        help="strategies tried before these were picked (default: the number of RUN_DIRs)")
+    parser.add_argument("--name", dest="names", action="append", default=None, metavar="NAME",
+                        help="a name per run, in order, repeated (default: the directory names)")
+    parser.set_defaults(func=_compare)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from rnnstrategy.report.compare import FILES, compare_runs, summary_lines
+    from rnnstrategy.report.plots import use_agg
+
+    use_agg()
+    result = compare_runs(args.runs, args.out, trials=args.trials, names=args.names)
+    if not args.quiet:
+        print("\n".join(summary_lines(result)))
+        print(f"wrote {args.out / FILES['html']} ({FILES['json']}, {FILES['equity_plot']} beside it)")
+    return 0

@@ -1,0 +1,87 @@
+"""``rnnstrategy sweep FILE.toml``: a grid of forecaster and strategy settings, compared and judged.
+
+The definition is a run definition (as for ``rnnstrategy run``) plus a ``[sweep]`` table
+(:mod:`rnnstrategy.sweeping`); the work is :func:`rnnstrategy.api.sweep`, shared with Python.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from rnnstrategy.cli.forecast import add_compute_options, compute_options
+from rnnstrategy.cli.options import HelpFormatter
+
+__all__ = ["register", "table_lines"]
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "sweep",
+        help="backtest a grid of forecaster and strategy settings; compare them and judge the best",
+        description="Run every configuration of FILE (a run definition plus a [sweep] table of settings to try) "
+                    "into DIR/<name>/, training each forecaster configuration once (its strategy variants reuse "
+                    "its forecasts), then write DIR/compare/ and DIR/sweep.json: the best configuration by Sharpe "
+                    "ratio, its Sharpe ratio deflated for the number tried, and the SPA p-value against "
+                    "buy-and-hold. Finished configurations are kept, so a killed sweep resumes.",
+        formatter_class=HelpFormatter,
+    )
+    parser.add_argument("file", type=Path, metavar="FILE", help="TOML sweep definition, e.g. backtests/moutai_sweep.toml")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="output directory (default: runs/<FILE name without suffix> in the current directory)")
+    add_compute_options(parser)
+    parser.set_defaults(func=_sweep)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from rnnstrategy.api import sweep
+    from rnnstrategy.sweeping import expand, load_sweep
+
+    spec = load_sweep(args.file)
+    out = args.out or Path("runs") / args.file.stem
+    with tqdm(total=len(expand(spec)), desc="sweep", unit="config", disable=args.quiet or None) as bar:
+
+        def on_run(row: dict[str, Any]) -> None:
+            bar.set_postfix(last=row["name"], status=row["status"], refresh=False)
+            bar.update()
+
+        summary = sweep(spec, out, on_run=on_run, **compute_options(args))
+    if not args.quiet:
+        print("\n".join(table_lines(summary)))
+        print(f"wrote {len(summary['names'])} runs, {out / 'compare'}/ and {out / 'sweep.json'}")
+    return 0
+
+
+def table_lines(summary: dict[str, Any]) -> list[str]:
+    """The configurations as a console table (name, total return, Sharpe, verdict), then the best one."""
+    rows = summary["configurations"]
+    width = max([len("configuration"), *(len(r["name"]) for r in rows)])
+    lines = [f"{'configuration':<{width}}  {'return':>8}  {'Sharpe':>6}  forecast verdict"]
+    for row in rows:
+        lines.append(f"{row['name']:<{width}}  {_percent(row['total_return']):>8}  {_ratio(row['sharpe']):>6}  "
+                     f"{(row['verdict'] or 'n/a').split(':')[0]}")
+    if summary["best"] is not None:
+        lines.append(f"best: {summary['best']} (Sharpe {_ratio(summary['best_sharpe'])} of {summary['trials']} tried); "
+                     f"deflated Sharpe {_deflated(summary['deflated_sharpe'])}; SPA p vs buy and hold "
+                     f"{_ratio(summary['spa_pvalue'], 3)} (best alone {_ratio(summary.get('spa_pvalue_best_alone'), 3)})")
+    lines += [f"note: {note}" for note in summary.get("notes", [])]
+    return lines
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.1%}"
+
+
+def _ratio(value: float | None, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _deflated(value: Any) -> str:
+    """The deflated Sharpe ratio: a probability, or the mapping deflated_sharpe returned."""
+    if isinstance(value, dict):
+        found = next((value[k] for k in ("deflated_sharpe", "dsr", "probability", "psr") if k in value), None)
+        return _ratio(found, 3)
+    return _ratio(value, 3)
