@@ -10,10 +10,12 @@ fill at the next open) and writes into ``--out``: ``report.html`` (quantstats ag
 benchmark), ``equity_vs_benchmark.png``, ``metrics.json``, ``trades.csv`` (one row per
 fill, with its symbol) and ``equity.csv``. Nothing is retrained: the forecasts are read.
 
-Beside the benchmark it reports the universe itself, equal weight and rebalanced daily,
-without costs: a list of stocks chosen today (as the sample data's is) holds survivors, so
-it beats the index by construction, and a strategy has to beat this line, not the index,
-before its forecasts can take the credit.
+Beside the benchmark it reports buy-and-hold of the universe itself: the equal-weight basket
+of the same stocks, bought at the first open and held, with the same cash, fees, lots and
+rules, and the strategy's excess return over it with a HAC t-test. A list of stocks chosen
+today (as the sample data's is) holds survivors, so the basket beats the index by
+construction, and a strategy has to beat the basket, not the index, before its forecasts can
+take the credit.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from rnnstrategy.backtrader import (
     to_feed,
     use_ashare_rules,
 )
+from rnnstrategy.backtrader.buy_and_hold import run_buy_and_hold
 from rnnstrategy.files import atomic_write_bytes
 from rnnstrategy.forecasting import read_forecasts
 from rnnstrategy.report import (
@@ -45,6 +48,7 @@ from rnnstrategy.report import (
     write_json,
     write_tearsheet,
 )
+from rnnstrategy.report.excess import excess_return_test
 from rnnstrategy.report.plots import equity_figure, save_png
 
 
@@ -63,13 +67,6 @@ def universe_inputs(run: Path) -> tuple[list[pd.DataFrame], dict[str, pd.DataFra
     if not frames:
         raise rs.DataError(f"{summary_path}: no symbol was forecast (status ok); nothing to trade")
     return frames, forecasts
-
-
-def equal_weight_returns(frames: list[pd.DataFrame], dates: pd.DatetimeIndex) -> pd.Series:
-    """Daily returns of holding every stock of ``frames`` in equal weight, rebalanced daily, no costs."""
-    closes = pd.concat({str(f.attrs["symbol"]): f["close"] for f in frames}, axis=1).sort_index()
-    returns = closes.pct_change(fill_method=None).mean(axis=1)  # the stocks with a bar both days
-    return returns.reindex(dates).fillna(0.0).rename("universe, equal weight")
 
 
 def main() -> None:
@@ -96,6 +93,10 @@ def main() -> None:
     result = collect_results(cerebro.run()[0])
 
     equity = result.equity
+    # beside it: the equal-weight basket of the same stocks, bought at the first open and held,
+    # with the same cash, fees, lots and rules
+    held = run_buy_and_hold(frames, equity.index[0], equity.index[-1], cash=args.cash)
+    held_returns = held.returns.reindex(equity.index).rename(f"Buy and hold {len(frames)} A-shares, equal weight")
     benchmark_bars = rs.load_bars(args.benchmark)
     titles = Titles(strategy=f"Top {args.k} of {len(frames)} by GRU forecast",
                     benchmark=benchmark_title(str(benchmark_bars.attrs["symbol"])), security=f"{len(frames)} A-shares")
@@ -111,7 +112,8 @@ def main() -> None:
         "parameters": {"k": args.k, "max_turnover": args.max_turnover, "forecasts": str(args.run)},
         "strategy": {"title": titles.strategy, **headline_metrics(returns)},
         "benchmark": {"title": titles.benchmark, **headline_metrics(benchmark)},
-        "universe_equal_weight": headline_metrics(equal_weight_returns(frames, equity.index)),
+        "buy_and_hold": {"title": held_returns.name, **headline_metrics(held_returns)},
+        "excess_over_buy_and_hold": excess_return_test(returns, held_returns),
         "trades": {**stats, "symbols_traded": int(trades["symbol"].nunique())},
         "seconds": round(time.perf_counter() - started, 1),
     }
@@ -119,21 +121,24 @@ def main() -> None:
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out / "trades.csv", trades.to_csv(index=False).encode("utf-8"))
-    atomic_write_bytes(out / "equity.csv", equity.assign(**{"return": returns, "benchmark_return": benchmark})
+    atomic_write_bytes(out / "equity.csv", equity.assign(**{"return": returns, "benchmark_return": benchmark,
+                                                            "buy_and_hold_return": held_returns})
                        .to_csv(index_label="date").encode("utf-8"))
     write_json(out / "metrics.json", metrics)
     write_tearsheet(out / "report.html", returns, benchmark, titles,
                     parameters={"k": args.k, "max turnover": args.max_turnover, "symbols": len(frames)})
-    save_png(equity_figure(equity["value"], benchmark, trades, titles.strategy, titles.benchmark),
-             out / "equity_vs_benchmark.png")
+    save_png(equity_figure(equity["value"], benchmark, trades, titles.strategy, titles.benchmark,
+                           buy_and_hold=held_returns), out / "equity_vs_benchmark.png")
 
-    s, b, u = metrics["strategy"], metrics["benchmark"], metrics["universe_equal_weight"]
+    s, b, u = metrics["strategy"], metrics["benchmark"], metrics["buy_and_hold"]
     print(f"{titles.strategy}, {metrics['period']['start']}..{metrics['period']['end']}, "
           f"{stats['count']} fills in {metrics['trades']['symbols_traded']} stocks")
-    print(f"  {'':13} {'strategy':>9} {'benchmark':>9} {'universe':>9}")
+    print(f"  {'':13} {'strategy':>9} {'benchmark':>9} {'basket':>9}   (basket: buy and hold, equal weight)")
     for label, key in (("total return", "total_return"), ("CAGR", "cagr"), ("Sharpe", "sharpe"),
                        ("max drawdown", "max_drawdown"), ("volatility", "volatility")):
         print(f"  {label:13} {s[key]:>9.3f} {b[key]:>9.3f} {u[key]:>9.3f}")
+    x = metrics["excess_over_buy_and_hold"]
+    print(f"  excess return over the basket {x['annualised']:+.1%} a year (HAC t {x['hac_t']:.2f}, p = {x['p_value']:.3f})")
     print(f"  turnover {stats['annual_turnover']:.1f}x a year, fees {stats['total_fees']:,.0f} CNY, "
           f"invested {stats['exposure']:.0%} of the time-averaged value; wrote {out}")
 
