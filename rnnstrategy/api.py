@@ -33,8 +33,9 @@ import pandas as pd
 from rnnstrategy.ashare.rules import AShareRules
 from rnnstrategy.config import BacktestSpec, BenchmarkSpec, DataSpec, RunConfig
 from rnnstrategy.data.loader import load_bars
-from rnnstrategy.errors import ConfigError
+from rnnstrategy.errors import ConfigError, DataError
 from rnnstrategy.forecasting.config import ForecastConfig
+from rnnstrategy.runfolder import check_kind, checksums
 
 if TYPE_CHECKING:
     from rnnstrategy.backtrader.results import BacktestResult
@@ -75,14 +76,17 @@ class ForecastRun:
     config: ForecastConfig
 
     def write(self, out: str | Path) -> list[Path]:
-        """Write ``forecasts.csv`` (with its ``.meta.json``) and ``metrics.json`` into ``out``."""
+        """Write ``forecasts.csv`` (with its ``.meta.json``), ``metrics.json`` and, last, a ``manifest.json``
+        (kind ``"forecast"``, the files' SHA-256) into ``out``, which must not hold another kind of run."""
         from rnnstrategy.forecasting.frames import meta_path, write_forecasts
         from rnnstrategy.report.run import write_json
 
         out = Path(out)
+        check_kind(out, "forecast")
         out.mkdir(parents=True, exist_ok=True)
         path = write_forecasts(self.forecasts, out / "forecasts.csv")
-        return [path, meta_path(path), write_json(out / "metrics.json", self.metrics)]
+        paths = [path, meta_path(path), write_json(out / "metrics.json", self.metrics)]
+        return paths + [_write_forecast_manifest(out, [p.name for p in paths])]
 
     def summary(self) -> list[str]:
         """A few lines for a console: the window, retrains and the verdict against the previous close."""
@@ -284,6 +288,11 @@ def forecast(
         A :class:`ForecastRun` for one security, a :class:`UniverseRun` for several.
     """
     config = config or ForecastConfig()
+    _check_device(config.device)  # before any loading or training
+    for name, value in (("start", start), ("end", end)):
+        _check_date(name, value)
+    if out is not None:  # refused before the work, not after
+        check_kind(out, "forecast")
     if _is_universe(data):
         if out is None:
             raise ConfigError("a universe forecast writes each symbol's forecasts as it finishes: "
@@ -298,6 +307,25 @@ def forecast(
     if out is not None:
         result.write(out)
     return result
+
+
+def _check_device(device: str) -> None:
+    """Refuse a device this machine lacks (``--device cuda`` without CUDA) before any work."""
+    from rnnstrategy.forecasting.forecaster import resolve_device
+
+    resolve_device(device)
+
+
+def _check_date(name: str, value: object) -> None:
+    """A ``start``/``end`` that is no date fails in one line before any work."""
+    if value is None:
+        return
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        stamp = pd.NaT
+    if stamp is pd.NaT:
+        raise ConfigError(f"{name}={value!r} is not a date; write it like 2020-04-24 (CLI: --{name} 2020-04-24)")
 
 
 def _is_universe(data: object) -> bool:
@@ -316,7 +344,17 @@ def _forecast_universe(data: Any, config: ForecastConfig, start: str | None, end
     on_symbol = options.pop("on_symbol")
     started = time.perf_counter()
     summary = forecast_universe(sources, config, start, end, out_dir=out, progress=on_symbol, **options)
+    _write_forecast_manifest(out, ["summary.csv", "summary.json"])
     return UniverseRun(summary, out, time.perf_counter() - started)
+
+
+def _write_forecast_manifest(out: Path, names: Sequence[str]) -> Path:
+    """``out/manifest.json`` of a forecast run: its kind, when, the command line and the files' SHA-256."""
+    from rnnstrategy.report.run import write_json
+
+    return write_json(out / "manifest.json", {
+        "kind": "forecast", "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": sys.argv, "files": checksums(out, names)})
 
 
 def _load(data: Source, adjust: str, start: str | None, history: int, *, strict: bool = True) -> pd.DataFrame:
@@ -492,11 +530,18 @@ def run(
     on_fold: Callable[[FoldReport], None] | None = None,
     on_bar: Callable[[int, int], None] | None = None,
     config_file: str | Path | None = None,
+    recorded: Mapping[str, Any] | None = None,
+    allow_changed_data: bool = False,
 ) -> BacktestRun:
     """Run a :class:`~rnnstrategy.config.RunConfig` (what :func:`backtest`, ``rnnstrategy backtest``
     and ``rnnstrategy run FILE`` all do). ``bars``, ``benchmark`` and ``forecasts`` are
     frames given in place of the configuration's sources; ``config_file`` is recorded in
-    the manifest (text and path)."""
+    the manifest (text and path).
+
+    ``recorded`` is the manifest of the run being replayed: the fingerprints of the data and the
+    benchmark it recorded must match the data loaded now, else a :class:`DataError` is raised;
+    with ``allow_changed_data`` the run goes on, logs a warning and lists the changes in the new
+    manifest's ``"data_changed"``."""
     from rnnstrategy.backtrader.buy_and_hold import run_buy_and_hold
     from rnnstrategy.backtrader.results import load_strategy, run_backtest
     from rnnstrategy.evaluation import forecast_metrics
@@ -508,6 +553,8 @@ def run(
     with timer.stage("load"):
         strategy = load_strategy(spec.strategy)  # a typo fails now, not after training
         reused = forecasts if forecasts is not None else _read_reused(spec)
+        if reused is None:
+            _check_device(config.forecast.device)  # before any training
         window_start = spec.start if reused is None else max(reused.index[0], pd.Timestamp(spec.start or 0))
         history = config.forecast.history_needed() if reused is None else 1
         if bars is None:
@@ -518,6 +565,12 @@ def run(
         last = bars.index[-1] if spec.end is None else min(bars.index[-1], pd.Timestamp(spec.end))
         if benchmark is not None and reused is None:
             _check_benchmark_covers(benchmark, _first_forecast_date(config, bars), last)
+        changed = _changed_data(recorded, bars, benchmark) if recorded is not None else []
+        if changed and not allow_changed_data:
+            raise DataError(f"{'; '.join(changed)}: the replay would not reproduce the recorded run; restore the "
+                            f"data, or pass allow_changed_data=True (CLI: --allow-changed-data) to re-run on it")
+        for change in changed:
+            log.warning("%s: re-running on the changed data", change)
     with timer.stage("forecast"):
         if reused is not None:
             frame = _reused_window(reused, spec)
@@ -546,6 +599,8 @@ def run(
         )
         metrics = run_metrics(report, forecast_metrics(frame, bars))
     manifest = _manifest(config, config_file, strategy, bars, benchmark, frame, timer.seconds)
+    if changed:
+        manifest["data_changed"] = changed
     return BacktestRun(config=config, metrics=metrics, trades=result.trades, equity=report.equity, forecasts=frame,
                        manifest=manifest, report=report, buy_and_hold=held)
 
@@ -635,6 +690,23 @@ def _titles(config: RunConfig, symbol: str, bench_symbol: str, forecasts: pd.Dat
         bench_title = f"Buy and hold {security}"
     cell = str((forecasts.attrs.get("config") or {}).get("cell", config.forecast.cell))
     return Titles.for_run(cell, security, bench_title)
+
+
+def _changed_data(recorded: Mapping[str, Any], bars: pd.DataFrame, benchmark: pd.DataFrame | None) -> list[str]:
+    """How the data loaded now differs from the fingerprints ``recorded`` (a run's manifest); empty if not."""
+    from rnnstrategy.data.fingerprint import DataFingerprint
+
+    changed = []
+    for name, frame in (("data", bars), ("benchmark", benchmark)):
+        entry = recorded.get(name)
+        if not isinstance(entry, Mapping) or not entry.get("fingerprint"):
+            continue  # nothing recorded (a run without a benchmark)
+        now = DataFingerprint(frame).upto(len(frame) - 1) if frame is not None else None
+        if now != entry["fingerprint"]:
+            source = (frame.attrs.get("source") if frame is not None else None) or entry.get("source") or ""
+            changed.append(f"the {name} {source} changed since the run was recorded "
+                           f"(fingerprint {entry['fingerprint']}, now {now})".replace("  ", " "))
+    return changed
 
 
 def _manifest(config: RunConfig, config_file: str | Path | None, strategy: type, bars: pd.DataFrame,

@@ -96,8 +96,9 @@ def test_transient_failures_are_retried(data_dir, tmp_path, caplog):
 
 def test_network_failure_without_cache_says_how_to_work_offline(data_dir, tmp_path):
     api = FakeAkshare(data_dir / "index" / "sh000300.csv", failures=99)
-    with pytest.raises(FetchError, match=r"index_zh_a_hist\(000300, 20200102..20200110\) failed after 2 attempt\(s\): "
-                       r"ConnectionError: .*No cached bars cover this range .*load bars from a CSV file"):
+    with pytest.raises(FetchError, match=r"^cannot download 000300.SH \(offline\?\) and no cached bars cover this range "
+                       r".*load bars from a CSV file.*Cause: akshare index_zh_a_hist\(000300, 20200102..20200110\) "
+                       r"failed after 2 attempt\(s\): ConnectionError: "):
         load_bars("sh000300", "2020-01-02", "2020-01-10", akshare=source(api, tmp_path, retries=2))
     assert len(api.calls) == 2
 
@@ -107,7 +108,7 @@ def test_network_failure_with_cache_outside_range(fake, tmp_path):
     load_bars("sh000300", "2020-01-02", "2020-12-31", akshare=src)
     fake.failures = 99
     assert len(load_bars("sh000300", "2020-02-03", "2020-02-28", akshare=src)) == 20  # still served from cache
-    with pytest.raises(FetchError, match=r"The cache holds 000300.SH only for 2020-01-02..2020-12-31"):
+    with pytest.raises(FetchError, match=r"the cache holds 000300.SH only for 2020-01-02..2020-12-31"):
         load_bars("sh000300", "2021-01-04", "2021-01-29", akshare=src)
 
 

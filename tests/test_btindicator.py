@@ -183,8 +183,9 @@ def test_bar_by_bar_never_reads_ahead(data_dir, runs):
     rng = np.random.default_rng(5)
     garbage = bars.copy()
     after = garbage.index > cut
-    base = rng.uniform(100, 2000, after.sum())
-    garbage.loc[after, ["open", "close"]] = np.column_stack([base, base * rng.uniform(0.9, 1.1, after.sum())])
+    # a random walk unrelated to the real bars, in moves the feed's price check accepts (within the 10 % limit)
+    base = bars.loc[cut, "close"] * np.exp(np.cumsum(rng.uniform(-0.04, 0.04, after.sum())))
+    garbage.loc[after, ["open", "close"]] = np.column_stack([base, base * rng.uniform(0.97, 1.03, after.sum())])
     garbage.loc[after, "high"] = garbage.loc[after, ["open", "close"]].max(axis=1) * 1.01
     garbage.loc[after, "low"] = garbage.loc[after, ["open", "close"]].min(axis=1) * 0.99
     spoiled = lines_of(garbage, "next", config=WARM, start=CASES["600519.SH"][2])

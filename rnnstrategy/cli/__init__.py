@@ -3,7 +3,8 @@
 Each sub-command lives in its own module with a ``register(subparsers)``
 function that adds its parser and sets ``func``; :func:`main` wires them,
 sets up logging from ``-v``/``--quiet`` and turns errors from bad input into
-one clear line and a non-zero exit code (a traceback only with ``-v``).
+one clear line and exit code 2 (with ``-v`` the traceback follows; the exit
+code stays 2).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 import importlib
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
 
 from rnnstrategy import __version__
@@ -52,9 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except RnnStrategyError as exc:
-        if args.verbose:
-            raise
         print(f"rnnstrategy: error: {exc}", file=sys.stderr)
+        if args.verbose:
+            traceback.print_exc(file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("rnnstrategy: interrupted", file=sys.stderr)

@@ -21,7 +21,13 @@ from rnnstrategy.cli.forecast import (
     compute_options,
     fold_progress,
 )
-from rnnstrategy.cli.options import HelpFormatter, add_options, build, values_from_args
+from rnnstrategy.cli.options import (
+    HelpFormatter,
+    add_options,
+    build,
+    check_output_dir,
+    values_from_args,
+)
 from rnnstrategy.config import BacktestSpec, BenchmarkSpec, DataSpec, RunConfig
 from rnnstrategy.errors import ConfigError
 from rnnstrategy.forecasting.config import ForecastConfig
@@ -83,10 +89,16 @@ def _backtest(args: argparse.Namespace) -> int:
     return execute(config, args.out, args)
 
 
-def execute(config: RunConfig, out: Path, args: argparse.Namespace, *, config_file: Path | None = None) -> int:
-    """Run ``config`` with the compute options and progress bars of ``args``, write ``out``, print a summary."""
+def execute(config: RunConfig, out: Path, args: argparse.Namespace, *, config_file: Path | None = None,
+            recorded: dict | None = None) -> int:
+    """Run ``config`` with the compute options and progress bars of ``args``, write ``out``, print a summary.
+    ``recorded``: the manifest of a run being replayed (its data fingerprints are checked)."""
     from rnnstrategy.api import run
+    from rnnstrategy.runfolder import check_kind
 
+    check_output_dir(out)  # a file or a read-only place fails now, not after the training
+    check_kind(out, "backtest")  # before the work, not after
+    allow_changed = getattr(args, "allow_changed_data", False)
     quiet = args.quiet or None
     with tqdm(desc="folds", unit="fold", disable=quiet) as folds, \
             tqdm(desc="backtest", unit="bar", disable=quiet, leave=False) as bars:
@@ -96,7 +108,9 @@ def execute(config: RunConfig, out: Path, args: argparse.Namespace, *, config_fi
             bars.update(done - bars.n)
 
         result = run(config, on_fold=fold_progress(folds), on_bar=on_bar, config_file=config_file,
-                     **compute_options(args))
+                     recorded=recorded, allow_changed_data=allow_changed, **compute_options(args))
+    for change in result.manifest.get("data_changed", []):
+        print(f"note: {change}; re-ran on the data as it is now (--allow-changed-data)")
     written = result.write(out)
     if not args.quiet:
         print("\n".join(result.summary()))

@@ -14,7 +14,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from rnnstrategy.cli.options import HelpFormatter, add_options, build
+from rnnstrategy.cli.options import HelpFormatter, add_options, build, check_output_dir
+from rnnstrategy.errors import ConfigError
 from rnnstrategy.forecasting.config import ForecastConfig
 
 __all__ = ["add_compute_options", "add_forecaster_options", "compute_options", "fold_progress", "register"]
@@ -41,6 +42,8 @@ def compute_options(args: argparse.Namespace) -> dict[str, Any]:
     """``store`` and ``threads`` of :func:`rnnstrategy.api.forecast` / :func:`~rnnstrategy.api.run`."""
     from rnnstrategy.api import DEFAULT_STORE
 
+    if (args.threads or 0) < 0:
+        raise ConfigError(f"--threads {args.threads}: give a number of threads (1 or more), or 0 for every core")
     store = None if args.no_store else (args.store or DEFAULT_STORE)
     return {"store": store, "threads": args.threads or None}
 
@@ -88,6 +91,8 @@ def _forecast(args: argparse.Namespace) -> int:
 
     config = build(ForecastConfig, args)
     data = args.data[0] if len(args.data) == 1 else args.data
+    check_output_dir(args.out)  # a file or a read-only place fails now, not after the training
+    compute = compute_options(args)
     with tqdm(desc="forecast", unit="fold", disable=args.quiet or None) as bar:
 
         def on_symbol(row: dict[str, object]) -> None:
@@ -98,7 +103,7 @@ def _forecast(args: argparse.Namespace) -> int:
         result = forecast(data, config, start=args.start, end=args.end, out=args.out, adjust=args.adjust,
                           strict=not args.lenient, executor=args.executor, workers=args.workers,
                           retries=args.retries, on_fold=fold_progress(bar), on_symbol=on_symbol,
-                          **compute_options(args))
+                          **compute)
     if isinstance(result, UniverseRun):
         if not args.quiet:
             print("\n".join(result.summary_lines()))

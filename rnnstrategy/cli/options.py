@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import types
 import typing
 from collections.abc import Callable, Iterator
@@ -32,7 +33,25 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-__all__ = ["HelpFormatter", "add_options", "build", "flag_of", "parse_value", "values_from_args"]
+__all__ = ["HelpFormatter", "add_options", "build", "check_output_dir", "flag_of", "parse_value", "values_from_args"]
+
+
+def check_output_dir(out: os.PathLike[str] | str, option: str = "--out") -> None:
+    """Refuse an output directory that cannot be written, before any work: a path that is a
+    file, or a directory (or its nearest existing parent) that is not writable."""
+    from pathlib import Path
+
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{option} {path}: exists and is not a directory; choose a directory path")
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{option} {path}: {existing} is a file, so no directory can be made there; "
+                          "choose another path")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option} {path}: {existing} is not writable; choose a directory you can write to")
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

@@ -31,9 +31,10 @@ def _report(args: argparse.Namespace) -> int:
     use_agg()
 
     started = time.perf_counter()
+    report = read_run(args.run)  # first: it checks the files against the manifest's checksums
     metrics = args.run / FILES["metrics"]  # the forecast verdict drawn in the forecast plot, when recorded
     saved = json.loads(metrics.read_text(encoding="utf-8")) if metrics.is_file() else {}
-    paths = render(args.run, read_run(args.run), verdict=(saved.get("forecast") or {}).get("verdict"))
+    paths = render(args.run, report, verdict=(saved.get("forecast") or {}).get("verdict"))
     if not args.quiet:
         print(f"redrew {', '.join(p.name for p in paths)} in {args.run} ({time.perf_counter() - started:.1f}s)")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from rnnstrategy.cli.backtest import execute
@@ -26,12 +27,17 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("file", metavar="FILE", type=Path, help="TOML backtest definition, or a run's manifest.json")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="output directory (default: runs/<FILE name without suffix> in the current directory)")
+    parser.add_argument("--allow-changed-data", action="store_true",
+                        help="replaying a manifest.json whose data (or benchmark) changed since: re-run on the data "
+                             "as it is now and say so, instead of refusing")
     add_compute_options(parser)
     parser.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     config = load_run_config(args.file)
+    replay = args.file.suffix == ".json"
     stem = args.file.parent.name if args.file.name == "manifest.json" else args.file.stem
     out = args.out or Path("runs") / stem
-    return execute(config, out, args, config_file=args.file)
+    recorded = json.loads(args.file.read_text(encoding="utf-8")) if replay else None  # load_run_config read it
+    return execute(config, out, args, config_file=args.file, recorded=recorded)

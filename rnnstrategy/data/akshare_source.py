@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from typing import Any, Protocol
 
 import pandas as pd
@@ -116,8 +117,9 @@ class AkshareSource:
             else:
                 held = f"No cached bars cover this range (cache: {self.cache.directory})"
             raise FetchError(
-                f"{exc}. {held}. To work offline, load bars from a CSV file (a path instead of a symbol) "
-                "or request a range the cache holds; fill the cache while online with `rnnstrategy data fetch SYMBOL`"
+                f"cannot download {info.ts_code} (offline?) and {held[0].lower()}{held[1:]}. To work offline, "
+                "load bars from a CSV file (a path instead of a symbol) or request a range the cache holds; "
+                f"fill the cache while online with `rnnstrategy data fetch {info.code}`. Cause: {exc}"
             ) from exc.__cause__
         if raw is None or raw.empty:
             raise DataError(
@@ -155,5 +157,18 @@ class AkshareSource:
         except RetryError as exc:
             cause = exc.last_attempt.exception()
             raise FetchError(
-                f"{described} failed after {self.retries} attempt(s): {type(cause).__name__}: {cause}"
+                f"{described} failed after {self.retries} attempt(s): {type(cause).__name__}: {_shortened(cause)}"
             ) from cause
+
+
+_URL = re.compile(r"https?://\S+")
+_URL_SHOWN = 100  # characters of a URL kept in a message
+_CAUSE_SHOWN = 300  # characters of an exception's text kept in a message
+
+
+def _shortened(cause: BaseException | None) -> str:
+    """The text of ``cause`` with URLs cut to :data:`_URL_SHOWN` characters, the whole to
+    :data:`_CAUSE_SHOWN`, so the advice around it stays readable."""
+    text = _URL.sub(lambda m: m.group(0) if len(m.group(0)) <= _URL_SHOWN else m.group(0)[:_URL_SHOWN] + "…",
+                    str(cause))
+    return text if len(text) <= _CAUSE_SHOWN else text[:_CAUSE_SHOWN] + "…"

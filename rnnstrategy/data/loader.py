@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -36,12 +37,31 @@ _ENCODINGS = ("utf-8-sig", "gb18030")  # akshare CSVs saved from Excel on Window
 DateLike = str | dt.date | pd.Timestamp | None
 
 
+def _check_readable(path: Path) -> None:
+    """Refuse what is not a regular, readable file, in one line naming ``path``."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file; give the path of a CSV of daily bars or a 6-digit symbol") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc.strerror or exc}); check the path and its permissions") from None
+    if stat.S_ISDIR(mode):
+        raise DataError(f"{path}: is a directory; give a CSV file (a folder of CSVs is a universe: see --help)")
+    if not stat.S_ISREG(mode):
+        raise DataError(f"{path}: not a regular file (a device, pipe or special file); give a CSV file of daily bars")
+    if not os.access(path, os.R_OK):
+        raise DataError(f"{path}: permission denied; make the file readable (chmod u+r) or copy it somewhere readable")
+
+
 def _read_csv(path: Path) -> pd.DataFrame:
     for encoding in _ENCODINGS:
         try:
             return pd.read_csv(path, dtype=_TEXT_COLUMNS, encoding=encoding)
         except UnicodeDecodeError:
             continue
+        except OSError as exc:
+            raise DataError(f"{path}: cannot be read ({exc.strerror or exc}); check the path and its "
+                            "permissions") from None
         except pd.errors.EmptyDataError:
             raise DataError(f"{path}: the file is empty; expected a header row and daily bars") from None
         except pd.errors.ParserError as exc:
@@ -80,8 +100,7 @@ def _read_bars_csv(
     never parsed, while errors still number data rows as in the file. A row whose date
     cannot be read cannot be placed outside the range; it still raises.
     """
-    if not path.is_file():
-        raise DataError(f"{path}: no such file; give the path of a CSV of daily bars or a 6-digit symbol")
+    _check_readable(path)
     raw = _read_csv(path)
     if raw.empty:
         raise DataError(f"{path}: no bars (the file has a header but no rows)")

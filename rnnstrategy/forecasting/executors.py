@@ -29,9 +29,14 @@ function and plain data).
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -73,8 +78,42 @@ def _call_with_threads(fn: Callable[[T], R], task: T, threads: int | None) -> R:
         return fn(task)
 
 
-def _init_worker(threads: int) -> None:
-    """Process-pool worker start: cap every thread pool before torch starts any."""
+PARENT_POLL_S = 0.5
+"""How often a process-pool worker checks that its parent is alive."""
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this process when ``parent`` dies, however it dies (``kill -9`` included).
+
+    On Linux the kernel sends SIGKILL at the parent's death (``PR_SET_PDEATHSIG``); everywhere a
+    daemon thread polls the parent's pid and calls ``os._exit`` once this process is re-parented
+    (it runs even while the main thread is blocked writing a result nobody will read). Without
+    this, workers of a killed run live on under PID 1, and with them the multiprocessing resource
+    tracker, which exits only when the last process holding its pipe does.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):  # no prctl here: the thread below does it
+            pass
+    if os.getppid() != parent:  # died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_POLL_S)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="rnnstrategy-parent-watchdog", daemon=True).start()
+
+
+def _init_worker(threads: int, parent: int | None = None) -> None:
+    """Process-pool worker start: end with the parent ``parent`` (see :func:`_die_with_parent`),
+    cap every thread pool before torch starts any."""
+    if parent is not None:
+        _die_with_parent(parent)
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[name] = str(threads)
     import torch
@@ -137,7 +176,7 @@ class ProcessExecutor:
             max_workers=self.slots,
             mp_context=multiprocessing.get_context(self.start_method),
             initializer=_init_worker,
-            initargs=(self.threads,),
+            initargs=(self.threads, os.getpid()),
         )
 
     def submit(self, fn: Callable[[T], R], task: T) -> Future:
@@ -177,14 +216,23 @@ class RayExecutor:
         self.slots = min(workers, cpus) if workers else cpus
         # max_retries=0: run_tasks does the retrying, the same way for every executor
         self._remote = ray.remote(num_cpus=threads, max_retries=0)(_call_with_threads)
+        self._refs: list[Any] = []
 
     def submit(self, fn: Callable[[T], R], task: T) -> Future:
-        return self._remote.remote(fn, task, self.threads).future()
+        ref = self._remote.remote(fn, task, self.threads)
+        self._refs.append(ref)
+        return ref.future()
 
     def restart(self) -> None:
         """Ray replaces dead workers itself."""
 
     def close(self) -> None:
+        """Cancel the tasks still running (an interrupt, an error in the caller), then leave Ray."""
+        if self._refs:
+            _, pending = self._ray.wait(self._refs, num_returns=len(self._refs), timeout=0)
+            for ref in pending:
+                self._ray.cancel(ref, force=True)
+            self._refs.clear()
         if self._started_here:
             self._ray.shutdown()
 

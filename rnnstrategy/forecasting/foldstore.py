@@ -14,13 +14,21 @@ Layout under the store root::
 
 States and forecasts are saved with safetensors (tensors and string metadata
 only, exact float round trip): nothing read from disk is ever unpickled. Every file is
-written atomically; an unreadable file is logged, deleted and recomputed.
+written atomically and carries, in its metadata, a SHA-256 of its tensors and other metadata
+(see :func:`payload_digest`), checked on every load. A file that cannot be read, fails its
+checksum (bytes changed since it was written) or has none (written before checksums were
+recorded: unverified) is logged as a warning, deleted and recomputed, so a damaged store
+gives the forecasts of a clean run. :func:`recorded_warnings` collects those warnings, so a
+worker process can hand them back to the process that reports the run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,9 +41,12 @@ from safetensors.torch import save as safetensors_bytes
 from rnnstrategy.data.fingerprint import stable_hash
 from rnnstrategy.files import atomic_write_bytes, cache_root
 
-__all__ = ["FoldStore", "StoredFold", "default_store_dir"]
+__all__ = ["DIGEST_KEY", "FoldStore", "StoredFold", "default_store_dir", "payload_digest", "recorded_warnings"]
 
 log = logging.getLogger(__name__)
+
+DIGEST_KEY = "sha256"
+"""The metadata entry holding a file's :func:`payload_digest`."""
 
 
 def default_store_dir() -> Path:
@@ -96,19 +107,72 @@ class FoldStore:
             atomic_write_bytes(path, json.dumps(self.config, indent=1, sort_keys=True, default=str).encode("utf-8"))
 
 
+def payload_digest(tensors: dict[str, torch.Tensor], meta: dict[str, str]) -> str:
+    """SHA-256 (hex) of the metadata (but its own entry) and of every tensor's name, dtype, shape and bytes."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps({k: v for k, v in meta.items() if k != DIGEST_KEY}, sort_keys=True).encode("utf-8"))
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().cpu().contiguous()
+        digest.update(f"\0{name}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+@contextmanager
+def recorded_warnings(*loggers: str) -> Iterator[list[str]]:
+    """The messages of warnings (and worse) logged by these loggers (default: this module's)
+    while the block runs, in order; they are logged as usual too."""
+    notes: list[str] = []
+
+    class _Recorder(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            notes.append(record.getMessage())
+
+    recorder = _Recorder(logging.WARNING)
+    targets = [logging.getLogger(name) for name in (loggers or (__name__,))]
+    for target in targets:
+        target.addHandler(recorder)
+    try:
+        yield notes
+    finally:
+        for target in targets:
+            target.removeHandler(recorder)
+
+
 def _write(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, str]) -> None:
     contiguous = {name: t.contiguous() for name, t in tensors.items()}
+    meta = {**meta, DIGEST_KEY: payload_digest(contiguous, meta)}
     atomic_write_bytes(path, safetensors_bytes(contiguous, metadata=meta))
 
 
 def _read(path: Path) -> StoredFold | None:
-    """Tensors and metadata of a safetensors file; None (and the file removed) when damaged."""
+    """Tensors and metadata of a safetensors file; None (and the file removed) when it is
+    unreadable, fails its checksum or has none."""
     if not path.exists():
         return None
     try:
         with safe_open(str(path), framework="pt") as handle:
-            return StoredFold({name: handle.get_tensor(name) for name in handle.keys()}, dict(handle.metadata() or {}))
+            stored = StoredFold({name: handle.get_tensor(name) for name in handle.keys()}, dict(handle.metadata() or {}))
     except Exception as exc:  # safetensors raises several types for a damaged file
-        log.warning("fold file %s is unreadable (%s); it will be recomputed", path, exc)
-        path.unlink(missing_ok=True)
+        _discard(path, f"is unreadable ({exc})")
         return None
+    recorded = stored.meta.get(DIGEST_KEY)
+    if recorded is None:  # an upgrade, not damage: one warning per store folder, the files at INFO
+        if path.parent not in _UNVERIFIED_FOLDERS:
+            _UNVERIFIED_FOLDERS.add(path.parent)
+            log.warning("fold store %s was written by an older version without checksums: its folds are "
+                        "unverified and will be recomputed once", path.parent)
+        _discard(path, "has no checksum (written by an older version, unverified)", level=logging.INFO)
+        return None
+    if recorded != payload_digest(stored.state, stored.meta):
+        _discard(path, "fails its SHA-256 checksum (changed since it was written)")
+        return None
+    return stored
+
+
+_UNVERIFIED_FOLDERS: set[Path] = set()  # store folders already reported as written without checksums
+
+
+def _discard(path: Path, problem: str, level: int = logging.WARNING) -> None:
+    log.log(level, "fold file %s %s; deleted, it will be recomputed", path, problem)
+    path.unlink(missing_ok=True)

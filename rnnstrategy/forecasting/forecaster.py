@@ -44,7 +44,7 @@ from rnnstrategy.forecasting.splitter import (
 )
 from rnnstrategy.forecasting.training import TrainConfig, seeded, torch_threads, train
 
-__all__ = ["RNNForecaster"]
+__all__ = ["RNNForecaster", "resolve_device"]
 
 log = logging.getLogger(__name__)
 
@@ -421,13 +421,28 @@ def _describe(bars: pd.DataFrame) -> str:
     return f"{symbol} ({bars.index[0].date()}..{bars.index[-1].date()})"
 
 
-def _resolve_device(device: str) -> torch.device:
+def resolve_device(device: str) -> torch.device:
+    """The torch device ``device`` names ('auto': CUDA when present); a :class:`ConfigError`
+    when it is no device or names a GPU this machine does not have."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(device)
-    except RuntimeError as exc:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
         raise ConfigError(f"device={device!r} is not a torch device; use 'auto', 'cpu' or 'cuda'") from exc
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device={device!r} but this machine has no CUDA; use --device cpu or auto "
+                              "(device='cpu' or 'auto' in Python)")
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ConfigError(f"device={device!r} but this machine has {torch.cuda.device_count()} CUDA "
+                              "device(s); use cuda:0, cpu or auto")
+    elif resolved.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise ConfigError(f"device={device!r} but MPS is not available here; use --device cpu or auto")
+    return resolved
+
+
+_resolve_device = resolve_device
 
 
 def _as_tensor(values: np.ndarray) -> torch.Tensor:

@@ -8,7 +8,7 @@ Ray), and writes under ``out_dir``::
     forecasts/<symbol>.csv   the forecast frame of each symbol that could be forecast
     summary.csv, summary.json   one row per source: name and industry (from a stock list),
                                 bars, forecasts, RMSE ratio against the previous close,
-                                direction hit rate, seconds, status
+                                direction hit rate, seconds, status, notes
 
 Each symbol loads only the bars its forecasts use: with a ``start``, the
 :meth:`~rnnstrategy.forecasting.config.ForecastConfig.history_needed` bars before it, then
@@ -23,7 +23,9 @@ range: reported, not an error) or ``failed`` (the message says why, e.g. a bad f
 symbol whose computation raised unexpectedly, or whose worker died, is retried first.
 With a fold store (the default) every trained fold is kept on disk, so a run that
 crashed or was stopped resumes without retraining what it finished. All executors give
-identical forecasts for the same inputs (whatever the thread count).
+identical forecasts for the same inputs (whatever the thread count). ``notes`` lists the
+warnings about damaged fold-store entries or cached kernels that were deleted and recomputed
+while the symbol ran; a worker's notes are logged again here, in the parent process.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ from rnnstrategy.errors import ConfigError, RnnStrategyError, SymbolError
 from rnnstrategy.evaluation import forecast_metrics
 from rnnstrategy.files import atomic_write_bytes
 from rnnstrategy.forecasting.executors import Outcome, choose_executor, run_tasks
-from rnnstrategy.forecasting.foldstore import default_store_dir
+from rnnstrategy.forecasting.foldstore import default_store_dir, recorded_warnings
 from rnnstrategy.forecasting.frames import write_forecasts
 from rnnstrategy.forecasting.walkforward import (
     ForecastConfig,
@@ -68,11 +70,15 @@ log = logging.getLogger(__name__)
 SUMMARY_COLUMNS = (
     "symbol", "name", "industry", "source", "status", "bars", "first_bar", "last_bar", "forecasts",
     "first_forecast", "last_forecast", "folds", "trained", "rmse", "baseline_rmse", "rmse_ratio",
-    "direction_hit_rate", "seconds", "attempts", "fingerprint", "message",
+    "direction_hit_rate", "seconds", "attempts", "fingerprint", "message", "notes",
 )
 """Columns of the summary table, in order. Metrics are for h = 1, against the previous close;
 ``bars``, ``first_bar`` and ``fingerprint`` describe the bars loaded (the run's range);
-``name`` and ``industry`` are empty without a stock list."""
+``name`` and ``industry`` are empty without a stock list; ``notes``: the warnings about damaged
+stored entries recomputed for the symbol, joined by `` | ``."""
+
+_NOTED_LOGGERS = ("rnnstrategy.forecasting.foldstore", "rnnstrategy.forecasting.batched.native")
+"""Whose warnings (damaged stored entries, recomputed) become a symbol's ``notes``."""
 
 DEFAULT_STORE = "default"
 """``store=DEFAULT_STORE``: the fold store under the cache root (see :func:`default_store_dir`)."""
@@ -155,10 +161,15 @@ def forecast_symbol(task: SymbolTask) -> tuple[dict[str, object], pd.DataFrame |
     reason = _too_short(bars, task)
     if reason:
         return _finish(row, started, "skipped", reason), None
-    try:
-        forecasts = walk_forward(bars, task.config, task.start, task.end, store=task.store)
-    except RnnStrategyError as exc:
-        return _finish(row, started, "failed", str(exc)), None
+    with recorded_warnings(*_NOTED_LOGGERS) as notes:
+        try:
+            forecasts = walk_forward(bars, task.config, task.start, task.end, store=task.store)
+        except RnnStrategyError as exc:
+            forecasts, failure = None, str(exc)
+    if notes:
+        row["notes"] = " | ".join(notes)
+    if forecasts is None:
+        return _finish(row, started, "failed", failure), None
     metrics = forecast_metrics(forecasts, bars)
     folds = forecasts.attrs["folds"]
     row.update(
@@ -246,6 +257,8 @@ def forecast_universe(
         if outcome.ok and outcome.value[1] is not None:
             _write_forecasts(out, row, outcome.value[1], written)
         rows[index] = row
+        if row["notes"] and name != "inprocess":  # logged in a worker: repeat here
+            log.warning("%s: %s", row["symbol"], row["notes"])
         log.info("%s: %s in %.1f s%s", row["symbol"], row["status"], row["seconds"] or 0.0,
                  f" ({row['message']})" if row["status"] != "ok" else "")
         if progress:

@@ -11,7 +11,8 @@ Layout of a run directory (every file written atomically)::
     equity.csv                  date,value,cash,position,close,return,benchmark_return,buy_and_hold_return
     forecasts.csv               the forecast frame (rnnstrategy.forecasting.frames)
     forecasts.meta.json         its attrs: symbol, configuration, fold reports with loss history
-    manifest.json               configuration, data fingerprints, versions, command line
+    manifest.json               kind ("backtest"), configuration, data fingerprints, versions, command line,
+                                the SHA-256 of the files above but the tearsheet and plots (redrawn by `report`)
 
 :func:`write_run` writes them all; :func:`read_run` reads a directory back into a
 :class:`RunReport` and :func:`render` redraws the tearsheet and plots from it.
@@ -50,6 +51,7 @@ from rnnstrategy.report.plots import (
     loss_figure,
     save_png,
 )
+from rnnstrategy.runfolder import check_kind, checksums, verify_checksums
 
 __all__ = [
     "EQUITY_COLUMNS",
@@ -87,6 +89,10 @@ FILES = {
     "forecasts": "forecasts.csv",
     "manifest": "manifest.json",
 }
+
+CHECKED = tuple(FILES[name] for name in ("trades", "equity", "forecasts", "metrics"))
+"""Files whose SHA-256 the manifest records (with ``forecasts.meta.json``); ``report`` verifies them. The
+tearsheet and the PNG plots are left out: ``rnnstrategy report`` redraws them."""
 
 
 @dataclass(frozen=True)
@@ -237,8 +243,8 @@ def _jsonable(value: object) -> object:
     """``value`` with NaN/inf as None, numpy scalars as Python numbers, timestamps as ISO dates."""
     if isinstance(value, Mapping):
         return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+    if isinstance(value, (list, tuple, set, np.ndarray, pd.Series, pd.Index)):
+        return [_jsonable(v) for v in (sorted(value) if isinstance(value, set) else list(value))]
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -251,9 +257,10 @@ def _jsonable(value: object) -> object:
 
 
 def write_json(path: str | Path, payload: Mapping[str, object]) -> Path:
-    """Write ``payload`` as readable UTF-8 JSON (NaN as null), atomically."""
+    """Write ``payload`` as readable UTF-8 JSON (NaN and ±inf as null, so strict parsers read it), atomically."""
     path = Path(path)
-    atomic_write_bytes(path, json.dumps(_jsonable(payload), indent=1, ensure_ascii=False).encode("utf-8"))
+    text = json.dumps(_jsonable(payload), indent=1, ensure_ascii=False, allow_nan=False)
+    atomic_write_bytes(path, text.encode("utf-8"))
     return path
 
 
@@ -298,6 +305,7 @@ def write_run(out: str | Path, report: RunReport, *, metrics: Mapping[str, objec
             ``"timings"``. It is written last: a directory with a manifest is complete.
     """
     out = Path(out)
+    check_kind(out, "backtest")
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out / FILES["trades"], _csv_bytes(report.trades, index=False))
     atomic_write_bytes(out / FILES["equity"], _csv_bytes(report.equity[list(EQUITY_COLUMNS)]))
@@ -307,7 +315,9 @@ def write_run(out: str | Path, report: RunReport, *, metrics: Mapping[str, objec
     started = time.perf_counter()
     paths += render(out, report, verdict=(metrics.get("forecast") or {}).get("verdict"))
     timings = {**dict(manifest.get("timings") or {}), "report": round(time.perf_counter() - started, 3)}
-    paths.append(write_json(out / FILES["manifest"], {**manifest, "timings": timings, "report": {
+    recorded = checksums(out, CHECKED + (meta_path(Path(FILES["forecasts"])).name,))
+    paths.append(write_json(out / FILES["manifest"], {**manifest, "kind": "backtest", "files": recorded,
+                                                      "timings": timings, "report": {
         "titles": report.titles.to_dict(), "parameters": dict(report.parameters),
         "periods_per_year": report.periods_per_year, "trials": report.trials}}))
     return paths
@@ -325,7 +335,8 @@ def read_run(out: str | Path) -> RunReport:
     """A :class:`RunReport` from the files of a finished run directory.
 
     Raises:
-        DataError: when a file is missing or does not have the expected content.
+        DataError: when a file is missing, does not have the expected content, or differs from the
+            checksum the manifest records (a damaged folder, or one mixing two runs).
     """
     out = Path(out)
     manifest_path = out / FILES["manifest"]
@@ -333,10 +344,15 @@ def read_run(out: str | Path) -> RunReport:
         raise DataError(f"{out}: no {FILES['manifest']}; give the output directory of a finished backtest")
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        kind = manifest.get("kind", "backtest")
+        if kind != "backtest":
+            raise DataError(f"{out} holds a {kind} run, not a backtest: give the output directory of "
+                            f"`rnnstrategy backtest` or `rnnstrategy run`")
         saved = manifest["report"]
         titles = Titles(**saved["titles"])
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise DataError(f"{manifest_path}: not a manifest of this version of rnnstrategy ({exc!r})") from None
+    verify_checksums(out, manifest)
     trades = _read_csv(out / FILES["trades"], index=False)
     if "symbol" not in trades.columns:  # written before trades named their feed: one security
         trades.insert(1, "symbol", titles.security)

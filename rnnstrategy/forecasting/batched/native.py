@@ -8,9 +8,13 @@ It is compiled here with the machine's C++ compiler, once per cell and hidden si
 for this processor (``-march=native``), and cached under ``kernels/`` in
 :func:`~rnnstrategy.files.cache_root`; the cache key includes the source, the
 compiler and the processor's features, so a cache shared by different machines holds
-one build per kind of machine. No compiler, a failed build, float64 or a GPU: the
-layers run their PyTorch path instead (the same maths; results agree within float
-rounding). ``RNNSTRATEGY_NATIVE=0`` turns the compiled path off. ``adam_kernel.cpp``, the
+one build per kind of machine. Beside each build, ``<name>.so.sha256`` records its
+SHA-256 (written atomically, just before the build is renamed into place). A cached build
+is loaded only when its bytes still match (a cut-short library can crash the process that
+loads it); else it is deleted and rebuilt with a warning, as is a build without a record
+(an older cache) and one that fails to load (rebuilt once). No compiler, a failed build
+(or rebuild), float64 or a GPU: the layers run their PyTorch path instead (the same
+maths; results agree within float rounding). ``RNNSTRATEGY_NATIVE=0`` turns the compiled path off. ``adam_kernel.cpp``, the
 optimizer's step (:mod:`rnnstrategy.forecasting.batched.optim`), is built and cached the same way.
 
 Each model is computed in a fixed order on its own, so its results do not depend on its
@@ -39,7 +43,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from rnnstrategy.files import cache_root
+from rnnstrategy.files import atomic_write_text, cache_root
 
 __all__ = ["NATIVE_ENV", "AdamKernel", "RecurrentKernel", "adam_kernel_for", "kernel_for"]
 
@@ -157,13 +161,52 @@ def _adam_kernel() -> AdamKernel | None:
 
 
 def _load(build: Callable[[], Path], what: str, report: Callable[..., None]) -> ctypes.CDLL | None:
+    """The library ``build()`` gives (verified against its checksum there); one that fails
+    to load is deleted and rebuilt once; None (PyTorch path) when that fails too."""
     with _lock:
-        try:
-            return ctypes.CDLL(str(build()))
-        except (OSError, subprocess.SubprocessError) as exc:
-            report("compiled %s unavailable (%s); using the PyTorch path (slower on a CPU)", what,
-                   str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
-            return None
+        for attempt in (1, 2):
+            path = None
+            try:
+                path = build()
+                return ctypes.CDLL(str(path))
+            except (OSError, subprocess.SubprocessError) as exc:
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                if path is None or attempt == 2:
+                    report("compiled %s unavailable (%s); using the PyTorch path (slower on a CPU)", what, reason)
+                    return None
+                log.warning("compiled %s %s cannot be loaded (%s); deleted, it will be rebuilt", what, path, reason)
+                _discard(path)
+        return None
+
+
+def _digest_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _verified(path: Path) -> bool:
+    """Whether the cached build at ``path`` exists and matches the checksum recorded when it was built
+    (a mismatch or a missing record is logged, and the build deleted)."""
+    if not path.exists():
+        return False
+    try:
+        recorded = _digest_path(path).read_text().strip()
+    except OSError:
+        recorded = None
+    if recorded == _file_digest(path):
+        return True
+    problem = "has no recorded checksum" if recorded is None else "fails its SHA-256 checksum (damaged)"
+    log.warning("cached kernel %s %s; deleted, it will be rebuilt", path, problem)
+    _discard(path)
+    return False
+
+
+def _discard(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    _digest_path(path).unlink(missing_ok=True)
 
 
 def _build(cell: str, hidden: int) -> Path:
@@ -186,7 +229,7 @@ def _compile(source: Path, name: str, options: tuple[str, ...]) -> Path:
         flags = (*_FLAGS, *tuning, *options)
         key = hashlib.sha256("\0".join([source.read_text(), " ".join(flags), version, _processor()]).encode())
         path = cache_root() / "kernels" / f"{name}_{key.hexdigest()[:16]}.so"
-        if path.exists():
+        if _verified(path):
             return path
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=path.parent) as tmp:  # same filesystem: the rename below is atomic
@@ -194,6 +237,8 @@ def _compile(source: Path, name: str, options: tuple[str, ...]) -> Path:
             result = subprocess.run([compiler, *flags, str(source), "-o", str(built)], capture_output=True,
                                     text=True, timeout=600)
             if result.returncode == 0:
+                # the record first: a reader never sees the new build without it (and rebuilds needlessly)
+                atomic_write_text(_digest_path(path), _file_digest(built) + "\n")
                 os.replace(built, path)
                 log.info("compiled %s into %s", source.name, path)
                 return path
