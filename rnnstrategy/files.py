@@ -7,13 +7,14 @@ is ``$RNNSTRATEGY_CACHE``, else the user's cache directory.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from pathlib import Path
 
 import platformdirs
 
-__all__ = ["CACHE_ENV", "atomic_write_bytes", "atomic_write_text", "cache_root"]
+__all__ = ["CACHE_ENV", "atomic_write_bytes", "atomic_write_text", "cache_root", "file_sha256"]
 
 CACHE_ENV = "RNNSTRATEGY_CACHE"
 
@@ -44,3 +45,12 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def atomic_write_text(path: Path, text: str) -> None:
     """:func:`atomic_write_bytes` of ``text`` as UTF-8."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of the file at ``path``, read in blocks (a kernel, a run's CSV, a data file)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

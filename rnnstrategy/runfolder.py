@@ -13,13 +13,13 @@ are not recorded.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from rnnstrategy.errors import ConfigError, DataError
+from rnnstrategy.files import file_sha256
 
 __all__ = ["MANIFEST", "check_kind", "checksums", "folder_kind", "verify_checksums"]
 
@@ -28,17 +28,9 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def checksums(folder: Path, names: Iterable[str]) -> dict[str, str]:
     """``{name: SHA-256}`` of the files ``names`` in ``folder`` that exist."""
-    return {name: _sha256(folder / name) for name in names if (folder / name).is_file()}
+    return {name: file_sha256(folder / name) for name in names if (folder / name).is_file()}
 
 
 def folder_kind(folder: str | Path) -> str | None:
@@ -92,7 +84,7 @@ def verify_checksums(folder: str | Path, recorded: Mapping[str, object]) -> None
         if not path.is_file():
             raise DataError(f"{path}: missing, but {folder / MANIFEST} records it; the run folder is incomplete: "
                             f"rerun the backtest into a fresh --out")
-        if _sha256(path) != expected:
+        if file_sha256(path) != expected:
             raise DataError(f"{path}: changed since the run wrote it (its SHA-256 differs from the one "
                             f"{folder / MANIFEST} records): the file was edited, cut short or comes from another "
                             f"run; rerun the backtest into a fresh --out")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import platform
 import sys
@@ -11,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from rnnstrategy.data.fingerprint import DataFingerprint
+from rnnstrategy.files import file_sha256
 
 __all__ = ["PACKAGES", "data_record", "package_versions"]
 
@@ -35,7 +35,7 @@ def _file_sha256(source: object) -> str | None:
     path = Path(str(source)) if source else None
     if path is None or not path.is_file():
         return None
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return file_sha256(path)
 
 
 def data_record(bars: pd.DataFrame) -> dict[str, object]:

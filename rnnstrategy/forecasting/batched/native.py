@@ -43,7 +43,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from rnnstrategy.files import atomic_write_text, cache_root
+from rnnstrategy.files import atomic_write_text, cache_root, file_sha256
 
 __all__ = ["NATIVE_ENV", "AdamKernel", "RecurrentKernel", "adam_kernel_for", "kernel_for"]
 
@@ -183,10 +183,6 @@ def _digest_path(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
-def _file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _verified(path: Path) -> bool:
     """Whether the cached build at ``path`` exists and matches the checksum recorded when it was built
     (a mismatch or a missing record is logged, and the build deleted)."""
@@ -196,7 +192,7 @@ def _verified(path: Path) -> bool:
         recorded = _digest_path(path).read_text().strip()
     except OSError:
         recorded = None
-    if recorded == _file_digest(path):
+    if recorded == file_sha256(path):
         return True
     problem = "has no recorded checksum" if recorded is None else "fails its SHA-256 checksum (damaged)"
     log.warning("cached kernel %s %s; deleted, it will be rebuilt", path, problem)
@@ -238,7 +234,7 @@ def _compile(source: Path, name: str, options: tuple[str, ...]) -> Path:
                                     text=True, timeout=600)
             if result.returncode == 0:
                 # the record first: a reader never sees the new build without it (and rebuilds needlessly)
-                atomic_write_text(_digest_path(path), _file_digest(built) + "\n")
+                atomic_write_text(_digest_path(path), file_sha256(built) + "\n")
                 os.replace(built, path)
                 log.info("compiled %s into %s", source.name, path)
                 return path
