@@ -36,6 +36,7 @@ from rnnstrategy.backtrader import (
     use_ashare_rules,
 )
 from rnnstrategy.backtrader.buy_and_hold import run_buy_and_hold
+from rnnstrategy.evaluation.excess import excess_return_test
 from rnnstrategy.files import atomic_write_bytes
 from rnnstrategy.forecasting import read_forecasts
 from rnnstrategy.report import (
@@ -48,7 +49,6 @@ from rnnstrategy.report import (
     write_json,
     write_tearsheet,
 )
-from rnnstrategy.report.excess import excess_return_test
 from rnnstrategy.report.plots import equity_figure, save_png
 
 

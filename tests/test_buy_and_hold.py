@@ -9,7 +9,7 @@ import statsmodels.api as sm
 
 from rnnstrategy.backtrader.buy_and_hold import run_buy_and_hold
 from rnnstrategy.errors import ConfigError
-from rnnstrategy.report.excess import excess_return_test
+from rnnstrategy.evaluation.excess import excess_return_test
 
 START, END = "2019-01-02", "2019-01-10"  # 600519 opens 609.98 on 2019-01-02 and closes 618.77 on 2019-01-10
 

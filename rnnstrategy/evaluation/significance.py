@@ -25,6 +25,7 @@ __all__ = [
     "DIRECTION_DEFINITION",
     "default_lags",
     "diebold_mariano",
+    "hac_mean_t",
     "hit_rate",
     "hln_factor",
     "rmse_ratio_interval",
@@ -92,7 +93,6 @@ def diebold_mariano(errors_model: np.ndarray, errors_baseline: np.ndarray, horiz
         non-zero amount on every date.
     """
     from scipy import stats
-    from statsmodels.regression.linear_model import OLS
 
     e_model, e_base = _paired(errors_model, errors_baseline)
     if horizon < 1:
@@ -109,9 +109,22 @@ def diebold_mariano(errors_model: np.ndarray, errors_baseline: np.ndarray, horiz
     lags = default_lags(n, horizon) if lags is None else lags
     if not 0 <= lags < n:
         raise ValueError(f"lags={lags} must be in 0..{n - 1} for {n} dates")
-    fit = OLS(d, np.ones(n)).fit(cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": False})
-    statistic = float(fit.tvalues[0]) * factor
+    statistic = hac_mean_t(d, lags) * factor
     return statistic, float(2 * stats.t.sf(abs(statistic), df=n - 1))
+
+
+def hac_mean_t(values: np.ndarray, lags: int) -> float:
+    """The t-statistic of the mean of ``values`` with a Newey–West (Bartlett) standard error:
+    long-run variance ``g0 + 2 * sum_k (1 - k / (lags + 1)) * g_k`` (autocovariances divided by
+    n, no small-sample correction), by statsmodels' HAC covariance of a regression on a
+    constant. NaN when the values never vary (there is no variance to estimate)."""
+    from statsmodels.regression.linear_model import OLS
+
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2 or not np.any(values - values[0]):
+        return math.nan
+    fit = OLS(values, np.ones(len(values))).fit(cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": False})
+    return float(fit.tvalues[0])
 
 
 def rmse_ratio_interval(errors_model: np.ndarray, errors_baseline: np.ndarray, block: int = 20, reps: int = 999,

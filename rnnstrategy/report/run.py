@@ -35,6 +35,7 @@ import pandas as pd
 
 from rnnstrategy.ashare.calendar import PERIODS_PER_YEAR
 from rnnstrategy.errors import DataError
+from rnnstrategy.evaluation.excess import excess_return_test
 from rnnstrategy.evaluation.sharpe import (
     deflated_sharpe,
     probabilistic_sharpe,
@@ -43,7 +44,6 @@ from rnnstrategy.evaluation.sharpe import (
 from rnnstrategy.files import atomic_write_bytes
 from rnnstrategy.forecasting.frames import meta_path, read_forecasts, write_forecasts
 from rnnstrategy.records import EQUITY_COLUMNS, TRADE_COLUMNS
-from rnnstrategy.report.excess import excess_return_test
 from rnnstrategy.report.names import Titles
 from rnnstrategy.report.plots import (
     equity_figure,

@@ -7,34 +7,21 @@ Usage::
 
 Daily excess returns are autocorrelated and heteroskedastic (a strategy that holds the stock
 on some days and cash on others), so the t-statistic of their mean divides by a Newey–West
-standard error: Bartlett weights over the lags of
-:func:`rnnstrategy.evaluation.significance.default_lags` (the rule the forecast verdicts use),
-autocovariances divided by n, no small-sample correction (statsmodels' ``OLS(...).fit(
-cov_type="HAC")`` gives the same t). The p-value is two-sided, from the normal distribution.
+standard error (:func:`rnnstrategy.evaluation.significance.hac_mean_t`, the estimate behind the
+Diebold–Mariano test) over the lags of :func:`rnnstrategy.evaluation.significance.default_lags`
+(the rule the forecast verdicts use). The p-value is two-sided, from the normal distribution.
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 
 from rnnstrategy.ashare.calendar import PERIODS_PER_YEAR
-from rnnstrategy.evaluation.significance import default_lags
+from rnnstrategy.evaluation.significance import default_lags, hac_mean_t
 
-__all__ = ["excess_return_test", "newey_west_t"]
-
-
-def newey_west_t(values: np.ndarray, lags: int) -> float:
-    """The t-statistic of the mean of ``values`` with a Newey–West (Bartlett) standard error;
-    NaN when the values never vary."""
-    n = len(values)
-    centred = values - values.mean()
-    variance = centred @ centred / n
-    for lag in range(1, lags + 1):
-        variance += 2 * (1 - lag / (lags + 1)) * (centred[lag:] @ centred[:-lag]) / n
-    return float(values.mean() / math.sqrt(variance / n)) if variance > 0 else math.nan
+__all__ = ["excess_return_test"]
 
 
 def excess_return_test(returns: pd.Series, baseline: pd.Series,
@@ -55,7 +42,7 @@ def excess_return_test(returns: pd.Series, baseline: pd.Series,
     days = len(excess)
     mean = float(excess.mean()) if days else None
     lags = default_lags(days, 1)
-    t = newey_west_t(excess, lags) if days >= 3 else math.nan
+    t = hac_mean_t(excess, lags) if days >= 3 else math.nan
     finite = math.isfinite(t)
     return {
         "days": days,
