@@ -25,6 +25,7 @@ __all__ = [
     "DIRECTION_DEFINITION",
     "default_lags",
     "diebold_mariano",
+    "format_pvalue",
     "hac_mean_t",
     "hit_rate",
     "hln_factor",
@@ -177,11 +178,13 @@ def verdict(pvalue: float, ratio: float, interval: tuple[float, float] | None = 
     text = f"{word} the {baseline} forecast: RMSE {ratio:.3f}x"
     if interval is not None and not any(math.isnan(x) for x in interval):
         text += f" [{interval[0]:.3f}, {interval[1]:.3f}]"
-    return f"{text}, DM p = {_p(pvalue)}"
+    return f"{text}, DM p = {format_pvalue(pvalue)}"
 
 
-def _p(pvalue: float) -> str:
-    if math.isnan(pvalue):
+def format_pvalue(pvalue: float | None) -> str:
+    """A p-value as the verdicts print it: ``< 0.001``, three significant digits below 0.1 (so
+    0.0499 stays below 0.05), else two decimals; ``n/a`` when unknown."""
+    if pvalue is None or math.isnan(pvalue):
         return "n/a"
     if pvalue < 0.001:
         return "< 0.001"

@@ -33,7 +33,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from rnnstrategy.errors import ConfigError, DataError
-from rnnstrategy.evaluation.significance import ALPHA, default_lags, diebold_mariano
+from rnnstrategy.evaluation.significance import (
+    ALPHA,
+    default_lags,
+    diebold_mariano,
+    format_pvalue,
+)
 from rnnstrategy.evaluation.spa import SPA_DESCRIPTION, spa_test
 from rnnstrategy.files import atomic_write_text
 from rnnstrategy.report.plots import figure_style, figure_text, save_png
@@ -287,8 +292,8 @@ def _dm(a: _Run, b: _Run, h: int) -> dict[str, Any] | None:
         "dm_pvalue": None if math.isnan(p) else p,
         "lower_rmse": lower,
         "significant": significant,
-        "verdict": (f"{lower} has the lower RMSE, significantly (DM p = {_p(p)})" if significant and lower
-                    else f"tie: RMSE {rmse_a:.3f} vs {rmse_b:.3f}, DM p = {_p(p)}"),
+        "verdict": (f"{lower} has the lower RMSE, significantly (DM p = {format_pvalue(p)})" if significant and lower
+                    else f"tie: RMSE {rmse_a:.3f} vs {rmse_b:.3f}, DM p = {format_pvalue(p)}"),
     }
 
 
@@ -311,8 +316,8 @@ def _spa(runs: Sequence[_Run], returns: pd.DataFrame, trials: int) -> dict[str, 
         else runs[0].report.titles.benchmark
     counted = (f"{trials} strategies compared" if trials == len(runs)
                else f"{trials} strategies tried ({len(runs)} compared here)")
-    tested = (f"SPA p = {_p(test['pvalue_consistent'])}" if bonferroni is None else
-              f"SPA p = {_p(test['pvalue_consistent'])} over the {len(runs)}, Bonferroni p = {_p(bonferroni)} "
+    tested = (f"SPA p = {format_pvalue(test['pvalue_consistent'])}" if bonferroni is None else
+              f"SPA p = {format_pvalue(test['pvalue_consistent'])} over the {len(runs)}, Bonferroni p = {format_pvalue(bonferroni)} "
               f"over the {trials}")
     sentence = (f"the best strategy ({best}) {'does' if beats else 'does not'} beat buy-and-hold ({title}) "
                 f"after accounting for {counted}: {tested}")
@@ -334,14 +339,6 @@ def _spa(runs: Sequence[_Run], returns: pd.DataFrame, trials: int) -> dict[str, 
         "beats": beats,
         "sentence": sentence,
     }
-
-
-def _p(pvalue: float | None) -> str:
-    if pvalue is None or math.isnan(pvalue):
-        return "n/a"
-    if pvalue < 0.001:
-        return "< 0.001"
-    return f"{pvalue:.3g}" if pvalue < 0.1 else f"{pvalue:.2f}"
 
 
 # ---------------------------------------------------------------- figure and page
@@ -419,7 +416,7 @@ def _html(result: Mapping[str, Any], png: Path) -> str:
                  f'<td class="l">{e(str(run["period"].get("start")))}..{e(str(run["period"].get("end")))}</td>']
         cells += [f"<td>{_cell(k, s.get(k))}</td>" for k in _HEADLINE]
         cells += [f"<td>{run['trades'].get('count')}</td>",
-                  f"<td>{_pct(excess.get('annualised'))} (p {_p(excess.get('p_value'))})</td>"]
+                  f"<td>{_pct(excess.get('annualised'))} (p {format_pvalue(excess.get('p_value'))})</td>"]
         rows.append("<tr>" + "".join(cells) + "</tr>")
     seen = set()
     for run in runs:
@@ -450,14 +447,14 @@ def _html(result: Mapping[str, Any], png: Path) -> str:
         header = "".join(f"<th>{e(n)}</th>" for n in dm["runs"])
         body = "".join(
             f'<tr><th class="l">{e(name)}</th>' + "".join(
-                f"<td>{_num(matrix['stat'][i][j])} (p {_p(matrix['pvalue'][i][j])}, {matrix['days'][i][j]} d)</td>"
+                f"<td>{_num(matrix['stat'][i][j])} (p {format_pvalue(matrix['pvalue'][i][j])}, {matrix['days'][i][j]} d)</td>"
                 if matrix["days"][i][j] is not None else "<td>n/a</td>" for j in range(len(dm["runs"]))) + "</tr>"
             for i, name in enumerate(dm["runs"]))
         dm_html.append(f'<h3>h = {h}</h3><table><tr><th class="l">row vs column</th>{header}</tr>{body}</table>')
     pairs = "".join(f"<li>h={p['horizon']}: {e(p['a'])} vs {e(p['b'])}: {e(p['verdict'])}</li>" for p in dm["pairs"])
     warnings_ = "".join(f'<p class="warn">{e(w)}</p>' for w in result["warnings"])
     image = base64.b64encode(png.read_bytes()).decode("ascii")
-    pvalues = ", ".join(f"{k} {_p(spa.get(f'pvalue_{k}'))}" for k in ("lower", "consistent", "upper"))
+    pvalues = ", ".join(f"{k} {format_pvalue(spa.get(f'pvalue_{k}'))}" for k in ("lower", "consistent", "upper"))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{len(runs)} runs compared</title><style>{_CSS}</style></head>
 <body><h1>{len(runs)} runs compared</h1>
