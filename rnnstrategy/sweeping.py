@@ -36,6 +36,7 @@ import json
 import logging
 import math
 import re
+import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -380,17 +381,18 @@ def _judge(rows: list[dict[str, Any]], out: Path) -> dict[str, Any]:
         "deflated_sharpe": None,
         "spa_pvalue": None,
         "spa_pvalue_best_alone": None,
-        "compare": None,
-        "notes": [],
+        "compare": "compare/compare.html",
     }
-    compare = _compare(out, names, summary["notes"])
-    if compare is not None:
-        summary["compare"] = "compare/compare.html"
-        summary["spa_pvalue"] = _spa_pvalue(compare)
-        alone = (compare.get("spa") or {}).get("pvalue_alone") or {}
-        summary["spa_pvalue_best_alone"] = None if best is None else alone.get(names[best])
+    from rnnstrategy.report.compare import (
+        compare_runs,  # matplotlib: loaded when a sweep is judged
+    )
+
+    compare = compare_runs([out / name for name in names], out / "compare", trials=len(names), names=names)
+    spa = compare["spa"]
+    summary["spa_pvalue"] = spa["pvalue_consistent"]
+    summary["spa_pvalue_best_alone"] = None if best is None else (spa.get("pvalue_alone") or {}).get(names[best])
     if best is not None:
-        summary.update(_deflated(out, names, best, summary["notes"]))
+        summary.update(_deflated(out, names, best))
     return summary
 
 
@@ -398,49 +400,16 @@ def _finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
 
 
-def _std(values: Sequence[float]) -> float | None:
-    if len(values) < 2:
-        return None
-    mean = sum(values) / len(values)
-    return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
-
-
-def _compare(out: Path, names: list[str], notes: list[str]) -> dict[str, Any] | None:
-    try:
-        from rnnstrategy.report.compare import compare_runs
-    except ImportError:
-        note = "no compare page: rnnstrategy.report.compare is not available in this version"
-        log.warning(note)
-        notes.append(note)
-        return None
-    return compare_runs([out / name for name in names], out / "compare", trials=len(names), names=names)
-
-
-def _spa_pvalue(compare: Mapping[str, Any]) -> float | None:
-    """The SPA test's p-value (best strategy against buy-and-hold) in what compare_runs returned:
-    Hansen's consistent p-value."""
-    spa = compare.get("spa")
-    if isinstance(spa, Mapping):
-        for key in ("pvalue_consistent", "p_value", "pvalue"):
-            if spa.get(key) is not None:
-                return float(spa[key])
-    return None
-
-
-def _deflated(out: Path, names: list[str], best: int, notes: list[str]) -> dict[str, Any]:
+def _deflated(out: Path, names: list[str], best: int) -> dict[str, Any]:
     """The deflated Sharpe ratio of the best run for ``len(names)`` tried configurations, and the
     standard deviation of the per-period Sharpe ratios of all of them (what it deflates by)."""
-    try:
-        from rnnstrategy.evaluation.sharpe import deflated_sharpe, sharpe_ratio
-    except ImportError:
-        note = "no deflated Sharpe ratio: rnnstrategy.evaluation.sharpe is not available in this version"
-        log.warning(note)
-        notes.append(note)
-        return {}
     import pandas as pd
+
+    from rnnstrategy.evaluation.sharpe import deflated_sharpe, sharpe_ratio
 
     returns = [pd.read_csv(out / name / "equity.csv", index_col="date", parse_dates=True)["return"].dropna()
                for name in names]
-    spread = _std([s for s in map(sharpe_ratio, returns) if _finite(s)])
+    sharpes = [s for s in map(sharpe_ratio, returns) if _finite(s)]
+    spread = statistics.stdev(sharpes) if len(sharpes) >= 2 else None
     return {"trial_sharpe_std": spread,
             "deflated_sharpe": deflated_sharpe(returns[best], len(names), trial_sharpe_std=spread)}

@@ -67,7 +67,6 @@ def table_lines(summary: dict[str, Any]) -> list[str]:
         lines.append(f"best: {summary['best']} (Sharpe {_ratio(summary['best_sharpe'])} of {summary['trials']} tried); "
                      f"deflated Sharpe {_deflated(summary['deflated_sharpe'])}; SPA p vs buy and hold "
                      f"{_ratio(summary['spa_pvalue'], 3)} (best alone {_ratio(summary.get('spa_pvalue_best_alone'), 3)})")
-    lines += [f"note: {note}" for note in summary.get("notes", [])]
     return lines
 
 
