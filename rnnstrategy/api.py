@@ -289,8 +289,7 @@ def forecast(
     """
     config = config or ForecastConfig()
     _check_device(config.device)  # before any loading or training
-    for name, value in (("start", start), ("end", end)):
-        _check_date(name, value)
+    start, end = _date("start", start), _date("end", end)
     if out is not None:  # refused before the work, not after
         check_kind(out, "forecast")
     if _is_universe(data):
@@ -314,18 +313,6 @@ def _check_device(device: str) -> None:
     from rnnstrategy.forecasting.forecaster import resolve_device
 
     resolve_device(device)
-
-
-def _check_date(name: str, value: object) -> None:
-    """A ``start``/``end`` that is no date fails in one line before any work."""
-    if value is None:
-        return
-    try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        stamp = pd.NaT
-    if stamp is pd.NaT:
-        raise ConfigError(f"{name}={value!r} is not a date; write it like 2020-04-24 (CLI: --{name} 2020-04-24)")
 
 
 def _is_universe(data: object) -> bool:
@@ -475,7 +462,8 @@ def backtest(
     config = RunConfig(
         data=DataSpec(source=_label(data), adjust=adjust, name=name),
         forecast=forecast or ForecastConfig(),
-        backtest=BacktestSpec(strategy=strategy, execution=execution, cash=cash, start=_date(start), end=_date(end),
+        backtest=BacktestSpec(strategy=strategy, execution=execution, cash=cash, start=_date("start", start),
+                              end=_date("end", end),
                               trials=trials,
                               forecasts=None if forecasts is None else _label(forecasts), params=dict(params or {})),
         benchmark=BenchmarkSpec(source=None if benchmark is None else _label(benchmark), title=benchmark_title),
@@ -495,13 +483,17 @@ def _is_frame_label(source: str | None) -> bool:
     return bool(source) and source.startswith("<frame")
 
 
-def _date(value: object) -> str | None:
+def _date(name: str, value: object) -> str | None:
+    """``start``/``end`` as YYYY-MM-DD; one that is no date fails in one line before any work."""
     if value is None:
         return None
     try:
-        return f"{pd.Timestamp(value):%Y-%m-%d}"
-    except ValueError:
-        raise ConfigError(f"date {value!r}: give YYYY-MM-DD, e.g. 2019-01-02") from None
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        stamp = pd.NaT
+    if stamp is pd.NaT:
+        raise ConfigError(f"{name}={value!r} is not a date; write it like 2020-04-24 (CLI: --{name} 2020-04-24)")
+    return f"{stamp:%Y-%m-%d}"
 
 
 class _Timer:
