@@ -26,7 +26,7 @@ from rnnstrategy.data.formats import BarFormat, detect_format, to_canonical
 from rnnstrategy.data.frame import ADJUSTS, validate_bars
 from rnnstrategy.errors import DataError, SymbolError
 
-__all__ = ["load_bars", "read_bars_csv"]
+__all__ = ["load_bars", "read_bars_csv", "read_csv_file"]
 
 log = logging.getLogger(__name__)
 
@@ -53,19 +53,21 @@ def _check_readable(path: Path) -> None:
         raise DataError(f"{path}: permission denied; make the file readable (chmod u+r) or copy it somewhere readable")
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def read_csv_file(path: Path, expected: str, **read_csv: object) -> pd.DataFrame:
+    """``pd.read_csv`` of ``path`` in UTF-8 or, failing that, GB18030; every failure is one
+    :class:`DataError` naming the file, ending with ``expected`` (what the file should be)."""
     for encoding in _ENCODINGS:
         try:
-            return pd.read_csv(path, dtype=_TEXT_COLUMNS, encoding=encoding)
+            return pd.read_csv(path, encoding=encoding, **read_csv)
         except UnicodeDecodeError:
             continue
         except OSError as exc:
             raise DataError(f"{path}: cannot be read ({exc.strerror or exc}); check the path and its "
                             "permissions") from None
         except pd.errors.EmptyDataError:
-            raise DataError(f"{path}: the file is empty; expected a header row and daily bars") from None
+            raise DataError(f"{path}: the file is empty; {expected}") from None
         except pd.errors.ParserError as exc:
-            raise DataError(f"{path}: not a readable CSV file ({exc})") from None
+            raise DataError(f"{path}: not a readable CSV file ({exc}); {expected}") from None
     raise DataError(f"{path}: unknown text encoding; save the file as UTF-8")
 
 
@@ -101,7 +103,7 @@ def _read_bars_csv(
     cannot be read cannot be placed outside the range; it still raises.
     """
     _check_readable(path)
-    raw = _read_csv(path)
+    raw = read_csv_file(path, "expected a header row and daily bars", dtype=_TEXT_COLUMNS)
     if raw.empty:
         raise DataError(f"{path}: no bars (the file has a header but no rows)")
     fmt = detect_format(raw.columns, str(path))

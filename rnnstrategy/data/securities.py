@@ -29,6 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from rnnstrategy.ashare.symbols import is_st_name, symbol_info
+from rnnstrategy.data.loader import read_csv_file
 from rnnstrategy.errors import DataError, SymbolError
 
 __all__ = [
@@ -51,7 +52,6 @@ SECURITIES_FILE = "basic_stock_data.csv"
 _CODE_COLUMNS = ("ts_code", "symbol", "code", "代码")  # in order of preference
 _NAME_COLUMNS = ("name", "名称")
 _BAR_COLUMNS = frozenset({"open", "high", "low", "close", "开盘", "收盘", "最高", "最低"})
-_ENCODINGS = ("utf-8-sig", "gb18030")
 _FIX = "give a tushare stock list CSV with ts_code and name columns (and optionally industry, list_date)"
 
 
@@ -75,16 +75,7 @@ class Security:
 
 
 def _read_table(path: Path, nrows: int | None = None) -> pd.DataFrame:
-    for encoding in _ENCODINGS:
-        try:
-            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding, nrows=nrows)
-        except UnicodeDecodeError:
-            continue
-        except pd.errors.EmptyDataError:
-            raise DataError(f"{path}: the file is empty; {_FIX}") from None
-        except (OSError, pd.errors.ParserError) as exc:
-            raise DataError(f"{path}: not a readable stock list ({exc}); {_FIX}") from None
-    raise DataError(f"{path}: unknown text encoding; save the stock list as UTF-8")
+    return read_csv_file(path, _FIX, dtype=str, keep_default_na=False, nrows=nrows)
 
 
 def _column(columns: pd.Index, choices: tuple[str, ...]) -> str | None:
