@@ -24,7 +24,9 @@ legitimate because each forecast reads bars up to its own date only (the timing 
 Bar by bar (``runonce=False``, also with ``preload=False``, live-like) it never reads a bar
 after the current one: a :class:`~rnnstrategy.forecasting.walkforward.WalkForwardStream` receives each
 bar as it closes, retrains on the same rows as the batch walk-forward and forecasts the bar
-from bars up to it, so the numbers are the same.
+from bars up to it, so the numbers are the same. A bar without a retrain costs one feature
+row and one forward pass of the fold's network, not a pass over the history; a retrain logs
+its start and end at INFO and calls ``progress``.
 """
 
 from __future__ import annotations
@@ -94,6 +96,9 @@ class RNNForecast(bt.Indicator):
             every run of a ``cerebro.optstrategy`` sweep (also across processes).
         start: first forecast date (or row); earlier bars only train.
         execution: ``"next_open"`` (default) or ``"close"``; decides ``expected_return``.
+        progress: called with the :class:`~rnnstrategy.forecasting.walkforward.FoldReport` of each
+            fold once trained or loaded (batch: every fold of the run; bar by bar: each retrain
+            as it happens); ignored with ``forecasts``.
 
     Usage: ``RNNForecast(data, config=ForecastConfig(), store="folds", start="2015-01-01")``.
     """
@@ -105,6 +110,7 @@ class RNNForecast(bt.Indicator):
         ("store", None),
         ("start", None),
         ("execution", "next_open"),
+        ("progress", None),
     )
     plotinfo = (("subplot", False), ("plotname", "RNN forecast"))  # on the price panel; plotmaster set in __init__
     plotlines = (("next_open", {"ls": "--", "_name": "predicted open"}), ("expected_return", {"_plotskip": True}))
@@ -162,7 +168,8 @@ class RNNForecast(bt.Indicator):
             pred = self._lookup(pd.Timestamp(data.datetime.date(0)))
         else:
             if self._stream is None:
-                self._stream = WalkForwardStream(self.config, self.p.start, symbol=_symbol(data), store=self.p.store)
+                self._stream = WalkForwardStream(self.config, self.p.start, symbol=_symbol(data), store=self.p.store,
+                                                 progress=self.p.progress)
             pred = self._stream.update(data.datetime.date(0), data.open[0], data.high[0], data.low[0],
                                        data.close[0], data.volume[0])
         self.lines.next_open[0], self.lines.expected_return[0] = self._values(pred, data.close[0])
@@ -208,5 +215,5 @@ class RNNForecast(bt.Indicator):
             log.warning("%s: %d bars are too few for a forecast (min_train=%d, start=%s); the lines stay NaN",
                         _symbol(self.data), len(bars), self.config.min_train, self.p.start)
             return np.full((len(bars), self.horizon), np.nan)
-        frame = walk_forward(bars, self.config, self.p.start, store=self.p.store)
+        frame = walk_forward(bars, self.config, self.p.start, store=self.p.store, progress=self.p.progress)
         return frame[columns].reindex(bars.index).to_numpy("float64")
