@@ -11,6 +11,7 @@ through these functions::
 
     fc = rs.forecast("SH600519.csv", start="2019-01-02")          # forecasts and their metrics
     universe = rs.forecast("stocks/", out="runs/universe")       # a folder or list: one file per symbol
+    topk = rs.backtest("stocks/", strategy="top_k", k=10, start="2018-01-02", out="runs/topk")  # a universe, traded
 
 Heavy libraries load when a call needs them: PyTorch to train, Backtrader to trade,
 quantstats to draw the tearsheet.
@@ -19,6 +20,7 @@ quantstats to draw the tearsheet.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import sys
 import time
@@ -43,7 +45,8 @@ if TYPE_CHECKING:
     from rnnstrategy.report.run import RunReport
     from rnnstrategy.sweeping import SweepSpec
 
-__all__ = ["DEFAULT_STORE", "BacktestRun", "ForecastRun", "UniverseRun", "backtest", "compare", "forecast", "run", "sweep"]
+__all__ = ["DEFAULT_STORE", "BacktestRun", "ForecastRun", "UniverseBacktestRun", "UniverseRun", "backtest", "compare",
+           "forecast", "run", "sweep"]
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +201,84 @@ class BacktestRun:
         return lines + _verdict_lines(f, "  ")
 
 
+@dataclass(frozen=True)
+class UniverseBacktestRun:
+    """A finished backtest of a universe (e.g. ``top_k``): the same files and attributes as a
+    :class:`BacktestRun`, with the equal-weight universe in the place of buy-and-hold.
+
+    Attributes:
+        config: the run's configuration (what ``manifest.json`` records).
+        metrics: what ``metrics.json`` holds: strategy, benchmark and equal-weight universe
+            (``buy_and_hold``) figures, the excess return over the equal-weight universe with its HAC
+            t-test and verdict, trades (turnover, fills, fees by kind), the universe and its forecasts.
+        trades: one row per fill (date, symbol, side, size, price, value, fees).
+        equity: by date: value, cash, position (stocks held), close (empty), return,
+            benchmark_return, buy_and_hold_return (the equal-weight universe).
+        forecasts: the universe forecast run traded on (its ``summary`` and the folder holding
+            ``forecasts/<symbol>.csv``).
+        manifest: configuration, strategy class, data fingerprints, package versions, timings.
+        report: the :class:`~rnnstrategy.report.run.RunReport` the tearsheet is drawn from.
+        buy_and_hold: the Backtrader run of the equal-weight basket of the same stocks.
+    """
+
+    config: RunConfig
+    metrics: dict[str, Any]
+    trades: pd.DataFrame
+    equity: pd.DataFrame
+    forecasts: UniverseRun
+    manifest: dict[str, Any]
+    report: RunReport = field(repr=False)
+    buy_and_hold: BacktestResult | None = field(default=None, repr=False)
+
+    @property
+    def forecast_files(self) -> list[str]:
+        """The universe's forecast files, relative to a run folder: summaries and ``forecasts/<symbol>.csv``."""
+        return ["summary.csv", "summary.json", *(f"forecasts/{symbol}.csv" for symbol in self.report.symbols)]
+
+    def write(self, out: str | Path) -> list[Path]:
+        """Write every file of the run into ``out`` (see :meth:`BacktestRun.write`), with the universe's
+        forecasts (``summary.csv``, ``summary.json``, ``forecasts/<symbol>.csv``, copied when they were
+        computed elsewhere) in place of ``forecasts.csv``; the manifest records their SHA-256 too."""
+        import shutil
+
+        from rnnstrategy.report.plots import use_agg
+        from rnnstrategy.report.run import write_run
+
+        use_agg()
+        out = Path(out)
+        here = out.resolve() == self.forecasts.out.resolve()
+        if not here or (out / "manifest.json").is_file():  # not the folder it just forecast into: no other kind
+            check_kind(out, "backtest")
+        for name in self.forecast_files:
+            source = self.forecasts.out / name
+            if not here and source.is_file():
+                (out / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, out / name)
+                meta = source.with_suffix(".meta.json")
+                if meta.is_file():
+                    shutil.copyfile(meta, (out / name).with_suffix(".meta.json"))
+        return write_run(out, self.report, metrics=self.metrics, manifest=self.manifest, checked=self.forecast_files)
+
+    def summary(self) -> list[str]:
+        """A few lines for a console: the strategy, the benchmark and the equal-weight universe side by side,
+        trading and fees, and whether the strategy beats the equal-weight universe after costs."""
+        m = self.metrics
+        s, b, u, t, period = m["strategy"], m["benchmark"], m["buy_and_hold"], m["trades"], m["period"]
+        lines = [f"{s['title']} {period['start']}..{period['end']} ({period['days']} days), "
+                 f"{t['count']} fills in {t['symbols_traded']} of {m['universe']['symbols']} stocks",
+                 f"  {'':13} {'strategy':>9} {'benchmark':>9} {'universe':>9}   (universe: {u['title']})"]
+        for label, key, show in (("total return", "total_return", _percent), ("CAGR", "cagr", _percent),
+                                 ("Sharpe", "sharpe", _ratio), ("max drawdown", "max_drawdown", _percent)):
+            lines.append(f"  {label:13} {show(s[key]):>9} {show(b[key]):>9} {show(u[key]):>9}")
+        lines.append(f"  turnover {t['turnover']:.1f}x ({t['annual_turnover']:.1f}x a year), fees "
+                     f"{t['total_fees']:,.0f} CNY (commission {t['commission']:,.0f}, transfer fee "
+                     f"{t['transfer_fee']:,.0f}, stamp duty {t['stamp_duty']:,.0f}), invested {t['invested']:.0%}")
+        excess = m["excess_over_buy_and_hold"]
+        lines.append(f"  excess return over the equal-weight universe {_percent(excess['annualised'])} a year "
+                     f"(HAC t {_ratio(excess['hac_t'])}, {_p_value(excess['p_value'])})")
+        return lines + [f"  {excess['verdict']}"]
+
+
 def _buy_and_hold_lines(m: Mapping[str, Any]) -> list[str]:
     """Buy-and-hold beside the strategy and the strategy's excess return over it, with its HAC
     t-test: one console line (only the test when the benchmark is buy-and-hold itself)."""
@@ -298,7 +379,7 @@ def forecast(
                               "pass out='runs/universe' (CLI: --out DIR)")
         return _forecast_universe(data, config, start, end, Path(out), adjust=adjust, strict=strict, store=store,
                                   threads=threads, executor=executor, workers=workers, retries=retries,
-                                  on_symbol=on_symbol)
+                                  on_symbol=on_symbol, on_fold=on_fold)
     bars = _load(data, adjust, start, config.history_needed(), strict=strict)
     started = time.perf_counter()
     frame = _walk_forward(bars, config, start, end, store=store, threads=threads, on_fold=on_fold)
@@ -329,10 +410,29 @@ def _forecast_universe(data: Any, config: ForecastConfig, start: str | None, end
 
     sources = data if not isinstance(data, (list, tuple)) or len(data) != 1 else data[0]
     on_symbol = options.pop("on_symbol")
+    on_fold = options.pop("on_fold", None)  # pooled runs report their folds
+    manifest = options.pop("manifest", True)  # False: the forecast stage of a universe backtest, which writes its own
     started = time.perf_counter()
-    summary = forecast_universe(sources, config, start, end, out_dir=out, progress=on_symbol, **options)
-    _write_forecast_manifest(out, ["summary.csv", "summary.json"])
+    summary = forecast_universe(sources, config, start, end, out_dir=out, progress=on_symbol, on_fold=on_fold,
+                                **options)
+    figures = _cross_section_figures(out)
+    if manifest:
+        _write_forecast_manifest(out, ["summary.csv", "summary.json", *figures])
     return UniverseRun(summary, out, time.perf_counter() - started)
+
+
+def _cross_section_figures(out: Path) -> list[str]:
+    """Draw the cross-section of a universe run (cumulative rank IC, quintile returns) from the files
+    the forecast stage wrote; return the names of the files behind them."""
+    from rnnstrategy.report.plots import write_cross_section_figures
+
+    daily_path = out / "cross_section_daily.csv"
+    if not daily_path.exists():
+        return []
+    daily = pd.read_csv(daily_path, index_col="date", parse_dates=True)
+    metrics = json.loads((out / "summary.json").read_text(encoding="utf-8")).get("cross_section") or {}
+    paths = write_cross_section_figures(out, daily, metrics) if len(daily) else []
+    return ["cross_section_daily.csv", *(path.name for path in paths)]
 
 
 def _write_forecast_manifest(out: Path, names: Sequence[str]) -> Path:
@@ -396,7 +496,7 @@ def _forecast_metrics(forecasts: pd.DataFrame, bars: pd.DataFrame, config: Forec
 
 
 def backtest(
-    data: Source,
+    data: Source | Sequence[str | Path] | None,
     benchmark: Source | None = None,
     *,
     forecast: ForecastConfig | None = None,
@@ -412,15 +512,33 @@ def backtest(
     adjust: str = "qfq",
     name: str | None = None,
     benchmark_title: str | None = None,
+    k: int | None = _SPEC.k,
+    max_turnover: float | None = _SPEC.max_turnover,
+    exit_rank: int | None = _SPEC.exit_rank,
+    entry_threshold: float | None = _SPEC.entry_threshold,
+    exit_threshold: float | None = _SPEC.exit_threshold,
+    strict: bool = True,
+    out: str | Path | None = None,
     store: str | Path | None = DEFAULT_STORE,
     threads: int | None = None,
+    executor: str = "auto",
+    workers: int | None = None,
     on_fold: Callable[[FoldReport], None] | None = None,
     on_bar: Callable[[int, int], None] | None = None,
-) -> BacktestRun:
+    on_symbol: Callable[[dict[str, Any]], None] | None = None,
+) -> BacktestRun | UniverseBacktestRun:
     """Forecast walk-forward, trade the forecasts under A-share rules, and measure the result.
 
+    A universe (``data`` a folder of CSVs or several paths or symbols, or None with ``forecasts``
+    the folder of a universe run) is traded by ``strategy="top_k"`` in one Backtrader run,
+    against the benchmark and the equal-weight universe, and gives a :class:`UniverseBacktestRun`::
+
+        rs.backtest("stocks/", "sh000300.csv", strategy="top_k", k=10, start="2018-01-02", out="runs/topk")
+        rs.backtest(None, "sh000300.csv", strategy="top_k", forecasts="runs/universe")  # reuse forecasts
+
     Args:
-        data: the traded security: CSV path, symbol (``"600519"``) or canonical bar frame.
+        data: the traded security: CSV path, symbol (``"600519"``) or canonical bar frame; or a
+            universe: a folder of CSVs, or a list of paths or symbols.
         benchmark: an index or stock to compare with (path, symbol or frame); None compares
             with buy-and-hold of the traded stock.
         forecast: the forecaster and its schedule (default :class:`ForecastConfig`).
@@ -433,23 +551,41 @@ def backtest(
             ratio to the metrics, the tearsheet and the summary.
         rules: the A-share broker rules (default :class:`AShareRules`: every rule on).
         start, end: the backtest window = the first and last forecast dates.
-        forecasts: reuse a forecast frame (or its CSV) instead of training.
+        forecasts: reuse a forecast frame (or its CSV) instead of training; for a universe, the
+            folder of a universe run (``summary.csv`` and ``forecasts/<symbol>.csv``).
+        k, max_turnover, exit_rank, entry_threshold, exit_threshold: the strategy's parameters of
+            those names (``top_k``; the thresholds also ``forecast_long``); None: the strategy's default.
+        strict: False drops bars that fail validation (each listed in a warning and the manifest).
+        out: write every file of the run there (a universe's forecasts as they finish; required
+            for a universe that is forecast, not reused).
         adjust: price adjustment of a symbol download.
         name: the security's name in titles (default: looked up in a tushare stock list).
         benchmark_title: the benchmark's name (default: the index name).
         store: the fold store (:data:`DEFAULT_STORE`, a directory, or None for none).
         threads: PyTorch threads; None: every core.
+        executor, workers: how a universe is forecast (see :func:`forecast`).
         on_fold: called after each fold is fitted or loaded (a progress bar).
         on_bar: called with (bars done, bars in total) as the backtest runs.
+        on_symbol: called with each universe summary row as its symbol finishes.
 
     Returns:
-        A :class:`BacktestRun`; ``.write(path)`` writes the report files.
+        A :class:`BacktestRun` (a :class:`UniverseBacktestRun` for a universe); ``.write(path)`` writes
+        the report files.
     """
+    if data is None:
+        if forecasts is None or isinstance(forecasts, pd.DataFrame) or not Path(forecasts).is_dir():
+            raise ConfigError("no data: give the stock (a CSV path or symbol), a universe (a folder or a list), or "
+                              "forecasts= the folder of a universe run")
+        data = str(forecasts)
+    if isinstance(data, (list, tuple)):
+        data = tuple(str(source) for source in data)
     reused = forecasts
-    if isinstance(forecasts, (str, Path)):
+    if isinstance(forecasts, (str, Path)) and not Path(forecasts).is_dir():
         from rnnstrategy.forecasting.frames import read_forecasts
 
         reused = read_forecasts(forecasts)  # read once; the configuration records its path
+    if isinstance(reused, (str, Path)):  # the folder of a universe run
+        reused = None
     if forecast is None and reused is not None and reused.attrs.get("config"):
         forecast = ForecastConfig.from_dict(reused.attrs["config"])  # the configuration that made them
     frames = {}
@@ -459,17 +595,28 @@ def backtest(
         frames["benchmark"] = benchmark
     if reused is not None:
         frames["forecasts"] = reused
+    if forecast is None and isinstance(forecasts, (str, Path)) and Path(forecasts).is_dir():
+        forecast = _universe_forecast_config(Path(forecasts))  # the configuration that made them
     config = RunConfig(
-        data=DataSpec(source=_label(data), adjust=adjust, name=name),
+        data=DataSpec(source=data if isinstance(data, tuple) else _label(data), adjust=adjust, name=name,
+                      strict=strict),
         forecast=forecast or ForecastConfig(),
         backtest=BacktestSpec(strategy=strategy, execution=execution, cash=cash, start=_date("start", start),
                               end=_date("end", end),
                               trials=trials,
-                              forecasts=None if forecasts is None else _label(forecasts), params=dict(params or {})),
+                              forecasts=None if forecasts is None else _label(forecasts), params=dict(params or {}),
+                              k=k, max_turnover=max_turnover, exit_rank=exit_rank, entry_threshold=entry_threshold,
+                              exit_threshold=exit_threshold),
         benchmark=BenchmarkSpec(source=None if benchmark is None else _label(benchmark), title=benchmark_title),
         rules=rules or AShareRules(),
     )
-    return run(config, store=store, threads=threads, on_fold=on_fold, on_bar=on_bar, **frames)
+    if out is not None:
+        check_kind(out, "backtest")  # before the work, not after
+    result = run(config, store=store, threads=threads, on_fold=on_fold, on_bar=on_bar, out=out, executor=executor,
+                 workers=workers, on_symbol=on_symbol, **frames)
+    if out is not None:
+        result.write(out)
+    return result
 
 
 def _label(source: Source) -> str:
@@ -524,7 +671,11 @@ def run(
     config_file: str | Path | None = None,
     recorded: Mapping[str, Any] | None = None,
     allow_changed_data: bool = False,
-) -> BacktestRun:
+    out: str | Path | None = None,
+    executor: str = "auto",
+    workers: int | None = None,
+    on_symbol: Callable[[dict[str, Any]], None] | None = None,
+) -> BacktestRun | UniverseBacktestRun:
     """Run a :class:`~rnnstrategy.config.RunConfig` (what :func:`backtest`, ``rnnstrategy backtest``
     and ``rnnstrategy run FILE`` all do). ``bars``, ``benchmark`` and ``forecasts`` are
     frames given in place of the configuration's sources; ``config_file`` is recorded in
@@ -533,24 +684,36 @@ def run(
     ``recorded`` is the manifest of the run being replayed: the fingerprints of the data and the
     benchmark it recorded must match the data loaded now, else a :class:`DataError` is raised;
     with ``allow_changed_data`` the run goes on, logs a warning and lists the changes in the new
-    manifest's ``"data_changed"``."""
+    manifest's ``"data_changed"``.
+
+    A universe (``config.data.source`` a folder or several sources, or ``backtest.forecasts`` the folder
+    of a universe run) is traded by a strategy that ranks stocks (``top_k``) and gives a
+    :class:`UniverseBacktestRun`; its forecasts are computed into ``out`` (required then) on
+    ``executor`` with ``workers``, ``on_symbol`` called as each symbol finishes, or read from
+    ``backtest.forecasts``."""
     from rnnstrategy.backtrader.buy_and_hold import run_buy_and_hold
     from rnnstrategy.backtrader.results import load_strategy, run_backtest
     from rnnstrategy.evaluation import forecast_metrics
     from rnnstrategy.report.benchmark import benchmark_returns
     from rnnstrategy.report.run import RunReport, run_metrics
 
-    timer = _Timer()
     spec = config.backtest
+    universe = bars is None and _is_universe_config(config)
+    strategy = load_strategy(spec.strategy)  # a typo fails now, not after training
+    _check_strategy_fits(strategy, config, universe)
+    if universe:
+        return _run_universe(config, strategy, benchmark=benchmark, store=store, threads=threads, on_bar=on_bar,
+                             config_file=config_file, out=out, executor=executor, workers=workers,
+                             on_symbol=on_symbol)
+    timer = _Timer()
     with timer.stage("load"):
-        strategy = load_strategy(spec.strategy)  # a typo fails now, not after training
         reused = forecasts if forecasts is not None else _read_reused(spec)
         if reused is None:
             _check_device(config.forecast.device)  # before any training
         window_start = spec.start if reused is None else max(reused.index[0], pd.Timestamp(spec.start or 0))
         history = config.forecast.history_needed() if reused is None else 1
         if bars is None:
-            bars = _load(config.data.source, config.data.adjust, window_start, history)
+            bars = _load(config.data.source, config.data.adjust, window_start, history, strict=config.data.strict)
         symbol = str(bars.attrs.get("symbol", ""))
         if benchmark is None and config.benchmark.source:
             benchmark = load_bars(config.benchmark.source)
@@ -570,8 +733,8 @@ def run(
             frame = _walk_forward(bars, config.forecast, spec.start, spec.end, store=store, threads=threads,
                                   on_fold=on_fold)
     with timer.stage("backtest"):
-        result = run_backtest(bars, frame, strategy, cash=spec.cash, execution=spec.execution, params=spec.params,
-                              rules=config.rules, progress=on_bar)
+        result = run_backtest(bars, frame, strategy, cash=spec.cash, execution=spec.execution,
+                              params=spec.strategy_params(), rules=config.rules, progress=on_bar)
         # beside it: buy-and-hold of the same stock, dates, cash, fees and lots, bought at the first open
         dates = result.equity.index
         held = run_buy_and_hold(bars, dates[0], dates[-1], cash=spec.cash, rules=config.rules)
@@ -591,6 +754,8 @@ def run(
         )
         metrics = run_metrics(report, forecast_metrics(frame, bars))
     manifest = _manifest(config, config_file, strategy, bars, benchmark, frame, timer.seconds)
+    if bars.attrs.get("dropped"):
+        manifest["dropped"] = {symbol: _jsonable_dropped(bars.attrs["dropped"])}
     if changed:
         manifest["data_changed"] = changed
     return BacktestRun(config=config, metrics=metrics, trades=result.trades, equity=report.equity, forecasts=frame,
@@ -726,3 +891,219 @@ def _manifest(config: RunConfig, config_file: str | Path | None, strategy: type,
         "timings": dict(timings),
     }
 
+
+
+# ---------------------------------------------------------------- universes
+
+
+def _is_universe_config(config: RunConfig) -> bool:
+    """Whether ``config`` trades a universe: several sources or a folder, or the forecasts of a universe run."""
+    forecasts = config.backtest.forecasts
+    if forecasts and not _is_frame_label(forecasts) and Path(forecasts).is_dir():
+        return True
+    return not _is_frame_label(str(config.data.source)) and _is_universe(config.data.source)
+
+
+def _check_strategy_fits(strategy: type, config: RunConfig, universe: bool) -> None:
+    """A strategy that ranks a universe refuses one stock, and one that trades one stock refuses a universe."""
+    name = config.backtest.strategy
+    ranks = bool(getattr(strategy, "ranks_universe", False))
+    if ranks and not universe:
+        raise ConfigError(f"strategy {name} ranks a universe, but {config.data.source} is one stock: give a folder "
+                          "of CSVs or several paths or symbols (e.g. ../shared/data/stocks_tushare_qfq), or "
+                          "--forecasts the folder of `rnnstrategy forecast FOLDER`; for one stock use --strategy "
+                          "forecast_long")
+    if universe and not ranks:
+        source = config.data.source if not isinstance(config.data.source, tuple) else \
+            f"{len(config.data.source)} sources"
+        raise ConfigError(f"strategy {name} trades one stock, but {source} is a universe: trade it with --strategy "
+                          "top_k (or a strategy with ranks_universe = True), or give one CSV path or symbol")
+
+
+def _universe_forecast_config(folder: Path) -> ForecastConfig | None:
+    """The forecaster configuration a universe run in ``folder`` recorded in its ``summary.json``."""
+    try:
+        recorded = json.loads((folder / "summary.json").read_text(encoding="utf-8")).get("config")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return ForecastConfig.from_dict(recorded) if isinstance(recorded, Mapping) else None
+
+
+def _universe_forecasts(config: RunConfig, *, store: str | Path | None, threads: int | None, out: str | Path | None,
+                        executor: str, workers: int | None,
+                        on_symbol: Callable[[dict[str, Any]], None] | None) -> UniverseRun:
+    """The universe run to trade: read from ``backtest.forecasts``, or forecast now into ``out``."""
+    spec = config.backtest
+    if spec.forecasts:
+        folder = Path(spec.forecasts)
+        if not (folder / "summary.csv").is_file():
+            raise ConfigError(f"--forecasts {folder}: no summary.csv there; give the --out folder of `rnnstrategy "
+                              "forecast FOLDER` (or of an earlier universe backtest)")
+        return UniverseRun(pd.read_csv(folder / "summary.csv", dtype={"symbol": str}), folder, 0.0)
+    if out is None:
+        raise ConfigError("a universe backtest writes each symbol's forecasts as it finishes: pass out='runs/topk' "
+                          "(CLI: --out DIR), or forecasts= the folder of a universe run")
+    _check_device(config.forecast.device)
+    return _forecast_universe(config.data.source, config.forecast, spec.start, spec.end, Path(out),
+                              adjust=config.data.adjust, strict=config.data.strict, store=store, threads=threads,
+                              executor=executor, workers=workers, retries=1, on_symbol=on_symbol, manifest=False)
+
+
+def _universe_inputs(config: RunConfig, universe: UniverseRun) -> tuple[list[pd.DataFrame], dict[str, pd.DataFrame]]:
+    """The bars (from each symbol's first forecast date) and forecasts of every symbol forecast in ``universe``,
+    within the backtest window."""
+    from rnnstrategy.forecasting.frames import read_forecasts
+
+    spec = config.backtest
+    ok = universe.summary[universe.summary["status"] == "ok"]
+    frames, forecasts = [], {}
+    for row in ok.itertuples():
+        frame = read_forecasts(universe.out / "forecasts" / f"{row.symbol}.csv")
+        window = frame.loc[spec.start:spec.end]
+        if window.empty:
+            log.warning("%s: no forecasts between %s and %s; left out", row.symbol, spec.start, spec.end)
+            continue
+        window.attrs = frame.attrs
+        bars = load_bars(row.source, start=window.index[0], history=1, adjust=config.data.adjust,
+                         strict=config.data.strict)
+        bars.attrs["symbol"] = str(row.symbol)  # the feed's name: as in the summary and forecasts/
+        frames.append(bars)
+        forecasts[str(row.symbol)] = window
+    if len(frames) < 2:
+        raise DataError(f"{universe.out / 'summary.csv'}: {len(frames)} symbol(s) with forecasts between "
+                        f"{spec.start} and {spec.end}; a universe needs at least 2 (see the summary's status and "
+                        "message)")
+    return frames, forecasts
+
+
+def _universe_titles(config: RunConfig, strategy: type, params: Mapping[str, Any], symbols: int,
+                     bench_symbol: str, cell: str) -> Any:
+    from rnnstrategy.report.names import Titles, benchmark_title, find_names_file
+
+    security = f"{symbols} A-shares, equal weight"
+    if config.benchmark.title:
+        bench_title = config.benchmark.title
+    elif config.benchmark.source:
+        sources = config.data.source
+        near = None if isinstance(sources, tuple) or sources.startswith("<") else sources
+        bench_title = benchmark_title(bench_symbol, config.data.names or find_names_file(near))
+    else:
+        bench_title = f"Buy and hold {security}"
+    k = params.get("k", dict(strategy.params._getitems()).get("k"))
+    name = f"Top {k}" if k is not None and config.backtest.strategy == "top_k" else config.backtest.strategy
+    return Titles(strategy=f"{name} of {symbols} by {cell.upper()} forecast", benchmark=bench_title, security=security)
+
+
+def _run_universe(config: RunConfig, strategy: type, *, benchmark: pd.DataFrame | None, store: str | Path | None,
+                  threads: int | None, on_bar: Callable[[int, int], None] | None, config_file: str | Path | None,
+                  out: str | Path | None, executor: str, workers: int | None,
+                  on_symbol: Callable[[dict[str, Any]], None] | None) -> UniverseBacktestRun:
+    """Forecast (or read) a universe, trade it with ``strategy`` in one Cerebro, and measure it against the
+    benchmark and the equal-weight universe (see :func:`run`)."""
+    from rnnstrategy.backtrader.buy_and_hold import run_buy_and_hold
+    from rnnstrategy.backtrader.results import run_universe_backtest
+    from rnnstrategy.report.benchmark import benchmark_returns
+    from rnnstrategy.report.manifest import data_record
+    from rnnstrategy.report.run import (
+        RunReport,
+        excess_verdict,
+        run_metrics,
+        stocks_held,
+    )
+
+    timer = _Timer()
+    spec = config.backtest
+    params = spec.strategy_params()
+    with timer.stage("load"):
+        if benchmark is None and config.benchmark.source:
+            benchmark = load_bars(config.benchmark.source)
+    with timer.stage("forecast"):
+        universe = _universe_forecasts(config, store=store, threads=threads, out=out, executor=executor,
+                                       workers=workers, on_symbol=on_symbol)
+    with timer.stage("load"):
+        frames, forecasts = _universe_inputs(config, universe)
+        first = min(frame.index[0] for frame in forecasts.values())
+        last = max(frame.index[-1] for frame in forecasts.values())
+        if benchmark is not None:
+            _check_benchmark_covers(benchmark, first, last)
+    with timer.stage("backtest"):
+        result = run_universe_backtest(frames, forecasts, strategy, cash=spec.cash, execution=spec.execution,
+                                       params=params, rules=config.rules, progress=on_bar)
+        dates = result.equity.index
+        # beside it: the equal-weight basket of the same stocks, bought at their first open and held
+        held = run_buy_and_hold([frame.loc[forecasts[str(frame.attrs["symbol"])].index[0]:] for frame in frames],
+                                dates[0], dates[-1], cash=spec.cash, rules=config.rules)
+        held_returns = held.returns.reindex(dates)
+    with timer.stage("metrics"):
+        symbols = tuple(forecasts)
+        cell = str(getattr(_universe_forecast_config(universe.out) or config.forecast, "cell", config.forecast.cell))
+        titles = _universe_titles(config, strategy, params, len(symbols),
+                                  "" if benchmark is None else str(benchmark.attrs.get("symbol", "")), cell)
+        equity = result.equity.assign(
+            position=stocks_held(result.trades, dates), close=float("nan"), **{
+                "return": result.returns,
+                "benchmark_return": held_returns if benchmark is None else benchmark_returns(benchmark, dates),
+                "buy_and_hold_return": held_returns})
+        shown = {"Strategy": spec.strategy, "Stocks": len(symbols), **params}
+        report = RunReport(equity=equity, trades=result.trades, forecasts=pd.DataFrame(), titles=titles,
+                           parameters=shown, trials=spec.trials, symbols=symbols)
+        ok = universe.summary[universe.summary["status"] == "ok"]
+        metrics = run_metrics(report, {
+            "symbols": int(len(ok)),
+            "median_rmse_ratio": _median(ok.get("rmse_ratio")),
+            "median_direction_hit_rate": _median(ok.get("direction_hit_rate")),
+        })
+        metrics["trades"] |= {"symbols_traded": int(result.trades["symbol"].nunique()),
+                              "invested": float((1 - equity["cash"] / equity["value"]).mean())}
+        metrics["excess_over_buy_and_hold"]["verdict"] = excess_verdict(metrics["excess_over_buy_and_hold"],
+                                                                       "the equal-weight universe")
+        metrics["universe"] = {
+            "symbols": len(symbols), "traded": sorted(result.trades["symbol"].unique().tolist()),
+            "forecasts": str(universe.out), "left_out": {
+                str(row.symbol): f"{row.status}: {row.message}" for row in
+                universe.summary[universe.summary["status"] != "ok"].itertuples()}}
+        metrics["parameters"] = dict(params)
+    manifest = {
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": sys.argv,
+        "cwd": str(Path.cwd()),
+        "config_file": str(config_file) if config_file else None,
+        "config_file_text": Path(config_file).read_text(encoding="utf-8") if config_file else None,
+        "config": config.to_dict(),
+        "strategy": f"{strategy.__module__}.{strategy.__qualname__}",
+        "data": {"universe": [data_record(frame) for frame in frames]},
+        "benchmark": data_record(benchmark) if benchmark is not None else "buy and hold of the equal-weight universe",
+        "forecasts": {"source": spec.forecasts or "walk_forward", "folder": str(universe.out),
+                      "symbols": list(symbols), "config": (_universe_forecast_config(universe.out) or
+                                                            config.forecast).to_dict()},
+        "packages": _package_versions(),
+        "timings": dict(timer.seconds),
+    }
+    dropped = {str(f.attrs["symbol"]): _jsonable_dropped(f.attrs["dropped"]) for f in frames if f.attrs.get("dropped")}
+    if dropped:
+        manifest["dropped"] = dropped
+    return UniverseBacktestRun(config=config, metrics=metrics, trades=result.trades, equity=equity,
+                               forecasts=universe, manifest=manifest, report=report, buy_and_hold=held)
+
+
+def _median(column: pd.Series | None) -> float | None:
+    if column is None:
+        return None
+    values = pd.to_numeric(column, errors="coerce").dropna()
+    return float(values.median()) if len(values) else None
+
+
+def _package_versions() -> dict[str, str | None]:
+    from rnnstrategy.report.manifest import package_versions
+
+    return package_versions()
+
+
+def _jsonable_dropped(dropped: Any) -> Any:
+    """The bars a lenient load dropped (a :class:`~rnnstrategy.data.frame.BadRows`), as the manifest records
+    them: the reason and the dates of each."""
+    reasons = getattr(dropped, "reasons", None)
+    if not isinstance(reasons, Mapping):
+        return str(dropped)
+    return {"rows": int(dropped.count), "reasons": {
+        str(reason): [f"{pd.Timestamp(d):%Y-%m-%d}" for d in dates] for reason, dates in reasons.items()}}

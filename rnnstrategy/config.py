@@ -68,13 +68,23 @@ def setting(default: object = dataclasses.MISSING, help: str = "", **metadata: o
 class DataSpec:
     """The traded security."""
 
-    source: str = setting(help="CSV path or 6-digit symbol (akshare, cached) of the traded stock",
-                          positional="DATA", nargs="?")
+    source: str | tuple[str, ...] = setting(
+        help="CSV path or 6-digit symbol (akshare, cached) of the traded stock; a folder of CSVs or several paths "
+             "or symbols for a universe (traded with --strategy top_k)", positional="DATA", nargs="*")
     adjust: Literal["", "qfq", "hfq"] = setting("qfq", "price adjustment of a symbol download "
                                                         "('' raw, qfq forward, hfq backward)")
     name: str | None = setting(None, "the stock's name in titles (default: looked up in --names)")
     names: str | None = setting(None, "stock list with ts_code and name columns (tushare stock_basic); default: "
                                       "$RNNSTRATEGY_NAMES, else a basic_stock_data.csv in DATA's folder or one below")
+    strict: bool = setting(True, "fail on a bar that fails validation (default); --lenient drops such bars "
+                                 "instead, each listed in a warning and in manifest.json", flag="--strict",
+                           negative="--lenient")
+
+    def __post_init__(self) -> None:
+        if isinstance(self.source, list):  # a TOML list of paths or symbols: a universe
+            object.__setattr__(self, "source", tuple(self.source))
+        if isinstance(self.source, tuple) and len(self.source) == 1:
+            object.__setattr__(self, "source", self.source[0])
 
 
 @dataclass(frozen=True)
@@ -109,6 +119,27 @@ class BacktestSpec:
     params: dict[str, Any] = setting({}, "a strategy parameter, KEY=VALUE (repeat for several), e.g. "
                                          "entry_threshold=0.002", flag="--param")
     trials: int = setting(1, "configurations tried before choosing this one; > 1 deflates the Sharpe ratio")
+    k: int | None = setting(None, "top_k: stocks to hold at most (default: the strategy's, 5)")
+    max_turnover: float | None = setting(None, "top_k: one-way turnover allowed per day, a fraction of the portfolio "
+                                               "value (default: the strategy's, 0.5)")
+    exit_rank: int | None = setting(None, "top_k: sell a holding ranked worse than this (default: 2 k)")
+    entry_threshold: float | None = setting(None, "expected return needed to buy (top_k, forecast_long, overnight_gap; "
+                                                  "default: the round-trip cost of the order)")
+    exit_threshold: float | None = setting(None, "sell a holding whose expected return falls below this (top_k, "
+                                                 "forecast_long; default: the strategy's, 0)")
+
+    def strategy_params(self) -> dict[str, Any]:
+        """The strategy's parameters: the named settings given (``k``, ``max_turnover``, ...) and ``params``.
+
+        Raises:
+            ConfigError: when a setting is given twice with different values.
+        """
+        named = {name: getattr(self, name) for name in STRATEGY_SETTINGS if getattr(self, name) is not None}
+        for name, value in named.items():
+            if name in self.params and self.params[name] != value:
+                raise ConfigError(f"{name} is given twice: {name}={value!r} and params {name}={self.params[name]!r}; "
+                                  f"keep one (CLI: --{name.replace('_', '-')} or --param {name}=...)")
+        return {**self.params, **named}
 
     def __post_init__(self) -> None:
         if not self.cash > 0 or self.cash == float("inf"):
@@ -123,6 +154,10 @@ class BacktestSpec:
                     dt.date.fromisoformat(str(value)[:10])
                 except ValueError:
                     raise ConfigError(f"{name}={value!r}: give a date as YYYY-MM-DD, e.g. 2019-01-02") from None
+
+
+STRATEGY_SETTINGS = ("k", "max_turnover", "exit_rank", "entry_threshold", "exit_threshold")
+"""Strategy parameters that are settings of :class:`BacktestSpec` (``--k 10``), besides ``params``."""
 
 
 @dataclass(frozen=True)
@@ -171,7 +206,7 @@ TABLES: dict[str, type] = {"data": DataSpec, "benchmark": BenchmarkSpec, "foreca
 """The tables of a run definition and the dataclass each maps onto."""
 
 _PATH_KEYS = {"data": ("source", "names"), "benchmark": ("source",), "backtest": ("forecasts",),
-              "rules": ("securities_file",)}
+              "forecast": ("market",), "rules": ("securities_file",)}
 
 
 def _resolve_paths(table_name: str, table: Mapping[str, Any], base: str | Path | None) -> dict[str, Any]:
@@ -180,9 +215,15 @@ def _resolve_paths(table_name: str, table: Mapping[str, Any], base: str | Path |
         return values
     for key in _PATH_KEYS.get(table_name, ()):
         value = values.get(key)
-        if isinstance(value, str) and value and (Path(base) / value).exists():
-            values[key] = str((Path(base) / value).resolve())
+        if isinstance(value, (list, tuple)):  # a universe: several paths or symbols
+            values[key] = [_resolve_path(v, base) if isinstance(v, str) else v for v in value]
+        elif isinstance(value, str):
+            values[key] = _resolve_path(value, base)
     return values
+
+
+def _resolve_path(value: str, base: str | Path) -> str:
+    return str((Path(base) / value).resolve()) if value and (Path(base) / value).exists() else value
 
 
 def _matches(value: Any, hint: Any) -> bool:

@@ -8,8 +8,9 @@ Usage::
     use_ashare_rules(cerebro)
     cerebro.addstrategy(TopK, forecasts={"600519.SH": forecasts_600519, ...}, k=10, max_turnover=0.3)
 
-``backtests/universe_topk.py`` runs it on the forecasts of a universe run
-(``rnnstrategy forecast FOLDER --out DIR``) against CSI 300.
+``rnnstrategy backtest FOLDER --strategy top_k --k 10 --out DIR`` (or ``rs.backtest(folder,
+strategy="top_k", k=10)``) forecasts a universe and trades it with this strategy against the
+benchmark and the equal-weight universe.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ class TopK(ForecastStrategy):
         entry_threshold: expected return needed to buy (None = round-trip cost).
         exit_threshold: sell a holding whose expected return falls below this.
     """
+
+    ranks_universe = True
 
     params = (
         ("k", 5),

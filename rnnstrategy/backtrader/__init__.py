@@ -21,6 +21,7 @@ _EXPORTS = {
     "collect_results": "rnnstrategy.backtrader.results",
     "load_strategy": "rnnstrategy.backtrader.results",
     "run_backtest": "rnnstrategy.backtrader.results",
+    "run_universe_backtest": "rnnstrategy.backtrader.results",
     "run_buy_and_hold": "rnnstrategy.backtrader.buy_and_hold",
     "to_feed": "rnnstrategy.backtrader.feed",
     "use_ashare_rules": "rnnstrategy.backtrader.rules",

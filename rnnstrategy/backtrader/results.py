@@ -22,7 +22,7 @@ import importlib
 import os
 import pkgutil
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +45,7 @@ __all__ = [
     "collect_results",
     "load_strategy",
     "run_backtest",
+    "run_universe_backtest",
     "strategy_names",
 ]
 
@@ -260,11 +261,61 @@ def run_backtest(
     if window.empty:
         raise ConfigError(f"the forecasts ({forecasts.index[0]:%Y-%m-%d}..{forecasts.index[-1]:%Y-%m-%d}) "
                           f"cover no bar of {bars.attrs.get('symbol', 'the bars')}")
+    return _run_cerebro([window], forecasts, strategy, cash, execution, params, progress, rules)
+
+
+def run_universe_backtest(
+    bars: Sequence[pd.DataFrame],
+    forecasts: Mapping[str, pd.DataFrame],
+    strategy: type[ForecastStrategy],
+    *,
+    cash: float = 1_000_000.0,
+    execution: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    rules: AShareRules | None = None,
+) -> BacktestResult:
+    """Trade the forecasts of a universe with ``strategy`` (e.g. ``top_k``) in one Cerebro, one feed per stock.
+
+    Args:
+        bars: canonical bars of each stock (``attrs["symbol"]`` names its feed); each feed covers its
+            own first to last forecast date.
+        forecasts: the forecast frame of each symbol.
+        strategy, cash, execution, params, progress, rules: as for :func:`run_backtest`.
+
+    Returns:
+        A :class:`BacktestResult` whose trades carry each fill's symbol; ``equity``'s ``position`` and
+        ``close`` are those of the first feed (see :class:`EquityCurve`).
+
+    Raises:
+        ConfigError: for a stock without forecasts, or one whose forecasts cover none of its bars.
+    """
+    windows = []
+    for frame in bars:
+        symbol = str(frame.attrs.get("symbol", ""))
+        if symbol not in forecasts:
+            raise ConfigError(f"{symbol or 'a stock'} has bars but no forecasts; give forecasts for every stock "
+                              f"(have {', '.join(sorted(forecasts))})")
+        dates = forecasts[symbol].index
+        window = frame.loc[dates[0]:dates[-1]]
+        if window.empty:
+            raise ConfigError(f"the forecasts of {symbol} ({dates[0]:%Y-%m-%d}..{dates[-1]:%Y-%m-%d}) cover none "
+                              "of its bars")
+        windows.append(window)
+    return _run_cerebro(windows, dict(forecasts), strategy, cash, execution, params, progress, rules)
+
+
+def _run_cerebro(windows: Sequence[pd.DataFrame], forecasts: pd.DataFrame | Mapping[str, pd.DataFrame],
+                 strategy: type[ForecastStrategy], cash: float, execution: str | None,
+                 params: Mapping[str, Any] | None, progress: Callable[[int, int], None] | None,
+                 rules: AShareRules | None) -> BacktestResult:
+    """One Cerebro with a feed per bar window, the A-share rules and the result analyzers; run it."""
     trades_at_open = strategy.next_open is not bt.Strategy.next_open
     cerebro = bt.Cerebro(stdstats=False, cheat_on_open=trades_at_open)
     cerebro.broker.setcash(cash)
-    feed = to_feed(window)
-    cerebro.adddata(feed, name=feed._name)
+    for window in windows:
+        feed = to_feed(window)
+        cerebro.adddata(feed, name=feed._name)
     use_ashare_rules(cerebro, rules)
     run_params = {"forecasts": forecasts} | ({"execution": execution} if execution else {})
     cerebro.addstrategy(strategy, **run_params, **_strategy_params(strategy, params or {}))

@@ -62,6 +62,10 @@ class ForecastStrategy(bt.Strategy):
     Subclasses that override ``notify_order`` must call ``super().notify_order(order)``.
     """
 
+    ranks_universe = False
+    """Whether the strategy ranks several feeds against each other (``top_k``): it then trades a universe
+    (``rnnstrategy backtest FOLDER``) and refuses a single stock; the others trade one stock."""
+
     params = (
         ("config", None),
         ("forecasts", None),

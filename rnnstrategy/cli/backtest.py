@@ -18,8 +18,10 @@ from rnnstrategy import datasets
 from rnnstrategy.ashare.rules import AShareRules
 from rnnstrategy.cli.forecast import (
     add_forecaster_options,
+    add_universe_options,
     compute_options,
     fold_progress,
+    symbol_progress,
 )
 from rnnstrategy.cli.options import (
     HelpFormatter,
@@ -54,8 +56,12 @@ def _example_source(args: argparse.Namespace) -> dict[str, str]:
             raise ConfigError(f"give DATA ({given}) or --example, not both")
         return {"source": str(datasets.path("moutai")), "name": values["name"] or datasets.MOUTAI_NAME}
     if given is None:
-        raise ConfigError("no data: give DATA (a CSV path or a symbol such as 600519), or --example for the "
-                          "bundled Moutai sample")
+        reused = values_from_args(BacktestSpec, args)["forecasts"]
+        if reused and Path(reused).is_dir():  # the folder of a universe run names its sources
+            return {"source": reused}
+        raise ConfigError("no data: give DATA (a CSV path or a symbol such as 600519; a folder of CSVs or several "
+                          "for a universe), --forecasts the folder of a universe run, or --example for the bundled "
+                          "Moutai sample")
     return {}
 
 
@@ -66,7 +72,10 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Retrain the forecaster walk-forward on DATA (or reuse --forecasts), trade the forecasts with "
                     "a Backtrader strategy under A-share broker rules, and write DIR/report.html (quantstats "
                     "tearsheet vs the benchmark), PNG diagnostics, metrics.json, trades.csv, equity.csv, "
-                    "forecasts.csv and manifest.json.",
+                    "forecasts.csv and manifest.json. A universe (DATA a folder of CSVs, or several paths or "
+                    "symbols; or --forecasts the folder of `rnnstrategy forecast FOLDER`) is traded with --strategy "
+                    "top_k in one run against the benchmark and the equal-weight universe; its forecasts are "
+                    "DIR/forecasts/<symbol>.csv with DIR/summary.csv and DIR/summary.json.",
         formatter_class=HelpFormatter,
     )
     add_options(parser, DataSpec)
@@ -78,6 +87,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_options(parser.add_argument_group("benchmark (BenchmarkSpec)"), BenchmarkSpec)
     add_options(parser.add_argument_group("A-share broker rules (AShareRules)"), AShareRules)
     add_forecaster_options(parser)
+    add_universe_options(parser)
     parser.set_defaults(func=_backtest)
 
 
@@ -107,8 +117,10 @@ def execute(config: RunConfig, out: Path, args: argparse.Namespace, *, config_fi
             bars.total = total
             bars.update(done - bars.n)
 
+        universe = {"out": out, "executor": getattr(args, "executor", "auto"), "workers": getattr(args, "workers", None),
+                    "on_symbol": symbol_progress(folds)}
         result = run(config, on_fold=fold_progress(folds), on_bar=on_bar, config_file=config_file,
-                     recorded=recorded, allow_changed_data=allow_changed, **compute_options(args))
+                     recorded=recorded, allow_changed_data=allow_changed, **universe, **compute_options(args))
     for change in result.manifest.get("data_changed", []):
         print(f"note: {change}; re-ran on the data as it is now (--allow-changed-data)")
     written = result.write(out)

@@ -18,7 +18,8 @@ from rnnstrategy.cli.options import HelpFormatter, add_options, build, check_out
 from rnnstrategy.errors import ConfigError
 from rnnstrategy.forecasting.config import ForecastConfig
 
-__all__ = ["add_compute_options", "add_forecaster_options", "compute_options", "fold_progress", "register"]
+__all__ = ["add_compute_options", "add_forecaster_options", "add_universe_options", "compute_options", "fold_progress",
+           "register", "symbol_progress"]
 
 EXECUTORS = ("inprocess", "process", "ray")  # rnnstrategy.forecasting.executors.EXECUTORS, without importing torch
 
@@ -78,12 +79,28 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--lenient", action="store_true",
                         help="drop rows that fail validation (with a warning) instead of failing")
     add_forecaster_options(parser)
+    add_universe_options(parser)
+    parser.set_defaults(func=_forecast)
+
+
+def add_universe_options(parser: argparse.ArgumentParser) -> None:
+    """How a universe is forecast: executor, workers, retries (not part of the research definition)."""
     universe = parser.add_argument_group("universe runs (several sources or a folder)")
     universe.add_argument("--executor", choices=["auto", *EXECUTORS], default="auto",
                           help="auto: a local process pool; ray: the cluster RAY_ADDRESS names, else a local one")
     universe.add_argument("--workers", type=int, default=None, help="parallel workers (default: one per core)")
     universe.add_argument("--retries", type=int, default=1, help="extra attempts for a symbol whose worker crashed")
-    parser.set_defaults(func=_forecast)
+
+
+def symbol_progress(bar: tqdm) -> Any:
+    """An ``on_symbol`` callback that advances ``bar`` as each symbol of a universe finishes."""
+
+    def on_symbol(row: dict[str, object]) -> None:
+        bar.unit = "symbol"
+        bar.set_postfix(symbol=row["symbol"], status=row["status"], refresh=False)
+        bar.update()
+
+    return on_symbol
 
 
 def _forecast(args: argparse.Namespace) -> int:
@@ -94,12 +111,7 @@ def _forecast(args: argparse.Namespace) -> int:
     check_output_dir(args.out)  # a file or a read-only place fails now, not after the training
     compute = compute_options(args)
     with tqdm(desc="forecast", unit="fold", disable=args.quiet or None) as bar:
-
-        def on_symbol(row: dict[str, object]) -> None:
-            bar.unit = "symbol"
-            bar.set_postfix(symbol=row["symbol"], status=row["status"], refresh=False)
-            bar.update()
-
+        on_symbol = symbol_progress(bar)
         result = forecast(data, config, start=args.start, end=args.end, out=args.out, adjust=args.adjust,
                           strict=not args.lenient, executor=args.executor, workers=args.workers,
                           retries=args.retries, on_fold=fold_progress(bar), on_symbol=on_symbol,

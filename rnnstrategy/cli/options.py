@@ -9,6 +9,8 @@ type hint, the default from the field and the help from ``metadata["help"]``:
 - ``Literal[...]``: a choice;
 - ``int``, ``float``, ``str``, and ``X | None`` (``none`` gives None);
 - ``tuple[int, ...]``, ``tuple[str, ...]``: comma-separated values (``--hidden 80,100``);
+- ``metadata["positional"]`` with ``nargs`` ``*``/``+``: one or several positional values
+  (one is the value itself, several a tuple);
 - ``dict[str, ...]``: ``KEY=VALUE``, repeated (``--param k=10 --param entry_threshold=0.002``);
   values are read as TOML values (``10`` an int, ``0.5`` a float, ``true`` a bool, else text).
 
@@ -166,6 +168,10 @@ def add_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls: 
     for field, hint in _fields(cls, exclude):
         metadata = field.metadata
         help_text = str(metadata.get("help", "")).replace("%", "%%")  # argparse formats help with %
+        if metadata.get("nargs") in ("*", "+"):  # a positional of one or several values, e.g. DATA...
+            parser.add_argument(_dest(cls, field), help=help_text, metavar=metadata["positional"],
+                                nargs=metadata["nargs"])
+            continue
         keywords = _argument(flag_of(field), hint)
         if "metavar" in metadata:
             keywords["metavar"] = metadata["metavar"]
@@ -199,7 +205,9 @@ def values_from_args(cls: type, args: argparse.Namespace, *, exclude: tuple[str,
     values: dict[str, Any] = {}
     for field, _ in _fields(cls, exclude):
         value = getattr(args, _dest(cls, field))
-        if isinstance(value, list) and all(isinstance(pair, tuple) and len(pair) == 2 for pair in value):
+        if field.metadata.get("nargs") in ("*", "+"):  # several values: a tuple; one: itself; none: None
+            value = (None if not value else value[0] if len(value) == 1 else tuple(value))
+        elif isinstance(value, list) and all(isinstance(pair, tuple) and len(pair) == 2 for pair in value):
             value = dict(value)  # KEY=VALUE pairs
         elif value is None and field.default_factory is not dataclasses.MISSING:
             value = field.default_factory()

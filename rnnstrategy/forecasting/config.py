@@ -21,16 +21,39 @@ from rnnstrategy.errors import ConfigError
 if TYPE_CHECKING:
     from rnnstrategy.forecasting.forecaster import RNNForecaster
 
-__all__ = ["DEFAULT_FEATURES", "MODEL_FIELDS", "SCHEDULE_FIELDS", "ForecastConfig"]
+__all__ = ["DEFAULT_FEATURES", "MODEL_FIELDS", "POOLED_FIELDS", "SCHEDULE_FIELDS", "ForecastConfig"]
 
 DEFAULT_FEATURES: tuple[str, ...] = ("gap", "ret", "high", "low", "volume")
 """One day's shape in five scale-free numbers: the overnight gap, the close-to-close
 return, where the close sits in the day's range, and the change in activity."""
 
 
-def _setting(default: object, help: str, **metadata: object) -> object:
-    """A dataclass field with its command-line help in the metadata."""
-    return field(default=default, metadata={"help": help, **metadata})
+def _setting(default: object, help: str, *, pooled: object = None, **metadata: object) -> object:
+    """A dataclass field with its command-line help in the metadata.
+
+    ``pooled``: the field's default for pooled models, when it differs. The default is then
+    marked (:class:`_ModeDefault`), so :meth:`ForecastConfig.__post_init__` tells a value left
+    at its default, which takes the mode's, from the same value given on purpose, which stays.
+    """
+    if pooled is None:
+        return field(default=default, metadata={"help": help, **metadata})
+    marked = type(f"Default{type(default).__name__.title()}", (_ModeDefault, type(default)), {})(default)
+    marked.pooled = pooled
+    return field(default=marked, metadata={"help": f"{help} (pooled default: {_text(pooled)})", "pooled": pooled,
+                                           **metadata})
+
+
+class _ModeDefault:
+    """Mixin of a default that differs by mode: an int (or float, tuple) that knows its pooled value."""
+
+    pooled: object
+
+    def plain(self) -> object:
+        return type(self).__mro__[2](self)
+
+
+def _text(value: object) -> str:
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
 
 
 @dataclass(frozen=True)
@@ -57,36 +80,58 @@ class ForecastConfig:
     cold ones 0.994x. A warm fold's early-stopping window is made of samples the previous
     model already trained on, so early stopping stops guarding against overfitting.
     ``device`` is not part of a fold's fingerprint: a stored fold is reused on any device.
+
+    Pooled models (``pooled=True``; universes only): at each retrain one network learns from
+    the samples of every symbol whose labels are known by then (see
+    :mod:`rnnstrategy.forecasting.pooled`). The label is the return the ``next_open``
+    execution earns, log(open(t+2)/open(t+1)), normalised across the symbols of each day
+    (``label_norm``); features may be normalised across symbols too (``feature_norm``), and an
+    index's own features added (``market``). ``train_window`` and ``retrain_every`` then count
+    market days, and the fields left at their per-symbol defaults take the pooled defaults
+    shown in their help (a value given explicitly is kept).
     """
 
     cell: Literal["rnn", "lstm", "gru"] = _setting("gru", "recurrent cell")
     hidden: tuple[int, ...] = _setting((32,), "units per layer, comma-separated (80,100 = two layers)")
     dropout: float = _setting(0.0, "dropout after each recurrent layer")
-    lookback: int = _setting(40, "bars per input window")
+    lookback: int = _setting(40, "bars per input window", pooled=20)
     horizon: int = _setting(2, "opens forecast ahead (H); the default strategy needs 2")
     features: tuple[str, ...] = _setting(DEFAULT_FEATURES, "input features, comma-separated "
                                          "(gap, ret, high, low, range, volume, open)")
     target: Literal["logret", "level"] = _setting("logret", "log(open/close) returns, standardised, or MinMax "
                                                    "price levels (course-notes protocol)")
-    train_window: int | None = _setting(1000, "training samples per fold, the latest ones; 0 = all (expanding)")
-    epochs: int = _setting(30, "epochs of a cold (first) fit")
-    batch_size: int = _setting(64, "mini-batch size")
+    train_window: int | None = _setting(1000, "training samples per fold, the latest ones (pooled: samples of "
+                                         "this many market days); 0 = all (expanding)", pooled=1250)
+    epochs: int = _setting(30, "epochs of a cold (first) fit", pooled=6)
+    batch_size: int = _setting(64, "mini-batch size", pooled=1024)
     lr: float = _setting(1e-3, "Adam learning rate")
     loss: Literal["mse", "huber"] = _setting("mse", "training loss")
     grad_clip: float | None = _setting(1.0, "largest gradient norm; none turns clipping off")
-    patience: int = _setting(5, "early-stopping patience in epochs; 0 turns it off")
+    patience: int = _setting(5, "early-stopping patience in epochs; 0 turns it off", pooled=2)
     val_fraction: float = _setting(0.2, "latest share of the training samples held out for early stopping")
     seed: int = _setting(0, "random seed (same seed, same forecasts)")
     device: str = _setting("auto", "auto (CUDA when present), cpu, cuda, cuda:1, ...")
     feature_scaling: Literal["standard", "minmax"] = _setting("standard", "feature scaler fitted on each "
                                                                "training window")
-    retrain_every: int = _setting(20, "bars between retrains", group="schedule")
+    retrain_every: int = _setting(20, "bars (pooled: market days) between retrains", group="schedule", pooled=250)
     min_train: int = _setting(250, "samples needed before the first retrain", group="schedule")
     warm_start: bool = _setting(False, "start each retrain from the previous fold's weights (faster; drifts "
                                 "over long runs)", group="schedule")
     warm_start_epochs: int = _setting(10, "epochs of a warm-started fit", group="schedule")
+    pooled: bool = _setting(False, "one model across all symbols of a universe per retrain", group="pooled")
+    label_norm: Literal["rank", "zscore", "none"] = _setting("rank", "pooled: the label normalised across each "
+                                                             "day's symbols", group="pooled")
+    feature_norm: Literal["rank", "zscore", "none"] = _setting("none", "pooled: features normalised across "
+                                                               "each day's symbols", group="pooled")
+    market: str | None = _setting(None, "pooled: an index's bars (CSV path or symbol) whose own features join "
+                                  "every stock's", group="pooled")
+    ensemble: int = _setting(1, "pooled: models trained with seeds seed..seed+K-1 and averaged", group="pooled")
 
     def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):  # a default left as it is takes its mode's value
+            value = getattr(self, f.name)
+            if isinstance(value, _ModeDefault):
+                object.__setattr__(self, f.name, value.pooled if self.pooled else value.plain())
         # Normalise sequences so equal configs hash equally; 0 means an expanding window.
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         object.__setattr__(self, "features", tuple(self.features))
@@ -94,6 +139,11 @@ class ForecastConfig:
             object.__setattr__(self, "train_window", None)
         if self.warm_start_epochs < 1:
             raise ConfigError(f"warm_start_epochs={self.warm_start_epochs} must be >= 1")
+        if self.ensemble < 1:
+            raise ConfigError(f"ensemble={self.ensemble} must be >= 1 (1: a single model)")
+        if self.pooled and self.horizon < 2:
+            raise ConfigError(f"horizon={self.horizon}: pooled models learn open(t+2)/open(t+1) and need "
+                              "horizon >= 2")
 
     @classmethod
     def from_dict(cls, values: Mapping[str, object]) -> ForecastConfig:
@@ -135,12 +185,18 @@ class ForecastConfig:
 
         values = self.to_dict()
         values.pop("device")
+        if not self.pooled:  # per-symbol folds stored before pooled models existed stay valid
+            for name in POOLED_FIELDS:
+                values.pop(name)
         return {"config": values, "version": __version__}
 
 
 SCHEDULE_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ForecastConfig)
                                          if f.metadata.get("group") == "schedule")
 """The walk-forward schedule's fields."""
+POOLED_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ForecastConfig)
+                                       if f.metadata.get("group") == "pooled")
+"""The fields of pooled models (``pooled`` itself included)."""
 MODEL_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ForecastConfig)
-                                      if f.name not in SCHEDULE_FIELDS)
+                                      if f.name not in SCHEDULE_FIELDS + POOLED_FIELDS)
 """The fields that are :class:`RNNForecaster` parameters, in signature order."""

@@ -124,6 +124,7 @@ def train(
     *,
     purge: int = 0,
     device: torch.device | str = "cpu",
+    n_val: int | None = None,
 ) -> list[dict[str, float]]:
     """Train ``module`` in place on samples in chronological order; return the history.
 
@@ -136,6 +137,8 @@ def train(
         purge: samples dropped between the training and the validation part, so no
             training target overlaps a validation target (``horizon - 1`` does that).
         device: where the batches go.
+        n_val: validation samples, the last ones (instead of ``config.val_fraction`` of them;
+            pooled panels split on a day boundary). Ignored without early stopping.
 
     Returns:
         One dict per epoch run: ``epoch`` (1-based), ``train_loss``, ``val_loss`` (NaN
@@ -145,7 +148,10 @@ def train(
     n_samples = len(x)
     if len(y) != n_samples:
         raise ValueError(f"x has {n_samples} samples but y has {len(y)}")
-    n_train, n_val = split_sizes(n_samples, config, purge)
+    if n_val is None or not config.patience:
+        n_train, n_val = split_sizes(n_samples, config, purge)
+    else:
+        n_train = n_samples - n_val - purge
     x_train, y_train = x[:n_train], y[:n_train]
     x_val, y_val = x[n_samples - n_val :], y[n_samples - n_val :]
 
@@ -197,9 +203,9 @@ def _mean_loss(
     module.eval()
     total = 0.0
     for start in range(0, len(x), batch_size):
-        batch = slice(start, start + batch_size)
-        # cloned like the training batches: fresh, aligned memory (see RNNForecaster.predict)
-        xb, yb = x[batch].clone(memory_format=torch.contiguous_format).to(device), y[batch].to(device)
+        batch = torch.arange(start, min(start + batch_size, len(x)))
+        # gathered like the training batches: fresh, aligned memory (see RNNForecaster.predict)
+        xb, yb = x[batch].to(device), y[batch].to(device)
         total += loss_fn(module(xb), yb).item() * len(xb)
     return total / len(x)
 

@@ -8,7 +8,9 @@ Ray), and writes under ``out_dir``::
     forecasts/<symbol>.csv   the forecast frame of each symbol that could be forecast
     summary.csv, summary.json   one row per source: name and industry (from a stock list),
                                 bars, forecasts, RMSE ratio against the previous close,
-                                direction hit rate, seconds, status, notes
+                                direction hit rate, seconds, status, notes; and, once the run is
+                                complete, the cross-section of the forecasts under "cross_section"
+    cross_section_daily.csv     the daily IC and rank IC behind it (see :func:`write_cross_section`)
 
 Each symbol loads only the bars its forecasts use: with a ``start``, the
 :meth:`~rnnstrategy.forecasting.config.ForecastConfig.history_needed` bars before it, then
@@ -35,7 +37,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,12 +52,18 @@ from rnnstrategy.data.securities import (
     is_securities_file,
     read_securities,
 )
-from rnnstrategy.errors import ConfigError, RnnStrategyError, SymbolError
-from rnnstrategy.evaluation import forecast_metrics
+from rnnstrategy.errors import ConfigError, DataError, RnnStrategyError, SymbolError
+from rnnstrategy.evaluation import (
+    cross_section_daily,
+    cross_section_metrics,
+    forecast_metrics,
+)
 from rnnstrategy.files import atomic_write_bytes
 from rnnstrategy.forecasting.executors import Outcome, choose_executor, run_tasks
 from rnnstrategy.forecasting.foldstore import default_store_dir, recorded_warnings
-from rnnstrategy.forecasting.frames import write_forecasts
+from rnnstrategy.forecasting.frames import read_forecasts, write_forecasts
+from rnnstrategy.forecasting.pooled import PooledFold, pooled_walk_forward
+from rnnstrategy.forecasting.training import torch_threads
 from rnnstrategy.forecasting.walkforward import (
     ForecastConfig,
     first_retrain_row,
@@ -63,7 +71,7 @@ from rnnstrategy.forecasting.walkforward import (
 )
 
 __all__ = ["SUMMARY_COLUMNS", "SymbolTask", "forecast_symbol", "forecast_universe", "resolve_sources",
-           "securities_among"]
+           "securities_among", "write_cross_section"]
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +205,7 @@ def forecast_universe(
     adjust: str = "qfq",
     securities: str | Path | None = None,
     progress: Callable[[dict[str, object]], None] | None = None,
+    on_fold: Callable[[PooledFold], None] | None = None,
 ) -> pd.DataFrame:
     """Walk-forward forecasts for every source; write them and a summary under ``out_dir``.
 
@@ -226,6 +235,11 @@ def forecast_universe(
             source (or ``$RNNSTRATEGY_NAMES``); a default one that cannot be read is
             logged and left out, a given one raises.
         progress: called with each symbol's summary row as it finishes.
+        on_fold: with ``config.pooled``, called as each pooled fold is trained or loaded.
+
+    With ``config.pooled`` the symbols are loaded here and one model per retrain learns from
+    them all (:func:`~rnnstrategy.forecasting.pooled.pooled_walk_forward`); ``executor``,
+    ``workers`` and ``retries`` do not apply, and ``config.market`` is loaded as the index.
 
     Returns:
         The summary, one row per source in input order, columns :data:`SUMMARY_COLUMNS`.
@@ -242,6 +256,9 @@ def forecast_universe(
     names_file, metadata = _metadata(securities, lists, paths)
     out = Path(out_dir)
     store_dir = str(default_store_dir() if store == DEFAULT_STORE else store) if store is not None else None
+    if config.pooled:
+        return _forecast_pooled(paths, config, start, end, out, store_dir, threads, strict, adjust, names_file,
+                                metadata, progress, on_fold)
     tasks = [SymbolTask(source, config, _date_text(start), _date_text(end), store_dir, strict, adjust) for source in paths]
     name = choose_executor(executor, len(tasks), workers)
     started = time.perf_counter()
@@ -264,7 +281,82 @@ def forecast_universe(
         if progress:
             progress(row)
         _write_summary(out, rows, config, start, end, name, time.perf_counter() - started, names_file)
-    return _write_summary(out, rows, config, start, end, name, time.perf_counter() - started, names_file)
+    cross_section = write_cross_section(out, *_cross_section_inputs(out, rows, tasks))
+    return _write_summary(out, rows, config, start, end, name, time.perf_counter() - started, names_file,
+                          cross_section)
+
+
+def _forecast_pooled(
+    paths: list[str], config: ForecastConfig, start: DateLike, end: DateLike, out: Path, store: str | None,
+    threads: int | None, strict: bool, adjust: str, names_file: str | None, metadata: dict[str, Security],
+    progress: Callable[[dict[str, object]], None] | None, on_fold: Callable[[PooledFold], None] | None,
+) -> pd.DataFrame:
+    """:func:`forecast_universe` with one pooled model per retrain (``config.pooled``)."""
+    if start is None:
+        raise ConfigError("a pooled run needs a start date (the first retrain): pass --start, e.g. 2018-01-02")
+    started = time.perf_counter()
+    start_text, end_text = _date_text(start), _date_text(end)
+    history = config.history_needed()
+    rows: dict[int, dict[str, object]] = {}
+    bars: dict[str, pd.DataFrame] = {}
+    index_of: dict[str, int] = {}
+    for k, source in enumerate(paths):
+        loaded = time.perf_counter()
+        row: dict[str, object] = {"symbol": _stem(source), "source": source}
+        try:
+            frame = load_bars(source, start=start_text, adjust=adjust, history=history, strict=strict)
+        except RnnStrategyError as exc:
+            rows[k] = _pooled_row(_finish(row, loaded, "failed", str(exc)), metadata)
+            continue
+        symbol = str(frame.attrs.get("symbol") or row["symbol"])
+        row.update(symbol=symbol, bars=len(frame), first_bar=_day(frame.index[0]), last_bar=_day(frame.index[-1]),
+                   fingerprint=DataFingerprint(frame).upto(len(frame) - 1))
+        if symbol in index_of:
+            rows[k] = _pooled_row(_finish(row, loaded, "failed", f"{source} is the symbol {symbol} again "
+                                          f"({paths[index_of[symbol]]}); keep one of them"), metadata)
+            continue
+        bars[symbol], index_of[symbol] = frame, k
+        rows[k] = _pooled_row(_finish(row, loaded, "ok", ""), metadata)
+    if not bars:
+        _write_summary(out, rows, config, start, end, "pooled", time.perf_counter() - started, names_file)
+        raise DataError(f"none of the {len(paths)} sources could be loaded; see {out / 'summary.csv'}")
+    market = None
+    if config.market:
+        market = load_bars(config.market, start=start_text, adjust=adjust, history=history, strict=strict)
+    with torch_threads(threads), recorded_warnings(*_NOTED_LOGGERS) as notes:
+        frames = pooled_walk_forward(bars, config, start_text, end_text, market=market, store=store,
+                                     progress=on_fold)
+    written: dict[str, str] = {}
+    for symbol, k in index_of.items():
+        row = rows[k]
+        forecasts = frames.get(symbol)
+        if forecasts is None:
+            row.update(status="skipped", message=f"no forecast: fewer than lookback={config.lookback} bars "
+                       f"before {_day(bars[symbol].index[-1])} in the range")
+        else:
+            metrics = forecast_metrics(forecasts, bars[symbol])
+            folds = forecasts.attrs["folds"]
+            row.update(forecasts=len(forecasts), first_forecast=_day(forecasts.index[0]),
+                       last_forecast=_day(forecasts.index[-1]), folds=len(folds),
+                       trained=sum(not f["stored"] for f in folds), rmse=metrics.get("rmse"),
+                       baseline_rmse=metrics.get("baseline_prev_close_rmse"), rmse_ratio=metrics.get("rmse_ratio"),
+                       direction_hit_rate=metrics.get("direction_hit_rate"),
+                       notes=" | ".join(notes) or None)
+            _write_forecasts(out, row, forecasts, written)
+        if progress:
+            progress(row)
+    closes = {symbol: bars[symbol]["close"] for symbol in frames}
+    cross_section = write_cross_section(out, frames, closes)
+    return _write_summary(out, rows, config, start, end, "pooled", time.perf_counter() - started, names_file,
+                          cross_section)
+
+
+def _pooled_row(row: dict[str, object], metadata: dict[str, Security]) -> dict[str, object]:
+    security = _security_of(str(row["symbol"]), metadata)
+    if security is not None:
+        row.update(name=security.name, industry=security.industry)
+    row["attempts"] = 1
+    return {column: row.get(column) for column in SUMMARY_COLUMNS}
 
 
 def _metadata(securities: str | Path | None, lists: list[str], paths: list[str]) -> tuple[str | None, dict[str, Security]]:
@@ -306,8 +398,13 @@ def _security_of(symbol: str, metadata: dict[str, Security]) -> Security | None:
         return None
 
 
+def _forecast_name(symbol: object) -> str:
+    """The file name of a symbol's forecasts under ``forecasts/``."""
+    return re.sub(r"[^\w.-]", "_", str(symbol)) + ".csv"
+
+
 def _write_forecasts(out: Path, row: dict[str, object], forecasts: pd.DataFrame, written: dict[str, str]) -> None:
-    name = re.sub(r"[^\w.-]", "_", str(row["symbol"])) + ".csv"
+    name = _forecast_name(row["symbol"])
     if name in written:
         row.update(status="failed", message=f"{row['source']} is {row['symbol']} again, already forecast from "
                                              f"{written[name]}; pass each security once")
@@ -318,9 +415,10 @@ def _write_forecasts(out: Path, row: dict[str, object], forecasts: pd.DataFrame,
 
 def _write_summary(
     out: Path, rows: dict[int, dict[str, object]], config: ForecastConfig, start: DateLike, end: DateLike,
-    executor: str, seconds: float, securities: str | None,
+    executor: str, seconds: float, securities: str | None, cross_section: dict[str, object] | None = None,
 ) -> pd.DataFrame:
-    """Write ``summary.csv`` and ``summary.json`` from the rows so far; return the table."""
+    """Write ``summary.csv`` and ``summary.json`` (strict JSON: NaN as null) from the rows so far,
+    with the ``cross_section`` metrics of a complete run; return the table."""
     table = pd.DataFrame([rows[k] for k in sorted(rows)], columns=list(SUMMARY_COLUMNS))
     counts = table["status"].value_counts()
     payload = {
@@ -330,9 +428,58 @@ def _write_summary(
         "seconds": round(seconds, 3), "counts": {s: int(counts.get(s, 0)) for s in ("ok", "skipped", "failed")},
         "symbols": [{k: _json_value(v) for k, v in rows[i].items()} for i in sorted(rows)],
     }
+    if cross_section is not None:
+        payload["cross_section"] = cross_section
+    text = json.dumps(payload, indent=1, ensure_ascii=False, allow_nan=False)
     atomic_write_bytes(out / "summary.csv", table.to_csv(index=False).encode("utf-8"))
-    atomic_write_bytes(out / "summary.json", json.dumps(payload, indent=1, ensure_ascii=False).encode("utf-8"))
+    atomic_write_bytes(out / "summary.json", text.encode("utf-8"))
     return table
+
+
+def write_cross_section(out_dir: str | Path, forecasts: Mapping[str, pd.DataFrame],
+                        closes: Mapping[str, pd.Series] | None = None, *, min_names: int = 10) -> dict[str, object]:
+    """The cross-section of a universe's forecasts; writes its daily series to
+    ``cross_section_daily.csv`` in ``out_dir`` and returns the metrics for ``summary.json``.
+
+    Args:
+        out_dir: the run's folder.
+        forecasts: the forecast frame of each symbol that was forecast, keyed by symbol.
+        closes: each symbol's closes (the bars the run loaded), for the 5-day reversal baseline.
+        min_names: fewest symbols for a day to count.
+
+    Returns:
+        :func:`~rnnstrategy.evaluation.cross_section_metrics` (``n_days`` 0 and None values
+        when too few symbols share a day), ready for ``json.dumps(..., allow_nan=False)``.
+        The figures (:func:`rnnstrategy.report.plots.write_cross_section_figures`) are drawn
+        by the report stage: this stage imports no matplotlib.
+    """
+    metrics = cross_section_metrics(forecasts, closes, min_names=min_names)
+    daily = cross_section_daily(forecasts, closes, min_names=min_names)
+    text = daily.to_csv(index_label="date", date_format="%Y-%m-%d")
+    atomic_write_bytes(Path(out_dir) / "cross_section_daily.csv", text.encode("utf-8"))
+    log.info("cross-section of %d symbols: %d days, rank IC %s", metrics["n_symbols"], metrics["n_days"],
+             metrics["rank_ic"])
+    return metrics
+
+
+def _cross_section_inputs(out: Path, rows: dict[int, dict[str, object]], tasks: Sequence[SymbolTask],
+                          ) -> tuple[dict[str, pd.DataFrame], dict[str, pd.Series]]:
+    """The written forecasts of the ``ok`` symbols, and their closes loaded again as the run loaded them."""
+    forecasts: dict[str, pd.DataFrame] = {}
+    closes: dict[str, pd.Series] = {}
+    for index, row in sorted(rows.items()):
+        if row["status"] != "ok":
+            continue
+        symbol, task = str(row["symbol"]), tasks[index]
+        forecasts[symbol] = read_forecasts(out / "forecasts" / _forecast_name(symbol))
+        history = task.config.history_needed() if task.start is not None else None
+        try:
+            bars = load_bars(task.source, start=task.start, adjust=task.adjust, history=history, strict=task.strict)
+        except RnnStrategyError as exc:
+            log.warning("%s: no closes for the reversal baseline of the cross-section: %s", symbol, exc)
+            continue
+        closes[symbol] = bars["close"]
+    return forecasts, closes
 
 
 def _too_short(bars: pd.DataFrame, task: SymbolTask) -> str | None:
@@ -373,7 +520,8 @@ def _date_text(value: DateLike) -> str | None:
 
 
 def _json_value(value: object) -> object:
-    """JSON-ready: NaN and missing become null, numpy scalars plain numbers."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    """JSON-ready: NaN, infinities and missing become null, numpy scalars plain numbers."""
+    value = value.item() if hasattr(value, "item") else value
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return None
-    return value.item() if hasattr(value, "item") else value
+    return value

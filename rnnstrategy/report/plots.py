@@ -1,11 +1,15 @@
 """Forecast and backtest diagnostics as matplotlib figures (PNG files beside the tearsheet).
 
-Three figures, each a plain function of plain frames (no Backtrader, no quantstats):
+Figures, each a plain function of plain frames (no Backtrader, no quantstats):
 
 * :func:`forecast_figure` - predicted vs realised next-day opens with the previous-close
   baseline, and their rolling errors;
 * :func:`loss_figure` - training (and validation) loss per epoch of every walk-forward fold;
-* :func:`equity_figure` - the strategy's equity against the benchmark, trades marked.
+* :func:`equity_figure` - the strategy's equity against the benchmark, trades marked;
+* :func:`rank_ic_figure` - a universe's cumulative daily rank IC beside the reversal baseline's;
+* :func:`quantile_figure` - its mean daily return per forecast quantile, in basis points.
+
+:func:`write_cross_section_figures` writes the last two beside a universe's ``summary.json``.
 
 Figures are built with the object-oriented API (``matplotlib.figure.Figure``), so no pyplot
 state or GUI backend is involved; :func:`save_png` renders with Agg and writes atomically.
@@ -26,7 +30,7 @@ import shutil
 import subprocess
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -48,8 +52,11 @@ __all__ = [
     "figure_text",
     "forecast_figure",
     "loss_figure",
+    "quantile_figure",
     "quiet_fonts",
+    "rank_ic_figure",
     "save_png",
+    "write_cross_section_figures",
 ]
 
 log = logging.getLogger(__name__)
@@ -299,3 +306,71 @@ def equity_figure(equity: pd.Series, benchmark: pd.Series, trades: pd.DataFrame,
         bottom.set_ylabel("drawdown (%)")
         figure.suptitle(figure_text(f"{title} vs {benchmark_title}"))
     return figure
+
+
+def rank_ic_figure(daily: pd.DataFrame, title: str = "universe") -> Figure:
+    """Cumulative daily rank IC of the forecasts and of the 5-day reversal baseline.
+
+    Args:
+        daily: :func:`rnnstrategy.evaluation.cross_section_daily` (index = date, ``rank_ic``
+            and ``baseline_rank_ic`` columns; a baseline of NaN only is left out).
+        title: figure title (the universe's name).
+
+    A line rising at a steady slope is a forecast that ranks the day's symbols well on most
+    days; a flat or falling one ranks them no better than chance, or worse.
+    """
+    with figure_style():
+        figure = Figure(figsize=(11, 4.5), layout="constrained")
+        axes = figure.subplots()
+        model = daily["rank_ic"].fillna(0.0).cumsum() if len(daily) else pd.Series(dtype=float)
+        axes.plot(model.index, model, color="tab:blue", lw=1.1,
+                  label=f"model (mean {daily['rank_ic'].mean():.3f})" if len(daily) else "model")
+        if len(daily) and daily["baseline_rank_ic"].notna().any():
+            base = daily["baseline_rank_ic"].fillna(0.0).cumsum()
+            axes.plot(base.index, base, color="tab:gray", lw=1.0, ls="--",
+                      label=f"5-day reversal (mean {daily['baseline_rank_ic'].mean():.3f})")
+        if not len(daily):
+            axes.text(0.5, 0.5, "no day with enough symbols", transform=axes.transAxes, ha="center", va="center")
+        axes.axhline(0.0, color="black", lw=0.6)
+        axes.set_ylabel("cumulative rank IC")
+        axes.legend(loc="upper left")
+        figure.suptitle(figure_text(f"{title}: cross-sectional rank IC, {len(daily)} days"))
+    return figure
+
+
+def quantile_figure(metrics: Mapping[str, object], title: str = "universe") -> Figure:
+    """Mean daily realised return of each forecast quantile (1 = lowest forecast), in basis points.
+
+    Args:
+        metrics: :func:`rnnstrategy.evaluation.cross_section_metrics` (``quantile_returns``,
+            ``long_short``, ``long_short_t``, ``n_days``).
+        title: figure title (the universe's name).
+    """
+    returns = metrics.get("quantile_returns") or []
+    values = np.array([np.nan if r is None else 1e4 * float(r) for r in returns], dtype=float)
+    with figure_style():
+        figure = Figure(figsize=(7, 4.5), layout="constrained")
+        axes = figure.subplots()
+        labels = [f"Q{q}" for q in range(1, len(values) + 1)]
+        axes.bar(labels, np.nan_to_num(values), color=[_UP if v > 0 else _DOWN for v in np.nan_to_num(values)])
+        axes.axhline(0.0, color="black", lw=0.6)
+        axes.set_xlabel("forecast quantile (Q1: lowest forecast return)")
+        axes.set_ylabel("mean daily return (bp)")
+        spread, t = metrics.get("long_short"), metrics.get("long_short_t")
+        if spread is not None:
+            note = f"long-short {1e4 * float(spread):.1f} bp/day" + (f", t = {float(t):.2f}" if t is not None else "")
+            axes.text(0.02, 0.97, note, transform=axes.transAxes, ha="left", va="top", fontsize="small",
+                      bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85})
+        elif not len(values):
+            axes.text(0.5, 0.5, "no day with enough symbols", transform=axes.transAxes, ha="center", va="center")
+        figure.suptitle(figure_text(f"{title}: next-open return by forecast quantile, {metrics.get('n_days', 0)} days"))
+    return figure
+
+
+def write_cross_section_figures(out_dir: str | Path, daily: pd.DataFrame, metrics: Mapping[str, object],
+                                title: str = "universe") -> list[Path]:
+    """Write ``cross_section.png`` (:func:`rank_ic_figure`) and ``quantile_returns.png``
+    (:func:`quantile_figure`) into ``out_dir``, atomically; returns their paths."""
+    out = Path(out_dir)
+    return [save_png(rank_ic_figure(daily, title), out / "cross_section.png"),
+            save_png(quantile_figure(metrics, title), out / "quantile_returns.png")]

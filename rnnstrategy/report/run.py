@@ -14,6 +14,12 @@ Layout of a run directory (every file written atomically)::
     manifest.json               kind ("backtest"), configuration, data fingerprints, versions, command line,
                                 the SHA-256 of the files above but the tearsheet and plots (redrawn by `report`)
 
+A universe run (``RunReport.symbols``: several stocks traded together, e.g. by ``top_k``) has no
+``forecasts.csv`` nor forecast and loss plots: its forecasts are ``forecasts/<symbol>.csv`` with
+``summary.csv`` and ``summary.json`` beside them (as ``rnnstrategy forecast FOLDER`` writes them),
+whose SHA-256 the manifest records too; ``equity.csv``'s ``position`` is the number of stocks held
+and ``close`` is empty, and ``buy_and_hold_return`` is the equal-weight universe's.
+
 :func:`write_run` writes them all; :func:`read_run` reads a directory back into a
 :class:`RunReport` and :func:`render` redraws the tearsheet and plots from it.
 """
@@ -57,10 +63,12 @@ __all__ = [
     "EQUITY_COLUMNS",
     "FILES",
     "RunReport",
+    "excess_verdict",
     "read_run",
     "render",
     "run_metrics",
     "sharpe_uncertainty",
+    "stocks_held",
     "trade_statistics",
     "write_json",
     "write_run",
@@ -113,6 +121,8 @@ class RunReport:
         periods_per_year: trading days per year for annualised figures.
         trials: configurations tried before choosing this one; > 1 adds the deflated
             Sharpe ratio to the metrics and the tearsheet.
+        symbols: the stocks of a universe run (empty for one stock); its ``forecasts`` may be
+            empty (they are written per symbol), and ``buy_and_hold_return`` is the equal-weight universe's.
     """
 
     equity: pd.DataFrame
@@ -122,6 +132,7 @@ class RunReport:
     parameters: Mapping[str, object] = field(default_factory=dict)
     periods_per_year: int = PERIODS_PER_YEAR
     trials: int = 1
+    symbols: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         missing = [c for c in EQUITY_COLUMNS if c not in self.equity.columns]
@@ -186,6 +197,32 @@ def trade_statistics(trades: pd.DataFrame, equity: pd.DataFrame,
         "total_fees": sum(fees.values()),
         "exposure": float((equity["position"] > 0).mean()),
     }
+
+
+def stocks_held(trades: pd.DataFrame, dates: pd.DatetimeIndex) -> pd.Series:
+    """How many stocks are held at the close of each of ``dates``, from the fills in ``trades``."""
+    if trades.empty:
+        return pd.Series(0, index=dates, name="position", dtype=float)
+    size = trades["size"].astype(float)
+    signed = size.where(trades["side"] == "buy", -size)
+    shares = (signed.groupby([pd.to_datetime(trades["date"]), trades["symbol"]]).sum()
+              .unstack(fill_value=0.0).cumsum())
+    held = (shares.round(6) > 0).sum(axis=1).astype(float)
+    return held.reindex(held.index.union(dates)).ffill().reindex(dates).fillna(0.0).rename("position")
+
+
+def excess_verdict(excess: Mapping[str, object], baseline: str) -> str:
+    """A plain sentence on the strategy's excess return over ``baseline`` (e.g. "the equal-weight universe"),
+    after costs: it "beats" (or "trails") the baseline only when the HAC t-test is significant at 5 %."""
+    annual, p = excess.get("annualised"), excess.get("p_value")
+    if annual is None or p is None:
+        return f"No test of the excess return over {baseline}: too few days, or an excess that never varies."
+    figures = f"{annual:+.1%} a year, HAC t {excess['hac_t']:.2f}, p = {p:.3f}"
+    if p < 0.05:
+        word = "beats" if annual > 0 else "trails"
+        return f"After costs the strategy {word} {baseline} ({figures}): significant at 5 %."
+    return (f"After costs the strategy does not beat {baseline}: its excess return ({figures}) is not "
+            "significant at 5 %.")
 
 
 def sharpe_uncertainty(returns: pd.Series, periods_per_year: int = PERIODS_PER_YEAR,
@@ -280,8 +317,11 @@ def render(out: str | Path, report: RunReport, verdict: str | None = None) -> li
     paths = [_tearsheet().write_tearsheet(out / FILES["tearsheet"], report.returns, report.benchmark, titles,
                              parameters=report.parameters, periods_per_year=report.periods_per_year,
                              buy_and_hold=report.buy_and_hold, trials=report.trials)]
-    paths.append(save_png(forecast_figure(report.forecasts, report.equity["close"], titles.security,
-                                          verdict=verdict), out / FILES["forecast_plot"]))
+    if report.symbols:  # a universe: no one security's forecasts to draw
+        (out / FILES["forecast_plot"]).unlink(missing_ok=True)
+    else:
+        paths.append(save_png(forecast_figure(report.forecasts, report.equity["close"], titles.security,
+                                              verdict=verdict), out / FILES["forecast_plot"]))
     if report.folds:
         paths.append(save_png(loss_figure(report.folds, titles.security), out / FILES["loss_plot"]))
     else:  # forecasts read without their fold reports: no loss plot, and none left from an earlier run
@@ -292,7 +332,7 @@ def render(out: str | Path, report: RunReport, verdict: str | None = None) -> li
 
 
 def write_run(out: str | Path, report: RunReport, *, metrics: Mapping[str, object],
-              manifest: Mapping[str, object]) -> list[Path]:
+              manifest: Mapping[str, object], checked: Sequence[str] = ()) -> list[Path]:
     """Write every file of a run directory (see the module docstring); returns their paths.
 
     Args:
@@ -303,23 +343,29 @@ def write_run(out: str | Path, report: RunReport, *, metrics: Mapping[str, objec
             titles, parameters and periods per year are added under ``"report"`` so
             :func:`read_run` can redraw it, and the seconds spent drawing under
             ``"timings"``. It is written last: a directory with a manifest is complete.
+        checked: more files already in ``out`` whose SHA-256 the manifest records (a universe's
+            ``summary.csv``, ``summary.json`` and ``forecasts/<symbol>.csv``).
     """
     out = Path(out)
-    check_kind(out, "backtest")
+    if not checked:  # a universe run checks its folder itself: it may hold the forecasts it just made
+        check_kind(out, "backtest")
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out / FILES["trades"], _csv_bytes(report.trades, index=False))
     atomic_write_bytes(out / FILES["equity"], _csv_bytes(report.equity[list(EQUITY_COLUMNS)]))
-    write_forecasts(report.forecasts, out / FILES["forecasts"])
-    paths = [out / FILES[name] for name in ("trades", "equity", "forecasts")] + [meta_path(out / FILES["forecasts"])]
+    paths = [out / FILES[name] for name in ("trades", "equity")]
+    if not report.symbols:  # a universe's forecasts are forecasts/<symbol>.csv, written by the forecast stage
+        write_forecasts(report.forecasts, out / FILES["forecasts"])
+        paths += [out / FILES["forecasts"], meta_path(out / FILES["forecasts"])]
     paths.append(write_json(out / FILES["metrics"], metrics))
     started = time.perf_counter()
     paths += render(out, report, verdict=(metrics.get("forecast") or {}).get("verdict"))
     timings = {**dict(manifest.get("timings") or {}), "report": round(time.perf_counter() - started, 3)}
-    recorded = checksums(out, CHECKED + (meta_path(Path(FILES["forecasts"])).name,))
+    recorded = checksums(out, CHECKED + (meta_path(Path(FILES["forecasts"])).name,) + tuple(checked))
     paths.append(write_json(out / FILES["manifest"], {**manifest, "kind": "backtest", "files": recorded,
                                                       "timings": timings, "report": {
         "titles": report.titles.to_dict(), "parameters": dict(report.parameters),
-        "periods_per_year": report.periods_per_year, "trials": report.trials}}))
+        "periods_per_year": report.periods_per_year, "trials": report.trials,
+        **({"symbols": list(report.symbols)} if report.symbols else {})}}))
     return paths
 
 
@@ -357,15 +403,17 @@ def read_run(out: str | Path) -> RunReport:
     if "symbol" not in trades.columns:  # written before trades named their feed: one security
         trades.insert(1, "symbol", titles.security)
     equity = _read_csv(out / FILES["equity"])
+    symbols = tuple(saved.get("symbols") or ())
     if "buy_and_hold_return" not in equity.columns:  # written before buy-and-hold was recorded
         log.info("%s has no buy_and_hold_return (an older run): the report shows no buy-and-hold", out)
         equity["buy_and_hold_return"] = np.nan
     return RunReport(
         equity=equity,
         trades=trades,
-        forecasts=read_forecasts(out / FILES["forecasts"]),
+        forecasts=pd.DataFrame() if symbols else read_forecasts(out / FILES["forecasts"]),
         titles=titles,
         parameters=saved.get("parameters", {}),
         periods_per_year=int(saved.get("periods_per_year", PERIODS_PER_YEAR)),
         trials=int(saved.get("trials", 1)),
+        symbols=symbols,
     )

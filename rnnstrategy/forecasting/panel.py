@@ -1,0 +1,223 @@
+"""A universe of bar frames on one market calendar, as flat arrays for pooled models.
+
+Each symbol keeps its own rows (a suspended day has no row), stacked one symbol after the
+other; ``day`` maps every row to its position on the market calendar (the union of the
+symbols' dates). A sample is a row ``r``: its input is the window of the symbol's own
+feature rows ``r - lookback + 1 .. r`` and its label the return the ``next_open`` execution
+earns, ``log(open(r+2) / open(r+1))`` over the symbol's next two bars, known at the open of
+row ``r + 2`` (``label_day``).
+
+The timing contract for panels (DESIGN.md), in this module's terms:
+
+- features of a row use the symbol's rows at or before it; a cross-sectional step
+  (:func:`normalise_by_day`) uses the rows of that calendar day only, so nothing a row sees
+  depends on any bar after its day;
+- a model retrained at the close of calendar day ``p`` learns from the samples whose
+  ``label_day <= p`` (:func:`training_rows`), and forecasts the days ``p .. next retrain - 1``
+  (:func:`retrain_days`); daily label ranks use only the labels known by then.
+
+Nothing here imports torch: the arrays are numpy, so the schedule is tested on literal arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from rnnstrategy.errors import ConfigError, DataError
+from rnnstrategy.forecasting.features import feature_warmup, make_features
+
+__all__ = ["NORMALISATIONS", "Panel", "build_panel", "normalise_by_day", "retrain_days", "training_rows",
+           "validation_split"]
+
+NORMALISATIONS = ("rank", "zscore", "none")
+"""Cross-sectional normalisations: ``rank`` maps each day's values to evenly spaced ranks with
+unit variance, ((rank - 0.5) / n - 0.5) * sqrt(12); ``zscore`` subtracts the day's mean and
+divides by its standard deviation (clipped at +-5); ``none`` leaves the values as they are."""
+
+_CLIP = 5.0
+_NEVER = np.iinfo(np.int32).max  # label_day of a row whose label is not known in the data
+
+
+@dataclass(frozen=True)
+class Panel:
+    """The bars of many symbols as flat row arrays (see the module docstring).
+
+    Attributes:
+        symbols: the symbols, in row order.
+        calendar: the market calendar, the sorted union of the symbols' dates.
+        offsets: ``(S + 1,)`` first row of each symbol; symbol ``i`` owns rows
+            ``offsets[i] .. offsets[i + 1] - 1``.
+        day: ``(N,)`` calendar position of each row.
+        features: ``(N, F)`` float32 model inputs (per-symbol features, cross-sectionally
+            normalised if asked, then market features); NaN where not defined yet.
+        window_ok: ``(N,)`` the row ends a window of ``lookback`` defined feature rows.
+        label: ``(N,)`` float64 raw label (NaN where the symbol has no two later bars).
+        label_day: ``(N,)`` calendar position of row ``r + 2`` (a large number when absent).
+        open, close: ``(N,)`` the bars' opens and closes.
+        feature_names: the columns of ``features``.
+        lookback: the window length the panel was built for.
+    """
+
+    symbols: tuple[str, ...]
+    calendar: pd.DatetimeIndex
+    offsets: np.ndarray
+    day: np.ndarray
+    features: np.ndarray
+    window_ok: np.ndarray
+    label: np.ndarray
+    label_day: np.ndarray
+    open: np.ndarray
+    close: np.ndarray
+    feature_names: tuple[str, ...]
+    lookback: int
+
+    def __len__(self) -> int:
+        return len(self.day)
+
+    def symbol_of(self, rows: np.ndarray) -> np.ndarray:
+        """The symbol position of each row."""
+        return np.searchsorted(self.offsets, rows, side="right") - 1
+
+    def rows_of(self, i: int) -> slice:
+        """The rows of symbol ``i``."""
+        return slice(int(self.offsets[i]), int(self.offsets[i + 1]))
+
+
+def build_panel(
+    bars: Mapping[str, pd.DataFrame],
+    features: Sequence[str],
+    lookback: int,
+    *,
+    feature_norm: str = "none",
+    market: pd.DataFrame | None = None,
+) -> Panel:
+    """Stack the symbols' bars into a :class:`Panel`.
+
+    Args:
+        bars: canonical bar frames by symbol (ascending dates, ``open high low close volume``).
+        features: feature names (see :data:`rnnstrategy.forecasting.features.FEATURES`).
+        lookback: input window length.
+        feature_norm: cross-sectional normalisation of the features, one of :data:`NORMALISATIONS`.
+        market: an index's bars; its own features (``mkt_<name>``) join each row's features
+            on the row's date, forward-filled over a day the index lacks.
+    """
+    if feature_norm not in NORMALISATIONS:
+        raise ConfigError(f"feature_norm={feature_norm!r} is unknown; use one of {', '.join(NORMALISATIONS)}")
+    if not bars:
+        raise DataError("no symbols to build a panel from")
+    symbols = tuple(bars)
+    calendar = pd.DatetimeIndex(sorted(set().union(*(frame.index for frame in bars.values()))), name="date")
+    warmup = feature_warmup(features)
+    sizes = np.array([len(bars[s]) for s in symbols], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    day = np.concatenate([calendar.get_indexer(bars[s].index) for s in symbols]).astype(np.int32)
+    stock = np.concatenate([make_features(bars[s], features).to_numpy(np.float64) for s in symbols])
+    if feature_norm != "none":
+        stock = normalise_by_day(stock, day, len(calendar), feature_norm)
+    names = tuple(features)
+    if market is not None:
+        own = make_features(market, features).reindex(calendar).ffill().to_numpy(np.float64)
+        stock = np.concatenate([stock, own[day]], axis=1)
+        names += tuple(f"mkt_{name}" for name in features)
+    opens = np.concatenate([bars[s]["open"].to_numpy(np.float64) for s in symbols])
+    closes = np.concatenate([bars[s]["close"].to_numpy(np.float64) for s in symbols])
+    label = np.full(len(day), np.nan)
+    label_day = np.full(len(day), _NEVER, dtype=np.int32)
+    window_ok = np.zeros(len(day), dtype=bool)
+    finite_row = np.isfinite(stock).all(axis=1)
+    for lo, hi in zip(offsets[:-1], offsets[1:], strict=True):
+        n = hi - lo
+        if n > 2:
+            label[lo:hi - 2] = np.log(opens[lo + 2:hi] / opens[lo + 1:hi - 1])
+            label_day[lo:hi - 2] = day[lo + 2:hi]
+        # a window is usable when its lookback rows are past the warm-up and all defined
+        bad = np.concatenate([[0], np.cumsum(~finite_row[lo:hi])])
+        ends = np.arange(n)
+        full = ends >= warmup + lookback - 1
+        window_ok[lo:hi] = full & (bad[ends + 1] - bad[np.maximum(ends + 1 - lookback, 0)] == 0)
+    return Panel(symbols, calendar, offsets, day, stock.astype(np.float32), window_ok, label, label_day,
+                 opens, closes, names, lookback)
+
+
+def normalise_by_day(values: np.ndarray, day: np.ndarray, n_days: int, how: str) -> np.ndarray:
+    """Normalise each column across the rows of each calendar day (NaN stays NaN).
+
+    Only the rows of one day enter its statistics, so a row's value depends on no later bar.
+    ``how`` is one of :data:`NORMALISATIONS`.
+    """
+    if how == "none":
+        return values.astype(np.float64, copy=True)
+    if how not in NORMALISATIONS:
+        raise ConfigError(f"normalisation {how!r} is unknown; use one of {', '.join(NORMALISATIONS)}")
+    values = np.asarray(values, dtype=np.float64)
+    flat = values.ndim == 1
+    columns = values[:, None] if flat else values
+    out = np.full(columns.shape, np.nan)
+    for j in range(columns.shape[1]):
+        x = columns[:, j]
+        ok = np.isfinite(x)
+        d, v = day[ok], x[ok]
+        if how == "zscore":
+            count = np.bincount(d, minlength=n_days)
+            mean = np.bincount(d, weights=v, minlength=n_days) / np.maximum(count, 1)
+            var = np.bincount(d, weights=(v - mean[d]) ** 2, minlength=n_days) / np.maximum(count - 1, 1)
+            std = np.sqrt(var)[d]
+            z = np.where(std > 0, (v - mean[d]) / np.where(std > 0, std, 1.0), 0.0)
+            out[ok, j] = np.clip(z, -_CLIP, _CLIP)
+        else:
+            ranks = pd.Series(v).groupby(d).rank(method="average").to_numpy()
+            count = np.bincount(d, minlength=n_days)[d]
+            out[ok, j] = ((ranks - 0.5) / count - 0.5) * np.sqrt(12.0)
+    return out[:, 0] if flat else out
+
+
+def retrain_days(calendar: pd.DatetimeIndex, start: object, end: object | None, every: int) -> list[tuple[int, int]]:
+    """The folds on the calendar: ``(retrain position, last forecast position)`` pairs.
+
+    The first retrain is the first market day on or after ``start``; then every ``every``
+    market days; each fold forecasts from its retrain day until the day before the next
+    (the last one until ``end`` or the calendar's end). Depends on the calendar up to each
+    retrain only.
+    """
+    if every < 1:
+        raise ConfigError(f"retrain_every={every} must be >= 1")
+    first = int(calendar.searchsorted(pd.Timestamp(start), side="left"))
+    last = len(calendar) - 1 if end is None else int(calendar.searchsorted(pd.Timestamp(end), side="right")) - 1
+    if first > last:
+        raise DataError(f"no market day in {pd.Timestamp(start).date()}..{calendar[-1].date() if end is None else end}")
+    starts = list(range(first, last + 1, every))
+    return [(p, min(p + every - 1, last)) for p in starts]
+
+
+def training_rows(panel: Panel, retrain: int, window_days: int | None, *, exclude: np.ndarray | None = None) -> np.ndarray:
+    """Rows a model retrained at the close of calendar day ``retrain`` learns from.
+
+    A row qualifies when its window is usable, its label is known by then
+    (``label_day <= retrain``) and, with ``window_days``, its own day is among the latest
+    ``window_days`` market days whose labels can be known (``day > retrain - 2 - window_days``).
+    Returned sorted by day, then symbol (chronological order for the validation split).
+    """
+    ok = panel.window_ok & np.isfinite(panel.label) & (panel.label_day <= retrain)
+    if window_days is not None:
+        ok &= panel.day > retrain - 2 - window_days
+    if exclude is not None:
+        ok &= ~exclude
+    rows = np.flatnonzero(ok)
+    return rows[np.argsort(panel.day[rows], kind="stable")]
+
+
+def validation_split(panel: Panel, rows: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Split day-sorted training rows into (train, validation): the validation part is the latest
+    days holding about ``fraction`` of the rows; training rows whose label is known only after
+    the first validation day begins are purged, so no training label overlaps a validation one."""
+    if fraction <= 0 or len(rows) < 2:
+        return rows, rows[:0]
+    days = panel.day[rows]
+    cut_day = days[min(len(rows) - 1, int(round(len(rows) * (1 - fraction))))]
+    val = rows[days >= cut_day]
+    train = rows[(days < cut_day) & (panel.label_day[rows] <= cut_day)]
+    return train, val
