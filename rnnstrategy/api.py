@@ -125,8 +125,18 @@ class UniverseRun:
 
         return read_forecasts(self.out / "forecasts" / f"{symbol}.csv")
 
+    @property
+    def recorded(self) -> dict[str, Any]:
+        """``summary.json``: the configuration, the counts and the ``"cross_section"`` (empty if unreadable)."""
+        try:
+            recorded = json.loads((self.out / "summary.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return recorded if isinstance(recorded, dict) else {}
+
     def summary_lines(self) -> list[str]:
-        """A few lines for a console: counts, speed, median RMSE ratio, what failed and why."""
+        """A few lines for a console: counts, speed, the cross-section beside the reversal factor,
+        the median RMSE ratio (per-symbol models only), what failed and why."""
         table = self.summary
         ok = table[table["status"] == "ok"]
         counts = table["status"].value_counts()
@@ -134,11 +144,22 @@ class UniverseRun:
         lines = [f"{len(table)} sources: {counts.get('ok', 0)} ok, {counts.get('skipped', 0)} skipped, "
                  f"{counts.get('failed', 0)} failed; {made:,} forecasts in {self.seconds:.1f}s "
                  f"({made / max(self.seconds, 1e-9):.1f}/s)"]
-        if len(ok):
+        recorded = self.recorded
+        cs = recorded.get("cross_section") or {}
+        if cs.get("n_days"):
+            lines.append(f"cross-section over {cs['n_days']} days: mean daily rank IC {cs['rank_ic']:.4f} (ICIR "
+                         f"{cs['rank_icir']:.2f}, t {cs['rank_ic_t']:.1f}), top-minus-bottom quintile "
+                         f"{1e4 * cs['long_short']:.1f} bp a day; 5-day reversal on the same stock-days: rank IC "
+                         f"{_ratio4(cs['baseline_reversal5_rank_ic'])}")
+        if len(ok) and not (recorded.get("config") or {}).get("pooled"):  # pooled: relative returns, not prices
             lines.append(f"median h=1 RMSE ratio vs previous close {ok['rmse_ratio'].median():.3f}, "
                          f"median direction hit rate {ok['direction_hit_rate'].median():.3f}")
         lines += [f"  {row.symbol}: {row.status}: {row.message}" for row in table[table["status"] != "ok"].itertuples()]
         return lines
+
+
+def _ratio4(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
 
 
 @dataclass(frozen=True)
