@@ -40,6 +40,7 @@ from rnnstrategy.ashare.symbols import Board, SymbolInfo
 from rnnstrategy.errors import ConfigError
 
 __all__ = [
+    "limit_refusal",
     "CHINEXT_REGISTRATION_FROM",
     "MAIN_REGISTRATION_FROM",
     "SecurityRules",
@@ -174,3 +175,29 @@ def daily_limit(info: SymbolInfo, rules: SecurityRules, date: dt.date) -> float 
     """
     st = info.st if rules.st is None else rules.is_st(date)
     return info.with_st(st).price_limit(date)
+
+
+def limit_refusal(buy: bool, price: float, prev_close: float, date: dt.date, info: SymbolInfo,
+                  rules: SecurityRules, bars_since_listing: int | None) -> str | None:
+    """Why the daily price limit refuses a fill at ``price`` on ``date``, else ``None``.
+
+    One rule for the Backtrader broker and the paper account: a buy does not fill at or above
+    limit-up, a sell not at or below limit-down, judged against the previous close of the same
+    series; no limit applies on the unlimited days after a listing. ``bars_since_listing`` is
+    the number of bars from the listing date to the fill bar, both included, counted by the
+    caller in its own bars (None: unknown, e.g. bars that start after the listing, which are
+    treated as past the unlimited days).
+    """
+    limit = daily_limit(info, rules, date)
+    if limit is None:
+        return None
+    days = rules.unlimited_days(info.board)
+    listing = rules.listing_date
+    if days and listing is not None and date >= listing and bars_since_listing is not None \
+            and bars_since_listing <= days:
+        return None
+    if buy and at_limit_up(price, prev_close, limit):
+        return f"buy at {price:.4f} is at limit-up ({limit:.0%} above the previous close {prev_close:.4f})"
+    if not buy and at_limit_down(price, prev_close, limit):
+        return f"sell at {price:.4f} is at limit-down ({limit:.0%} below the previous close {prev_close:.4f})"
+    return None

@@ -60,12 +60,7 @@ from typing import Any
 
 import backtrader as bt
 
-from rnnstrategy.ashare.limits import (
-    SecurityRules,
-    at_limit_down,
-    at_limit_up,
-    daily_limit,
-)
+from rnnstrategy.ashare.limits import SecurityRules, limit_refusal
 from rnnstrategy.ashare.symbols import SymbolInfo, symbol_info
 from rnnstrategy.backtrader.commission import AShareCommission
 from rnnstrategy.errors import ConfigError, SymbolError
@@ -280,34 +275,28 @@ class AShareBroker(bt.brokers.BackBroker):
             return None  # no previous close to judge from
         info = self.security(data)
         rules = self.security_rules(data)
-        limit = daily_limit(info, rules, fill_date)
-        if limit is None or self._in_listing_window(data, k, info, rules, fill_date):
-            return None
-        prev_close = data.close[k - 1]
-        if order.isbuy() and at_limit_up(price, prev_close, limit):
-            return f"buy at {price:.4f} is at limit-up ({limit:.0%} above the previous close {prev_close:.4f})"
-        if order.issell() and at_limit_down(price, prev_close, limit):
-            return f"sell at {price:.4f} is at limit-down ({limit:.0%} below the previous close {prev_close:.4f})"
-        return None
+        return limit_refusal(order.isbuy(), price, data.close[k - 1], fill_date, info, rules,
+                             self._bars_since_listing(data, k, info, rules))
 
-    def _in_listing_window(self, data: Any, k: int, info: SymbolInfo, rules: SecurityRules,
-                           fill_date: dt.date) -> bool:
+    def _bars_since_listing(self, data: Any, k: int, info: SymbolInfo, rules: SecurityRules) -> int | None:
+        """Bars from the listing date to the fill bar (``k`` bars ago), both included, counted up to
+        one past the unlimited days; None without a listing date or when the feed starts after it."""
         days = rules.unlimited_days(info.board)
         listing = rules.listing_date
-        if not days or listing is None or fill_date < listing:
-            return False
+        if not days or listing is None:
+            return None
         first = data.datetime.date(1 - min(len(data), data.buflen()))
         if first > listing:
             if data._name not in self._warned:
                 self._warned.add(data._name)
                 logger.warning("%s: the feed starts on %s, after the listing on %s; "
                                "its first bars are treated as past the unlimited days", data._name, first, listing)
-            return False
+            return None
         count, i = 0, k
         while i > -len(data) and data.datetime.date(i) >= listing and count <= days:  # first >= listing
             count += 1
             i -= 1
-        return count <= days
+        return count
 
     def _t1_refusal(self, order: bt.Order, fill_date: dt.date) -> str | None:
         data = order.data

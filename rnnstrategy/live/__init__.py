@@ -1,0 +1,24 @@
+"""From research to tomorrow: trading sessions and a paper-trading account.
+
+:mod:`rnnstrategy.live.sessions` knows the Shanghai/Shenzhen trading calendar (next session,
+last completed session, stale data, suspended days); :mod:`rnnstrategy.live.paper` keeps a
+paper account that fills a session's orders at its open under the broker's A-share rules.
+Nothing here imports PyTorch or Backtrader; names are imported on first use.
+"""
+
+from rnnstrategy._lazy import lazy_exports
+
+_EXPORTS = {
+    "FillResult": "rnnstrategy.live.paper",
+    "PaperAccount": "rnnstrategy.live.paper",
+    "calendar_range": "rnnstrategy.live.sessions",
+    "check_fresh": "rnnstrategy.live.sessions",
+    "is_session": "rnnstrategy.live.sessions",
+    "last_completed_session": "rnnstrategy.live.sessions",
+    "missing_sessions": "rnnstrategy.live.sessions",
+    "next_session": "rnnstrategy.live.sessions",
+    "previous_session": "rnnstrategy.live.sessions",
+    "sessions_between": "rnnstrategy.live.sessions",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = list(_EXPORTS)
