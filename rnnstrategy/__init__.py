@@ -30,6 +30,7 @@ _EXPORTS = {
     "ForecastRun": "rnnstrategy.api",
     "UniverseRun": "rnnstrategy.api",
     "run": "rnnstrategy.api",
+    "signal": "rnnstrategy.api",
     "sweep": "rnnstrategy.api",
     "compare": "rnnstrategy.api",
     "SweepSpec": "rnnstrategy.sweeping",

@@ -45,8 +45,8 @@ if TYPE_CHECKING:
     from rnnstrategy.report.run import RunReport
     from rnnstrategy.sweeping import SweepSpec
 
-__all__ = ["DEFAULT_STORE", "BacktestRun", "ForecastRun", "UniverseBacktestRun", "UniverseRun", "backtest", "compare",
-           "forecast", "run", "sweep"]
+__all__ = ["DEFAULT_STORE", "BacktestRun", "ForecastRun", "SignalRun", "UniverseBacktestRun", "UniverseRun", "backtest", "compare",
+           "forecast", "read_positions", "run", "signal", "sweep"]
 
 log = logging.getLogger(__name__)
 
@@ -1128,3 +1128,223 @@ def _jsonable_dropped(dropped: Any) -> Any:
         return str(dropped)
     return {"rows": int(dropped.count), "reasons": {
         str(reason): [f"{pd.Timestamp(d):%Y-%m-%d}" for d in dates] for reason, dates in reasons.items()}}
+
+
+# ---------------------------------------------------------------- daily signals
+
+
+@dataclass(frozen=True)
+class SignalRun:
+    """The orders of the next session, decided at the close of a bar by the backtest's strategy.
+
+    Attributes:
+        orders: one dict per order, in the order to send them (sells first): ``id, session`` and the
+            fields of :data:`rnnstrategy.backtrader.signal.ORDER_FIELDS`.
+        session: the session the orders are for (the trading day after ``decided_on``).
+        decided_on: the date of the bar decided on (D).
+        symbol: the traded security.
+        strategy: the strategy's name.
+        cash, positions: the holdings the decision started from.
+    """
+
+    orders: list[dict[str, Any]]
+    session: dt.date
+    decided_on: dt.date
+    symbol: str
+    strategy: str
+    cash: float
+    positions: dict[str, int]
+
+    def write(self, out: str | Path) -> list[Path]:
+        """``out/orders.csv`` and ``out/orders.json`` (each written atomically); returns their paths."""
+        from rnnstrategy.backtrader.signal import ORDER_FIELDS
+        from rnnstrategy.files import atomic_write_text
+
+        out = Path(out)
+        columns = ["id", "session", *ORDER_FIELDS]
+        csv_path, json_path = out / "orders.csv", out / "orders.json"
+        atomic_write_text(csv_path, pd.DataFrame(self.orders, columns=columns).to_csv(index=False))
+        content = {"session": self.session.isoformat(), "decided_on": self.decided_on.isoformat(),
+                   "symbol": self.symbol, "strategy": self.strategy, "cash": self.cash, "positions": self.positions,
+                   "orders": self.orders}
+        atomic_write_text(json_path, json.dumps(content, indent=2, ensure_ascii=False) + "\n")
+        return [csv_path, json_path]
+
+    def summary(self) -> list[str]:
+        """Console lines: what was decided on, for which session, and a table of the orders."""
+        lines = [f"decided on the bar of {self.decided_on}; orders for the session {self.session}"]
+        if not self.orders:
+            return [*lines, "no orders"]
+        lines.append(f"{'symbol':<10} {'side':<4} {'shares':>8} {'ref. price':>11} {'exp. return':>11} "
+                     f"{'threshold':>9}  note")
+        for order in self.orders:
+            lines.append(f"{order['symbol']:<10} {order['side']:<4} {order['shares']:>8} "
+                         f"{order['reference_price']:>11.2f} {_percent4(order['expected_return']):>11} "
+                         f"{_percent4(order['threshold']):>9}  {order['note']}".rstrip())
+        return lines
+
+
+def _percent4(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3%}"
+
+
+def read_positions(source: str | Path) -> tuple[dict[str, int], float | None]:
+    """Holdings and cash (None when the file has none) from a positions file or a paper account folder.
+
+    Formats: a CSV with columns ``symbol,shares`` (no cash); a JSON object
+    ``{"cash": 812345.0, "positions": {"600519.SH": 100}}``; a folder holding a
+    :class:`~rnnstrategy.live.paper.PaperAccount` (its ``account.json``: cash and positions).
+
+    Raises:
+        ConfigError: a missing file or a folder without an account.
+        DataError: a file that is not one of the formats.
+    """
+    path = Path(source)
+    if path.is_dir():
+        from rnnstrategy.live.paper import ACCOUNT_FILE, PaperAccount
+
+        if not (path / ACCOUNT_FILE).is_file():
+            raise ConfigError(f"positions {path}: a folder, but no paper account ({ACCOUNT_FILE}) in it; give a "
+                              "positions CSV (symbol,shares), a JSON {\"cash\": ..., \"positions\": {...}}, or the "
+                              "folder of a paper account")
+        account = PaperAccount.open(path)
+        return account.positions, account.cash
+    if not path.is_file():
+        raise ConfigError(f"positions {path}: no such file or folder")
+    try:
+        if path.suffix.lower() == ".json":
+            content = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(content, dict) or not isinstance(content.get("positions", {}), dict):
+                raise ValueError("expected {\"cash\": ..., \"positions\": {\"600519.SH\": 100}}")
+            cash = content.get("cash")
+            return ({str(k): _shares(k, v) for k, v in content.get("positions", {}).items()},
+                    None if cash is None else float(cash))
+        frame = pd.read_csv(path, dtype={"symbol": str})
+        if list(frame.columns[:2]) != ["symbol", "shares"]:
+            raise ValueError(f"columns {list(frame.columns)}, expected symbol,shares")
+        return {row.symbol: _shares(row.symbol, row.shares) for row in frame.itertuples()}, None
+    except (ValueError, TypeError) as err:
+        raise DataError(f"positions {path}: {err}; write a CSV with columns symbol,shares or a JSON "
+                        "{\"cash\": 1000000, \"positions\": {\"600519.SH\": 100}}") from None
+
+
+def _shares(symbol: object, value: object) -> int:
+    shares = float(value)  # type: ignore[arg-type]
+    if not shares >= 0 or not shares.is_integer():
+        raise ValueError(f"{symbol}: shares={value!r}, give a whole number >= 0")
+    return int(shares)
+
+
+def signal(
+    data: Source,
+    *,
+    positions: str | Path | Mapping[str, int] | None = None,
+    cash: float | None = None,
+    strategy: str = _SPEC.strategy,
+    params: Mapping[str, Any] | None = None,
+    forecast: ForecastConfig | None = None,
+    forecasts: str | Path | pd.DataFrame | None = None,
+    rules: AShareRules | None = None,
+    start: str | None = _SPEC.start,
+    end: str | None = None,
+    adjust: str = "qfq",
+    k: int | None = _SPEC.k,
+    max_turnover: float | None = _SPEC.max_turnover,
+    exit_rank: int | None = _SPEC.exit_rank,
+    entry_threshold: float | None = _SPEC.entry_threshold,
+    exit_threshold: float | None = _SPEC.exit_threshold,
+    strict: bool = True,
+    store: str | Path | None = DEFAULT_STORE,
+    threads: int | None = None,
+    on_fold: Callable[[FoldReport], None] | None = None,
+    out: str | Path | None = None,
+    now: dt.datetime | None = None,
+) -> SignalRun:
+    """The orders for the next session: the backtest's strategy decides at the close of the last bar.
+
+    The forecasts come through the backtest's path (walk-forward with the fold store from ``start``,
+    the same schedule as the backtest), or ``forecasts`` reuses a forecast frame or CSV. D is the last
+    bar (on or before ``end``); the strategy runs on D with the holdings (:func:`decide
+    <rnnstrategy.backtrader.signal.decide>`), and the orders are for the session after D. Without
+    ``end`` the bars must be fresh: ending on the last completed session (``now``: default the
+    present); with ``end`` the decision is historical and not checked.
+
+    Args:
+        data: the traded stock (CSV path, symbol or canonical bar frame). A universe is not
+            supported yet.
+        positions: holdings at the close of D: a mapping ``{symbol: shares}``, a CSV ``symbol,shares``,
+            a JSON ``{"cash": ..., "positions": {...}}`` or a paper account folder (see
+            :func:`read_positions`); None: none.
+        cash: cash at the close of D; default the positions' cash, else 1,000,000 CNY when there are
+            no positions.
+        strategy, params, forecast, rules, start, adjust, k, max_turnover, exit_rank, entry_threshold,
+            exit_threshold, strict, store, threads, on_fold: as for :func:`backtest`.
+        end: decide on the last bar on or before this date (historical; no stale check).
+        out: write ``orders.csv`` and ``orders.json`` there.
+        now: the present, for the stale check.
+
+    Raises:
+        ConfigError: a universe, no cash with positions, a strategy that cannot trade after the close.
+        DataError: stale bars, or forecasts without the row of D.
+    """
+    from rnnstrategy.backtrader.results import load_strategy
+    from rnnstrategy.backtrader.signal import decide
+    from rnnstrategy.live.sessions import check_fresh, next_session
+
+    if _is_universe(data):
+        raise ConfigError("rnnstrategy signal trades one stock for now; a universe (a folder or a list) is not "
+                          "supported yet: give one CSV path or symbol")
+    held: dict[str, int] = {}
+    if isinstance(positions, Mapping):
+        held = {str(name): int(shares) for name, shares in positions.items()}
+    elif positions is not None:
+        held, account_cash = read_positions(positions)
+        cash = account_cash if cash is None else cash
+    if cash is None:
+        if held:
+            raise ConfigError("positions without cash: give cash= (CLI: --cash), or a JSON positions file with "
+                              "\"cash\", or a paper account folder")
+        cash = _SPEC.cash
+    spec = BacktestSpec(strategy=strategy, start=_date("start", start), end=_date("end", end),
+                        params=dict(params or {}), k=k, max_turnover=max_turnover, exit_rank=exit_rank,
+                        entry_threshold=entry_threshold, exit_threshold=exit_threshold)
+    strategy_class = load_strategy(strategy)
+    _check_strategy_fits(strategy_class, RunConfig(data=DataSpec(source=_label(data)), backtest=spec), False)
+    reused = forecasts
+    if isinstance(forecasts, (str, Path)):
+        from rnnstrategy.forecasting.frames import read_forecasts
+
+        reused = read_forecasts(forecasts)
+    if forecast is None and reused is not None and reused.attrs.get("config"):
+        forecast = ForecastConfig.from_dict(reused.attrs["config"])
+    config = forecast or ForecastConfig()
+    if reused is None:
+        _check_device(config.device)
+    history = config.history_needed() if reused is None else 1
+    bars = _load(data, adjust, spec.start if reused is None else None, history, strict=strict)
+    if spec.end is not None:
+        bars = bars.loc[:spec.end]
+    if bars.empty:
+        raise DataError(f"no bars of {bars.attrs.get('symbol', _label(data))} on or before {spec.end}")
+    day = bars.index[-1]
+    if spec.end is None:
+        check_fresh(day.date(), now)
+    if reused is None:
+        frame = _walk_forward(bars, config, spec.start, f"{day:%Y-%m-%d}", store=store, threads=threads,
+                              on_fold=on_fold)
+    else:
+        frame = reused
+    if day not in frame.index:
+        raise DataError(f"the forecasts have no row for {day:%Y-%m-%d}, the bar to decide on "
+                        f"(they cover {frame.index[0]:%Y-%m-%d}..{frame.index[-1]:%Y-%m-%d}); forecast up to that "
+                        "bar, or leave --forecasts out")
+    orders = decide(bars, frame, strategy_class, positions=held, cash=float(cash), params=spec.strategy_params(),
+                    rules=rules)
+    session = next_session(day.date())
+    orders = [{"id": f"{session}/{order['symbol']}/{order['side']}", "session": session.isoformat(), **order}
+              for order in orders]
+    result = SignalRun(orders=orders, session=session, decided_on=day.date(),
+                       symbol=str(bars.attrs.get("symbol", "")), strategy=strategy, cash=float(cash), positions=held)
+    if out is not None:
+        result.write(out)
+    return result

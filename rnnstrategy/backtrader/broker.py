@@ -80,6 +80,9 @@ class AShareBroker(bt.brokers.BackBroker):
             rule (see the module docstring); all default to ``True``.
         securities: mapping of feed name to
             :class:`~rnnstrategy.ashare.limits.SecurityRules` (ST, listing date).
+        positions: holdings to start with, feed name -> shares or (shares, price); None starts
+            flat. Set in :meth:`start`, after ``BackBroker`` resets its positions (a signal run
+            starts from an account's holdings; see :func:`rnnstrategy.backtrader.signal.decide`).
     """
 
     params = (
@@ -89,6 +92,7 @@ class AShareBroker(bt.brokers.BackBroker):
         ("price_limits", True),
         ("skip_suspended", True),
         ("securities", None),
+        ("positions", None),
     )
 
     def __init__(self) -> None:
@@ -108,6 +112,23 @@ class AShareBroker(bt.brokers.BackBroker):
                 f"price_limits need earlier bars (previous close, listing days) but Cerebro runs with "
                 f"exactbars={exactbars!r}, which drops them: use exactbars=False (the default) or -1"
             )
+        if self.p.positions:
+            self._start_positions(self.p.positions, getattr(cerebro, "datas", ()))
+
+    def _start_positions(self, positions: Mapping[str, Any], datas: Any) -> None:
+        """Set ``BackBroker``'s position of each named feed (its ``positions`` mapping, by feed)."""
+        feeds = {self.security(data).ts_code: data for data in datas}
+        for name, held in positions.items():
+            size, price = held if isinstance(held, tuple) else (held, 0.0)
+            try:
+                code = symbol_info(name).ts_code
+            except SymbolError as err:
+                raise ConfigError(f"positions: {err}") from None
+            if code not in feeds:
+                raise ConfigError(f"positions: {name} holds {size} shares but has no feed; add its bars "
+                                  f"(feeds: {', '.join(sorted(feeds)) or 'none'})")
+            if size:
+                self.positions[feeds[code]] = bt.Position(size=size, price=price)
 
     def _reset_state(self) -> None:
         self._symbols: dict[str, SymbolInfo] = {}

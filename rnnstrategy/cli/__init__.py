@@ -22,7 +22,7 @@ from rnnstrategy.errors import RnnStrategyError
 
 __all__ = ["main", "build_parser"]
 
-COMMAND_MODULES = ("rnnstrategy.cli.forecast", "rnnstrategy.cli.backtest", "rnnstrategy.cli.run", "rnnstrategy.cli.sweep", "rnnstrategy.cli.report", "rnnstrategy.cli.compare", "rnnstrategy.cli.data")
+COMMAND_MODULES = ("rnnstrategy.cli.forecast", "rnnstrategy.cli.backtest", "rnnstrategy.cli.run", "rnnstrategy.cli.sweep", "rnnstrategy.cli.report", "rnnstrategy.cli.compare", "rnnstrategy.cli.data", "rnnstrategy.cli.signal", "rnnstrategy.cli.paper")
 EXIT_BAD_INPUT = 2
 
 

@@ -1,0 +1,80 @@
+"""``rnnstrategy signal``: the next session's orders, from the backtest's strategy at the last close.
+
+The options are those of ``backtest`` (derived from the same dataclasses) less the ones a decision on
+one day has no use for; the work is :func:`rnnstrategy.api.signal`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from tqdm import tqdm
+
+from rnnstrategy.ashare.rules import AShareRules
+from rnnstrategy.cli.forecast import (
+    add_forecaster_options,
+    compute_options,
+    fold_progress,
+)
+from rnnstrategy.cli.options import (
+    HelpFormatter,
+    add_options,
+    build,
+    check_output_dir,
+    values_from_args,
+)
+from rnnstrategy.config import BacktestSpec, DataSpec
+from rnnstrategy.errors import ConfigError
+from rnnstrategy.forecasting.config import ForecastConfig
+
+__all__ = ["register"]
+
+_UNUSED = ("execution", "cash", "trials")  # next_open only; cash has its own option; no Sharpe to deflate
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "signal",
+        help="write the next session's orders, decided by the backtest's strategy at the last close",
+        description="Forecast DATA as the backtest does (or reuse --forecasts), run the strategy on the last bar D "
+                    "(on or before --end) with the holdings of --positions, and write DIR/orders.csv and "
+                    "DIR/orders.json: the orders for the session after D. --positions is a CSV symbol,shares, a "
+                    "JSON {\"cash\": ..., \"positions\": {\"600519.SH\": 100}} or a paper account folder (then "
+                    "`rnnstrategy paper fill ACCOUNT --orders DIR/orders.json --data DATA` books them). Without "
+                    "--end the data must reach the last completed session.",
+        formatter_class=HelpFormatter,
+    )
+    add_options(parser, DataSpec, exclude=("name", "names"))
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory")
+    parser.add_argument("--positions", metavar="FILE|ACCOUNT_DIR", default=None,
+                        help="holdings at the last close: CSV symbol,shares; JSON {\"cash\": ..., \"positions\": "
+                             "{...}}; or a paper account folder (default: none)")
+    parser.add_argument("--cash", type=float, default=None,
+                        help="cash at the last close, CNY (default: the positions' cash; 1000000 without positions)")
+    add_options(parser.add_argument_group("strategy (BacktestSpec)"), BacktestSpec, exclude=_UNUSED)
+    add_options(parser.add_argument_group("A-share broker rules (AShareRules)"), AShareRules)
+    add_forecaster_options(parser)
+    parser.set_defaults(func=_signal)
+
+
+def _signal(args: argparse.Namespace) -> int:
+    from rnnstrategy.api import signal
+
+    data = build(DataSpec, args, name=None, names=None)
+    if data.source is None:
+        raise ConfigError("no data: give DATA, a CSV path or a symbol such as 600519")
+    spec = values_from_args(BacktestSpec, args, exclude=_UNUSED)
+    check_output_dir(args.out)
+    with tqdm(desc="folds", unit="fold", disable=args.quiet or None) as folds:
+        result = signal(
+            data.source, positions=args.positions, cash=args.cash, strategy=spec["strategy"], params=spec["params"],
+            forecast=build(ForecastConfig, args), forecasts=spec["forecasts"], rules=build(AShareRules, args),
+            start=spec["start"], end=spec["end"], adjust=data.adjust, k=spec["k"], max_turnover=spec["max_turnover"],
+            exit_rank=spec["exit_rank"], entry_threshold=spec["entry_threshold"],
+            exit_threshold=spec["exit_threshold"], strict=data.strict, on_fold=fold_progress(folds),
+            **compute_options(args))
+    written = result.write(args.out)
+    print("\n".join(result.summary()))
+    print(f"wrote {', '.join(str(path) for path in written)}")
+    return 0
