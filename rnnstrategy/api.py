@@ -19,6 +19,7 @@ quantstats to draw the tearsheet.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -1236,7 +1237,7 @@ def _shares(symbol: object, value: object) -> int:
 
 
 def signal(
-    data: Source,
+    data: Source | Sequence[str | Path] | None,
     *,
     positions: str | Path | Mapping[str, int] | None = None,
     cash: float | None = None,
@@ -1270,8 +1271,11 @@ def signal(
     present); with ``end`` the decision is historical and not checked.
 
     Args:
-        data: the traded stock (CSV path, symbol or canonical bar frame). A universe is not
-            supported yet.
+        data: the traded stock (CSV path, symbol or canonical bar frame), or a universe (a folder of
+            CSVs, or a list of paths or symbols) traded by a strategy that ranks stocks (``top_k``): its
+            forecasts come from the universe backtest's path (each symbol walk-forward into ``out``, with the
+            fold store) or from ``forecasts`` the folder of a universe run (``data`` None: its sources), each
+            stock's feed holds its last bar on or before D, and the orders of every stock are in one list.
         positions: holdings at the close of D: a mapping ``{symbol: shares}``, a CSV ``symbol,shares``,
             a JSON ``{"cash": ..., "positions": {...}}`` or a paper account folder (see
             :func:`read_positions`); None: none.
@@ -1280,20 +1284,27 @@ def signal(
         strategy, params, forecast, rules, start, adjust, k, max_turnover, exit_rank, entry_threshold,
             exit_threshold, strict, store, threads, on_fold: as for :func:`backtest`.
         end: decide on the last bar on or before this date (historical; no stale check).
-        out: write ``orders.csv`` and ``orders.json`` there.
+        out: write ``orders.csv`` and ``orders.json`` there (a universe forecast now: its ``summary.csv`` and
+            ``forecasts/<symbol>.csv`` too; required then).
         now: the present, for the stale check.
 
     Raises:
-        ConfigError: a universe, no cash with positions, a strategy that cannot trade after the close.
-        DataError: stale bars, or forecasts without the row of D.
+        ConfigError: no cash with positions, a strategy that cannot trade after the close or does not fit
+            the data (``top_k`` for one stock, a one-stock strategy for a universe).
+        DataError: stale bars, or forecasts without the row of D (of each stock with a bar on D).
     """
     from rnnstrategy.backtrader.results import load_strategy
     from rnnstrategy.backtrader.signal import decide
-    from rnnstrategy.live.sessions import check_fresh, next_session
+    from rnnstrategy.live.sessions import check_fresh
 
-    if _is_universe(data):
-        raise ConfigError("rnnstrategy signal trades one stock for now; a universe (a folder or a list) is not "
-                          "supported yet: give one CSV path or symbol")
+    if data is None and isinstance(forecasts, (str, Path)) and Path(forecasts).is_dir():
+        data = str(forecasts)  # the folder of a universe run names its sources
+    if data is None:
+        raise ConfigError("no data: give the stock (a CSV path or symbol), a universe (a folder or a list), or "
+                          "forecasts= the folder of a universe run")
+    if isinstance(data, (list, tuple)):
+        data = tuple(str(source) for source in data)
+    universe = _is_universe(data) or (isinstance(forecasts, (str, Path)) and Path(forecasts).is_dir())
     held: dict[str, int] = {}
     if isinstance(positions, Mapping):
         held = {str(name): int(shares) for name, shares in positions.items()}
@@ -1309,7 +1320,12 @@ def signal(
                         params=dict(params or {}), k=k, max_turnover=max_turnover, exit_rank=exit_rank,
                         entry_threshold=entry_threshold, exit_threshold=exit_threshold)
     strategy_class = load_strategy(strategy)
-    _check_strategy_fits(strategy_class, RunConfig(data=DataSpec(source=_label(data)), backtest=spec), False)
+    source = data if isinstance(data, tuple) else _label(data)
+    _check_strategy_fits(strategy_class, RunConfig(data=DataSpec(source=source), backtest=spec), universe)
+    if universe:
+        return _signal_universe(source, strategy_class, held, float(cash), spec, forecast=forecast,
+                                forecasts=forecasts, rules=rules, adjust=adjust, strict=strict, store=store,
+                                threads=threads, out=out, now=now)
     reused = forecasts
     if isinstance(forecasts, (str, Path)):
         from rnnstrategy.forecasting.frames import read_forecasts
@@ -1340,11 +1356,67 @@ def signal(
                         "bar, or leave --forecasts out")
     orders = decide(bars, frame, strategy_class, positions=held, cash=float(cash), params=spec.strategy_params(),
                     rules=rules)
+    result = _signal_run(orders, day, str(bars.attrs.get("symbol", "")), strategy, float(cash), held)
+    if out is not None:
+        result.write(out)
+    return result
+
+
+def _signal_run(orders: list[dict[str, Any]], day: pd.Timestamp, symbol: str, strategy: str, cash: float,
+                held: dict[str, int]) -> SignalRun:
+    """The :class:`SignalRun` of ``orders`` decided on ``day``: each gets its id and the next session."""
+    from rnnstrategy.live.sessions import next_session
+
     session = next_session(day.date())
     orders = [{"id": f"{session}/{order['symbol']}/{order['side']}", "session": session.isoformat(), **order}
               for order in orders]
-    result = SignalRun(orders=orders, session=session, decided_on=day.date(),
-                       symbol=str(bars.attrs.get("symbol", "")), strategy=strategy, cash=float(cash), positions=held)
+    return SignalRun(orders=orders, session=session, decided_on=day.date(), symbol=symbol, strategy=strategy,
+                     cash=cash, positions=held)
+
+
+def _signal_universe(source: str | tuple[str, ...], strategy: type, held: dict[str, int], cash: float,
+                     spec: BacktestSpec, *, forecast: ForecastConfig | None, forecasts: Any,
+                     rules: AShareRules | None, adjust: str, strict: bool, store: str | Path | None,
+                     threads: int | None, out: str | Path | None, now: dt.datetime | None) -> SignalRun:
+    """:func:`signal` for a universe: the forecasts of the universe backtest's path (computed into ``out``, or
+    read from ``forecasts``, the folder of a universe run), the bars of each stock as its feed there, and the
+    strategy deciding on the newest bar D of them all."""
+    from rnnstrategy.backtrader.signal import decide
+    from rnnstrategy.live.sessions import check_fresh
+
+    folder = Path(forecasts) if isinstance(forecasts, (str, Path)) else None
+    if forecasts is not None and (folder is None or not folder.is_dir()):
+        raise ConfigError(f"forecasts={forecasts!r}: for a universe give the folder of a universe run (summary.csv "
+                          "and forecasts/<symbol>.csv), or leave it out to forecast the universe")
+    if folder is None and out is None:
+        raise ConfigError("a universe signal forecasts each symbol into out/forecasts: pass out='signals/today' "
+                          "(CLI: --out DIR), or forecasts= the folder of a universe run")
+    if forecast is None and folder is not None:
+        forecast = _universe_forecast_config(folder)
+    config = RunConfig(data=DataSpec(source=source, adjust=adjust, strict=strict),
+                       forecast=forecast or ForecastConfig(),
+                       backtest=dataclasses.replace(spec, forecasts=None if folder is None else str(folder)),
+                       rules=rules or AShareRules())
+    universe = _universe_forecasts(config, store=store, threads=threads, out=out, executor="auto", workers=None,
+                                   on_symbol=None)
+    frames, by_symbol = _universe_inputs(config, universe)
+    if spec.end is not None:
+        frames = [frame.loc[:spec.end] for frame in frames]
+    frames = [frame for frame in frames if len(frame)]
+    if not frames:
+        raise DataError(f"no bars of the universe on or before {spec.end}")
+    day = max(frame.index[-1] for frame in frames)
+    if spec.end is None:
+        check_fresh(day.date(), now)
+    missing = [str(frame.attrs["symbol"]) for frame in frames
+               if frame.index[-1] == day and day not in by_symbol[str(frame.attrs["symbol"])].index]
+    if missing:
+        raise DataError(f"the forecasts of {', '.join(missing)} have no row for {day:%Y-%m-%d}, the bar to decide "
+                        f"on; forecast up to that bar (see {universe.out / 'summary.csv'}), or leave --forecasts out")
+    orders = decide(frames, by_symbol, strategy, positions=held, cash=cash, params=spec.strategy_params(),
+                    rules=config.rules)
+    symbols = ",".join(str(frame.attrs["symbol"]) for frame in frames)
+    result = _signal_run(orders, day, symbols, spec.strategy, cash, held)
     if out is not None:
         result.write(out)
     return result

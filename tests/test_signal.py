@@ -6,6 +6,7 @@ account's holdings, filled by :class:`PaperAccount` at the next open, give the b
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pandas as pd
@@ -159,3 +160,168 @@ def test_cli_signal_says_when_the_data_is_stale_and_reads_positions(moutai_bars,
     (tmp_path / "bad.csv").write_text("code,qty\n600519,100\n")
     assert main([*base, "--end", f"{day:%Y-%m-%d}", "--positions", str(tmp_path / "bad.csv")]) == 2
     assert "symbol,shares" in capsys.readouterr().err
+
+
+# -- a universe traded with top_k ---------------------------------------------------------------------
+
+UNIVERSE = (("600000", 11), ("600036", 12), ("000001", 13), ("000002", 14), ("601318", 15))
+TOPK_PARAMS = {"k": 2, "exit_rank": 2, "max_turnover": 0.6}  # churns: several sells and buys a day
+SUSPENDED = "600036"  # three sessions without a bar inside the forecast window
+LISTED_LATE = "000002"  # bars from row 100 on, forecasts from row 104 on; the others' from row 94
+
+
+def _universe_forecasts(bars: pd.DataFrame, first: int, seed: int) -> pd.DataFrame:
+    """Noisy forecasts of the next two opens for the rows ``first`` .. len - 3 of ``bars``."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    opens = bars["open"].to_numpy()
+    rows = np.arange(first, len(bars) - 2)
+    frame = pd.DataFrame({
+        "pred_open_1": opens[rows + 1] * np.exp(rng.normal(0, 0.01, len(rows))),
+        "pred_open_2": opens[rows + 2] * np.exp(rng.normal(0, 0.01, len(rows))),
+        "fold": 0, "open_1": opens[rows + 1], "open_2": opens[rows + 2]}, index=bars.index[rows])
+    frame.attrs["symbol"] = bars.attrs["symbol"]
+    return frame
+
+
+def _universe(suspended: slice) -> tuple[list[pd.DataFrame], dict[str, pd.DataFrame]]:
+    """Five random walks of 150 sessions with ~54 forecast days: SUSPENDED loses the rows ``suspended``,
+    LISTED_LATE starts 6 sessions after the others (its forecasts 4 sessions later still)."""
+    from helpers import synthetic
+
+    frames, forecasts = [], {}
+    for symbol, seed in UNIVERSE:
+        bars, first = synthetic(150, seed=seed, symbol=symbol), 94
+        if symbol == SUSPENDED:
+            bars = bars.drop(bars.index[suspended])
+        if symbol == LISTED_LATE:
+            bars, first = bars.iloc[100:], 4
+        bars.attrs.update(symbol=symbol, adjust="")
+        frames.append(bars)
+        forecasts[symbol] = _universe_forecasts(bars, first, seed)
+    return frames, forecasts
+
+
+@pytest.fixture(scope="module")
+def universe() -> tuple[list[pd.DataFrame], dict[str, pd.DataFrame]]:
+    """SUSPENDED held by top_k through its suspension (2020-06-18..22), no order in flight into it."""
+    return _universe(slice(121, 124))
+
+
+def _replay(frames, forecasts, account, params, strategy):
+    """Decide at each close of the backtest's dates, fill at the next session's open."""
+    dates = sorted(set().union(*(f.loc[forecasts[f.attrs["symbol"]].index[0]:forecasts[f.attrs["symbol"]].index[-1]]
+                                 .index for f in frames)))
+    by_symbol = {f.attrs["symbol"]: f for f in frames}
+    for day, session in zip(dates[:-1], dates[1:], strict=True):
+        history = [f.loc[:day] for f in frames if len(f.loc[:day])]
+        orders = decide(history, forecasts, strategy, positions=account.positions, cash=account.cash, params=params)
+        if orders:
+            account.fill(_order_ids(orders, session), {o["symbol"]: by_symbol[o["symbol"]] for o in orders},
+                         session=session.date())
+    return dates
+
+
+def test_replaying_the_top_k_signals_of_a_universe_gives_the_backtests_fills(universe, tmp_path):
+    """The test of record for a universe: top_k with k=2 over five stocks (one suspended inside the window,
+    one listed late, each feed from its own first forecast), replayed day by day through a paper account,
+    gives the backtest's trades fill for fill, and the same cash and shares at the end."""
+    from rnnstrategy.strategies.top_k import TopK
+
+    from rnnstrategy.backtrader.results import run_universe_backtest
+
+    frames, forecasts = universe
+    result = run_universe_backtest(frames, forecasts, TopK, cash=1_000_000, params=TOPK_PARAMS)
+    trades = result.trades
+    assert len(trades) >= 10 and set(trades["symbol"]) == {s for s, _ in UNIVERSE}
+    assert set(trades["side"]) == {"buy", "sell"}
+    held = trades[trades["symbol"] == SUSPENDED]  # bought before the suspension, sold after it
+    assert any(b.date < dt.date(2020, 6, 18) and s.date > dt.date(2020, 6, 22)
+               for b, s in zip(held.iloc[::2].itertuples(), held.iloc[1::2].itertuples(), strict=True))
+    _assert_replay_matches(frames, forecasts, result, tmp_path)
+
+
+def _assert_replay_matches(frames, forecasts, result, tmp_path) -> None:
+    from rnnstrategy.strategies.top_k import TopK
+
+    from rnnstrategy.ashare.symbols import symbol_info
+
+    trades = result.trades
+    account = PaperAccount.open(tmp_path / "paper", cash=1_000_000)
+    _replay(frames, forecasts, account, TOPK_PARAMS, TopK)
+    fills = [line for line in account.journal() if line["status"] == "filled"]
+    got = [(line["session"], line["symbol"], line["side"], line["shares"], line["price"], line["commission"],
+            line["stamp_duty"], line["transfer_fee"]) for line in fills]
+    want = [(str(row.date), symbol_info(row.symbol).ts_code, row.side, row.size, row.price, row.commission,
+             row.stamp_duty, row.transfer_fee) for row in trades.itertuples()]
+    assert got == want
+    final = result.equity.iloc[-1]
+    assert account.cash == pytest.approx(final["cash"], abs=0.005)
+    signed = trades["size"].where(trades["side"] == "buy", -trades["size"])
+    shares = {symbol_info(s).ts_code: int(n) for s, n in signed.groupby(trades["symbol"]).sum().items() if n}
+    assert account.positions == shares
+
+
+@pytest.mark.xfail(strict=True, reason="the backtest keeps an order sent on a stock's last bar before a suspension "
+                   "and fills it at the stock's first bar after it (Backtrader waits for a bar newer than the order "
+                   "before AShareBroker's skip_suspended rule is asked); a paper account cancels it as a day order")
+def test_an_order_sent_into_a_suspension_is_cancelled_by_the_paper_account_but_kept_by_the_backtest(tmp_path):
+    from rnnstrategy.strategies.top_k import TopK
+
+    from rnnstrategy.backtrader.results import run_universe_backtest
+
+    frames, forecasts = _universe(slice(110, 113))  # suspended 2020-06-03..05, a sell sent on 06-02
+    result = run_universe_backtest(frames, forecasts, TopK, cash=1_000_000, params=TOPK_PARAMS)
+    sold = result.trades[(result.trades["symbol"] == SUSPENDED) & (result.trades["side"] == "sell")]
+    assert dt.date(2020, 6, 8) in set(sold["date"])  # the sell of 06-02's close, filled after the suspension
+    _assert_replay_matches(frames, forecasts, result, tmp_path)
+
+
+def test_cli_signal_of_a_universe_writes_decides_orders_and_paper_fill_books_them(universe, tmp_path, capsys):
+    """`signal --forecasts RUN --strategy top_k` on a universe run folder: one orders.json for every stock, the
+    orders decide() gives; `paper fill --data FOLDER` books them; the next day decides from the account."""
+    from rnnstrategy.strategies.top_k import TopK
+
+    from rnnstrategy.ashare.symbols import symbol_info
+    from rnnstrategy.cli import main
+    from rnnstrategy.forecasting.frames import write_forecasts
+
+    frames, forecasts = universe
+    stocks, run = tmp_path / "stocks", tmp_path / "run"
+    (run / "forecasts").mkdir(parents=True)
+    stocks.mkdir()
+    rows = []
+    for frame in frames:
+        symbol = frame.attrs["symbol"]
+        frame.rename_axis("date").reset_index().assign(code=symbol).to_csv(stocks / f"{symbol}.csv", index=False)
+        write_forecasts(forecasts[symbol], run / "forecasts" / f"{symbol}.csv")
+        rows.append({"symbol": symbol, "source": str(stocks / f"{symbol}.csv"), "status": "ok", "message": ""})
+    pd.DataFrame(rows).to_csv(run / "summary.csv", index=False)
+    topk = ["--strategy", "top_k", "--k", "2", "--exit-rank", "2", "--max-turnover", "0.6"]
+    account = tmp_path / "paper"
+    days = [pd.Timestamp("2020-06-17"), pd.Timestamp("2020-06-18")]  # 600036 suspended on the second
+    by_symbol = {f.attrs["symbol"]: f for f in frames}
+    for n, day in enumerate(days):
+        out = tmp_path / f"orders{n}"
+        positions = ["--positions", str(account)] if n else ["--cash", "1000000"]
+        assert main(["signal", "--forecasts", str(run), *topk, "--end", f"{day:%Y-%m-%d}", *positions,
+                     "--out", str(out)]) == 0
+        assert f"decided on the bar of {day:%Y-%m-%d}" in capsys.readouterr().out
+        content = json.loads((out / "orders.json").read_text())
+        held = PaperAccount.open(account).positions if n else {}
+        cash = PaperAccount.open(account).cash if n else 1_000_000
+        want = decide([f.loc[:day] for f in frames if len(f.loc[:day])], forecasts, TopK, positions=held, cash=cash,
+                      params=TOPK_PARAMS)
+        assert [{k: o[k] for k in ORDER_FIELDS} for o in content["orders"]] == want and want
+        assert [o["id"] for o in content["orders"]] == [f"{content['session']}/{o['symbol']}/{o['side']}"
+                                                        for o in want]
+        assert len(pd.read_csv(out / "orders.csv")) == len(want)
+        fill = ["paper", "fill", str(account), "--orders", str(out / "orders.json"), "--data", str(stocks)]
+        assert main(fill + ([] if n else ["--cash", "1000000"])) == 0
+        assert f"{len(want)} orders booked" in capsys.readouterr().out
+        journal = PaperAccount.open(account).journal()[-len(want):]
+        session = pd.Timestamp(content["session"])
+        assert [(line["symbol"], line["price"]) for line in journal if line["status"] == "filled"] == [
+            (symbol_info(o["symbol"]).ts_code, by_symbol[o["symbol"]].loc[session, "open"]) for o in want
+            if session in by_symbol[o["symbol"]].index]

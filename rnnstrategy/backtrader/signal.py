@@ -155,7 +155,8 @@ def _on_day(strategy: type[ForecastStrategy], day: pd.Timestamp) -> type[Forecas
 def _order_row(ran: ForecastStrategy, order: bt.Order, day: pd.Timestamp, previous: float | None) -> dict[str, Any]:
     data = order.data
     buy = order.isbuy()
-    signal = ran.signals[ran.datas.index(data)]
+    # by identity: after the run, == between feeds builds a Backtrader line operation instead of comparing
+    signal = next(signal for feed, signal in zip(ran.datas, ran.signals, strict=True) if feed is data)
     expected = float(signal.expected_return[0])
     close = float(data.close[0])
     if buy:

@@ -28,14 +28,14 @@ def register(commands: argparse._SubParsersAction) -> None:
         formatter_class=HelpFormatter)
     fill.add_argument("account", type=Path, metavar="ACCOUNT_DIR", help="the paper account's folder")
     fill.add_argument("--orders", type=Path, required=True, metavar="FILE", help="orders.json of `rnnstrategy signal`")
-    fill.add_argument("--data", nargs="+", required=True, metavar="DATA", help="bars of the ordered stocks (CSV or symbol)")
+    fill.add_argument("--data", nargs="+", required=True, metavar="DATA",
+                      help="bars of the ordered stocks: CSVs or symbols, or a folder of CSVs (a universe)")
     fill.add_argument("--cash", type=float, default=None, help="opening cash, to create the account (CNY)")
     fill.add_argument("--adjust", default="qfq", choices=("", "qfq", "hfq"), help="price adjustment of a symbol download")
     fill.set_defaults(func=_fill)
 
 
 def _fill(args: argparse.Namespace) -> int:
-    from rnnstrategy.data.loader import load_bars
     from rnnstrategy.live.paper import PaperAccount
 
     try:
@@ -46,10 +46,7 @@ def _fill(args: argparse.Namespace) -> int:
         raise DataError(f"--orders {args.orders}: not JSON ({err}); give orders.json of `rnnstrategy signal`") from None
     if not isinstance(content, dict) or "session" not in content or not isinstance(content.get("orders"), list):
         raise DataError(f"--orders {args.orders}: no session and orders; give orders.json of `rnnstrategy signal`")
-    bars = {}
-    for source in args.data:
-        frame = load_bars(source, adjust=args.adjust)
-        bars[str(frame.attrs.get("symbol", source))] = frame
+    bars = _ordered_bars(args.data, content["orders"], args.adjust)
     account = PaperAccount.open(args.account, cash=args.cash)
     result = account.fill(content["orders"], bars, session=content["session"])
     if not args.quiet:
@@ -62,3 +59,28 @@ def _fill(args: argparse.Namespace) -> int:
             print(f"  {line['symbol']} {line['side']} {line['shares']} @ {price}: {line['status']}{detail}{reason}")
         print(f"cash {account.cash:.2f} CNY; positions {account.positions or 'none'}")
     return 0
+
+
+def _ordered_bars(sources: list[str], orders: list[object], adjust: str) -> dict[str, object]:
+    """The bars of every ordered symbol among ``sources`` (a folder stands for its CSVs; of those, only the
+    files named by an ordered symbol are read)."""
+    from rnnstrategy.ashare.symbols import symbol_info
+    from rnnstrategy.data.loader import load_bars
+    from rnnstrategy.forecasting.universe import resolve_sources
+
+    def code(name: object) -> str | None:
+        try:
+            return symbol_info(str(name)).ts_code
+        except (ValueError, ConfigError, DataError):
+            return None
+
+    wanted = {code(order.get("symbol")) for order in orders if isinstance(order, dict)} - {None}
+    bars = {}
+    for source in sources:
+        folder = Path(source).is_dir()
+        for path in resolve_sources(source) if folder else [source]:
+            if folder and code(Path(path).stem) not in wanted and code(Path(path).stem) is not None:
+                continue  # another stock of the folder
+            frame = load_bars(path, adjust=adjust)
+            bars[str(frame.attrs.get("symbol", path))] = frame
+    return bars

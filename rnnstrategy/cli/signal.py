@@ -1,7 +1,8 @@
 """``rnnstrategy signal``: the next session's orders, from the backtest's strategy at the last close.
 
 The options are those of ``backtest`` (derived from the same dataclasses) less the ones a decision on
-one day has no use for; the work is :func:`rnnstrategy.api.signal`.
+one day has no use for; the work is :func:`rnnstrategy.api.signal`. A universe (a folder, several paths, or
+``--forecasts`` the folder of a universe run) is decided by ``--strategy top_k`` into one orders file.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                     "(on or before --end) with the holdings of --positions, and write DIR/orders.csv and "
                     "DIR/orders.json: the orders for the session after D. --positions is a CSV symbol,shares, a "
                     "JSON {\"cash\": ..., \"positions\": {\"600519.SH\": 100}} or a paper account folder (then "
-                    "`rnnstrategy paper fill ACCOUNT --orders DIR/orders.json --data DATA` books them). Without "
+                    "`rnnstrategy paper fill ACCOUNT --orders DIR/orders.json --data DATA` books them). A universe "
+                    "(a folder, several paths, or --forecasts the folder of a universe run) is decided by "
+                    "--strategy top_k, its forecasts computed into DIR as `backtest` does. Without "
                     "--end the data must reach the last completed session.",
         formatter_class=HelpFormatter,
     )
@@ -62,9 +65,10 @@ def _signal(args: argparse.Namespace) -> int:
     from rnnstrategy.api import signal
 
     data = build(DataSpec, args, name=None, names=None)
-    if data.source is None:
-        raise ConfigError("no data: give DATA, a CSV path or a symbol such as 600519")
     spec = values_from_args(BacktestSpec, args, exclude=_UNUSED)
+    if data.source is None and not (spec["forecasts"] and Path(spec["forecasts"]).is_dir()):
+        raise ConfigError("no data: give DATA, a CSV path or a symbol such as 600519, a folder or several paths "
+                          "(a universe), or --forecasts the folder of a universe run")
     check_output_dir(args.out)
     with tqdm(desc="folds", unit="fold", disable=args.quiet or None) as folds:
         result = signal(
