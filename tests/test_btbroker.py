@@ -252,6 +252,17 @@ def test_suspended_days_produce_no_fills(stock):
     assert strategy.fills() == [] and strategy.statuses() == ["Canceled", "Canceled"]
 
 
+def test_an_order_made_before_a_suspension_expires_instead_of_filling_after_it(stock):
+    # a market order sent at the close of 2019-03-20, the last bar of 300124.SZ before its suspension
+    halted = stock("300124.SZ", "2019-03-01", "2019-04-12")
+    other = stock("600519.SH", "2019-03-01", "2019-04-12")
+    plan = {D(2019, 3, 20): [("buy", {"data": "300124.SZ", "size": 100})]}
+    plain = run([other, halted], plan, plain=True)  # Backtrader alone fills it at the first open after
+    assert [(day, size) for day, size, _ in plain.fills()] == [(D(2019, 4, 4), 100)]
+    strategy = run([other, halted], plan)  # an A-share day order: it expires on 03-21, the first day without a bar
+    assert strategy.fills() == [] and strategy.statuses() == ["Canceled"]
+
+
 # -- configuration -----------------------------------------------------------------------------------
 
 

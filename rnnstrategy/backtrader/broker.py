@@ -31,7 +31,9 @@ param that can be switched off (all off: plain ``BackBroker`` behaviour):
     A suspended security has no bar for the day: nothing fills on the stale
     bar Backtrader still shows for it. The market's day is the newest bar of
     all feeds; an order created on a stale bar under cheat-on-close does not
-    fill either.
+    fill either, and an order made before a day the security is suspended
+    expires that day (Backtrader alone would keep it and fill it at the first
+    open after the suspension).
 
 An order refused by ``price_limits`` or ``skip_suspended`` is cancelled
 (status ``Canceled``, logged): A-share orders are day orders, and an unfilled
@@ -209,6 +211,22 @@ class AShareBroker(bt.brokers.BackBroker):
         self._prev_market_dt = self._market_dt
         self._market_dt = self._newest_bar_dt()
         super().next()
+
+    def _try_exec(self, order: bt.Order) -> None:
+        if self.p.skip_suspended and self._suspended_since_created(order):
+            market = bt.num2date(self._market_dt).date()
+            self._refuse(order, "cancel", f"suspended: no bar on {market}; A-share orders are day orders",
+                         fill_date=market)
+            return
+        super()._try_exec(order)
+
+    def _suspended_since_created(self, order: bt.Order) -> bool:
+        """Whether the order's security has no bar on the market's day, which is after the order was made:
+        Backtrader would hold the order until the security trades again and fill it then; an A-share
+        order expires at the day's close instead."""
+        data = order.data
+        return (self._market_dt is not None and len(data) > 0 and data.datetime[0] < self._market_dt
+                and order.created.dt < self._market_dt)
 
     def _newest_bar_dt(self) -> float | None:
         cerebro = getattr(self, "cerebro", None)
