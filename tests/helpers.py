@@ -82,3 +82,14 @@ def with_garbage_after(bars: pd.DataFrame, row: int, seed: int = 1) -> pd.DataFr
     junk[1::3, 4] = 0.0
     out.iloc[row + 1 :] = junk
     return out
+
+
+def perfect_foresight(bars: pd.DataFrame) -> pd.DataFrame:
+    """A forecast frame that knows the future: ``pred_open_1..2`` are the realised next two opens
+    (for strategy and broker tests that must trade without training)."""
+    opens = bars["open"]
+    forecasts = pd.DataFrame({"pred_open_1": opens.shift(-1), "pred_open_2": opens.shift(-2)}).dropna()
+    forecasts["fold"] = 0
+    forecasts.index.name = "date"
+    forecasts.attrs["symbol"] = bars.attrs["symbol"]
+    return forecasts

@@ -5,6 +5,7 @@ import json
 
 import pandas as pd
 import pytest
+from helpers import perfect_foresight
 from rnnstrategy.strategies.forecast_long import ForecastLong
 
 import rnnstrategy.live.paper as paper
@@ -192,11 +193,7 @@ def test_bad_input_is_named(tmp_path):
 def test_fees_and_cash_match_the_backtrader_broker(moutai, tmp_path):
     """Replaying the backtest's fills through the paper account gives its prices, fees and cash to the fen."""
     bars = moutai.loc["2019-01-01":"2019-12-31"]
-    opens = bars["open"]
-    forecasts = pd.DataFrame({"pred_open_1": opens.shift(-1), "pred_open_2": opens.shift(-2)}).dropna()
-    forecasts["fold"] = 0
-    forecasts.index.name = "date"
-    forecasts.attrs["symbol"] = bars.attrs["symbol"]
+    forecasts = perfect_foresight(bars)
     result = run_backtest(bars, forecasts, ForecastLong, cash=1_000_000)
     trades = result.trades
     assert len(trades) >= 4 and set(trades["side"]) == {"buy", "sell"}

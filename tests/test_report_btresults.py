@@ -5,6 +5,7 @@ import textwrap
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import perfect_foresight
 from rnnstrategy.strategies.forecast_long import ForecastLong
 
 from rnnstrategy.backtrader.results import load_strategy, run_backtest, strategy_names
@@ -16,11 +17,7 @@ from rnnstrategy.errors import ConfigError
 def year(moutai):
     """Moutai 2019 and a perfect-foresight forecast frame (the realised opens) for it."""
     bars = moutai.loc["2019-01-01":"2019-12-31"]
-    opens = bars["open"]
-    forecasts = pd.DataFrame({"pred_open_1": opens.shift(-1), "pred_open_2": opens.shift(-2)}).dropna()
-    forecasts["fold"] = 0
-    forecasts.index.name = "date"
-    forecasts.attrs["symbol"] = bars.attrs["symbol"]
+    forecasts = perfect_foresight(bars)
     return bars, forecasts
 
 

@@ -27,6 +27,13 @@ class DataFingerprint:
         values = bars[columns].set_axis(bars.index.as_unit("ns"))  # same keys whatever the datetime unit
         self._rows = pd.util.hash_pandas_object(values, index=True).to_numpy(np.uint64)
 
+    @property
+    def rows(self) -> np.ndarray:
+        """The per-row hashes (uint64, one per bar, of its date and OHLCV values), read-only."""
+        view = self._rows.view()
+        view.flags.writeable = False
+        return view
+
     def upto(self, row: int) -> str:
         """Fingerprint of rows ``0..row`` (dates and OHLCV values)."""
         return hashlib.sha256(self._rows[: row + 1].tobytes()).hexdigest()[:16]

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from rnnstrategy.data.fingerprint import DataFingerprint
 from rnnstrategy.errors import DataError
 from rnnstrategy.forecasting.config import ForecastConfig
 from rnnstrategy.forecasting.foldstore import FoldStore
@@ -272,8 +273,8 @@ class _FoldKeys:
                  config: ForecastConfig) -> None:
         self.panel = panel
         self.config = {**config.fingerprint(), "symbols": list(panel.symbols), "pooled_model": True}
-        self._rows = [_row_hashes(bars[s]) for s in panel.symbols]
-        self._market = None if market is None else _row_hashes(market)
+        self._rows = [DataFingerprint(bars[s]).rows for s in panel.symbols]
+        self._market = None if market is None else DataFingerprint(market).rows
         self._market_dates = None if market is None else market.index
         self._first: int | None = None
 
@@ -290,9 +291,3 @@ class _FoldKeys:
         if self._market is not None:
             digest.update(self._market[: int(self._market_dates.searchsorted(last, side="right"))].tobytes())
         return digest.hexdigest()[:16]
-
-
-def _row_hashes(bars: pd.DataFrame) -> np.ndarray:
-    columns = [c for c in ("open", "high", "low", "close", "volume") if c in bars.columns]
-    return pd.util.hash_pandas_object(bars[columns].set_axis(bars.index.as_unit("ns")), index=True).to_numpy(np.uint64)
-

@@ -306,17 +306,17 @@ def _forecast_pooled(
         try:
             frame = load_bars(source, start=start_text, adjust=adjust, history=history, strict=strict)
         except RnnStrategyError as exc:
-            rows[k] = _pooled_row(_finish(row, loaded, "failed", str(exc)), metadata)
+            rows[k] = _summary_row(_finish(row, loaded, "failed", str(exc)), 1, metadata)
             continue
         symbol = str(frame.attrs.get("symbol") or row["symbol"])
         row.update(symbol=symbol, bars=len(frame), first_bar=_day(frame.index[0]), last_bar=_day(frame.index[-1]),
                    fingerprint=DataFingerprint(frame).upto(len(frame) - 1))
         if symbol in index_of:
-            rows[k] = _pooled_row(_finish(row, loaded, "failed", f"{source} is the symbol {symbol} again "
-                                          f"({paths[index_of[symbol]]}); keep one of them"), metadata)
+            rows[k] = _summary_row(_finish(row, loaded, "failed", f"{source} is the symbol {symbol} again "
+                                          f"({paths[index_of[symbol]]}); keep one of them"), 1, metadata)
             continue
         bars[symbol], index_of[symbol] = frame, k
-        rows[k] = _pooled_row(_finish(row, loaded, "ok", ""), metadata)
+        rows[k] = _summary_row(_finish(row, loaded, "ok", ""), 1, metadata)
     if not bars:
         _write_summary(out, rows, config, start, end, "pooled", time.perf_counter() - started, names_file)
         raise DataError(f"none of the {len(paths)} sources could be loaded; see {out / 'summary.csv'}")
@@ -351,14 +351,6 @@ def _forecast_pooled(
                           cross_section)
 
 
-def _pooled_row(row: dict[str, object], metadata: dict[str, Security]) -> dict[str, object]:
-    security = _security_of(str(row["symbol"]), metadata)
-    if security is not None:
-        row.update(name=security.name, industry=security.industry)
-    row["attempts"] = 1
-    return {column: row.get(column) for column in SUMMARY_COLUMNS}
-
-
 def _metadata(securities: str | Path | None, lists: list[str], paths: list[str]) -> tuple[str | None, dict[str, Security]]:
     """The stock list to name symbols from and its securities (see ``securities`` in :func:`forecast_universe`)."""
     if securities is not None:
@@ -382,7 +374,12 @@ def _row_of(outcome: Outcome[tuple[dict[str, object], pd.DataFrame | None]], tas
         row = dict(outcome.value[0])
     else:
         row = {"symbol": _stem(task.source), "source": task.source, "status": "failed", "message": outcome.error}
-    row["attempts"] = outcome.attempts
+    return _summary_row(row, outcome.attempts, metadata)
+
+
+def _summary_row(row: dict[str, object], attempts: int, metadata: dict[str, Security]) -> dict[str, object]:
+    """``row`` with its attempts, the symbol's name and industry from the stock list, in :data:`SUMMARY_COLUMNS`."""
+    row["attempts"] = attempts
     security = _security_of(str(row["symbol"]), metadata)
     if security is not None:
         row.update(name=security.name, industry=security.industry)
