@@ -31,6 +31,7 @@ _EXPORTS = {
     "UniverseRun": "rnnstrategy.api",
     "run": "rnnstrategy.api",
     "signal": "rnnstrategy.api",
+    "paper_report": "rnnstrategy.paper_report",
     "sweep": "rnnstrategy.api",
     "compare": "rnnstrategy.api",
     "SweepSpec": "rnnstrategy.sweeping",

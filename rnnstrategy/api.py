@@ -38,6 +38,11 @@ from rnnstrategy.config import BacktestSpec, BenchmarkSpec, DataSpec, RunConfig
 from rnnstrategy.data.loader import load_bars
 from rnnstrategy.errors import ConfigError, DataError
 from rnnstrategy.forecasting.config import ForecastConfig
+from rnnstrategy.report.console import (
+    backtest_summary,
+    universe_backtest_summary,
+    verdict_lines,
+)
 from rnnstrategy.runfolder import check_kind, checksums
 
 if TYPE_CHECKING:
@@ -97,7 +102,7 @@ class ForecastRun:
         m = self.metrics
         lines = [f"{m['symbol']}: {len(self.forecasts)} forecasts {m['first_forecast']}..{m['last_forecast']}, "
                  f"{m['retrains']} retrains ({m['trained']} trained) in {m['seconds']:.1f}s"]
-        return lines + _verdict_lines(m, "")
+        return lines + verdict_lines(m, "")
 
 
 @dataclass(frozen=True)
@@ -207,20 +212,8 @@ class BacktestRun:
 
     def summary(self) -> list[str]:
         """A few lines for a console: returns, Sharpe ratios and drawdowns beside the benchmark,
-        trading, and the forecast verdict."""
-        m = self.metrics
-        s, b, t, f, period = m["strategy"], m["benchmark"], m["trades"], m["forecast"], m["period"]
-        lines = [
-            f"{s['title']} {period['start']}..{period['end']} ({period['days']} days)",
-            f"  total return {_percent(s['total_return'])} vs {b['title']} {_percent(b['total_return'])}; "
-            f"CAGR {_percent(s['cagr'])} vs {_percent(b['cagr'])}; max drawdown {_percent(s['max_drawdown'])} "
-            f"vs {_percent(b['max_drawdown'])}",
-            f"  Sharpe {_ratio(s['sharpe'])}{_sharpe_uncertainty(s)} vs {_ratio(b['sharpe'])}; "
-            f"{t['count']} fills, turnover "
-            f"{t['turnover']:.1f}x, fees {t['total_fees']:,.0f} CNY, exposure {t['exposure']:.0%}",
-        ]
-        lines += _buy_and_hold_lines(m)
-        return lines + _verdict_lines(f, "  ")
+        trading, and the forecast verdict (:func:`rnnstrategy.report.console.backtest_summary`)."""
+        return backtest_summary(self.metrics)
 
 
 @dataclass(frozen=True)
@@ -283,68 +276,9 @@ class UniverseBacktestRun:
 
     def summary(self) -> list[str]:
         """A few lines for a console: the strategy, the benchmark and the equal-weight universe side by side,
-        trading and fees, and whether the strategy beats the equal-weight universe after costs."""
-        m = self.metrics
-        s, b, u, t, period = m["strategy"], m["benchmark"], m["buy_and_hold"], m["trades"], m["period"]
-        lines = [f"{s['title']} {period['start']}..{period['end']} ({period['days']} days), "
-                 f"{t['count']} fills in {t['symbols_traded']} of {m['universe']['symbols']} stocks",
-                 f"  {'':13} {'strategy':>9} {'benchmark':>9} {'universe':>9}   (universe: {u['title']})"]
-        for label, key, show in (("total return", "total_return", _percent), ("CAGR", "cagr", _percent),
-                                 ("Sharpe", "sharpe", _ratio), ("max drawdown", "max_drawdown", _percent)):
-            lines.append(f"  {label:13} {show(s[key]):>9} {show(b[key]):>9} {show(u[key]):>9}")
-        lines.append(f"  turnover {t['turnover']:.1f}x ({t['annual_turnover']:.1f}x a year), fees "
-                     f"{t['total_fees']:,.0f} CNY (commission {t['commission']:,.0f}, transfer fee "
-                     f"{t['transfer_fee']:,.0f}, stamp duty {t['stamp_duty']:,.0f}), invested {t['invested']:.0%}")
-        excess = m["excess_over_buy_and_hold"]
-        lines.append(f"  excess return over the equal-weight universe {_percent(excess['annualised'])} a year "
-                     f"(HAC t {_ratio(excess['hac_t'])}, {_p_value(excess['p_value'])})")
-        return lines + [f"  {excess['verdict']}"]
-
-
-def _buy_and_hold_lines(m: Mapping[str, Any]) -> list[str]:
-    """Buy-and-hold beside the strategy and the strategy's excess return over it, with its HAC
-    t-test: one console line (only the test when the benchmark is buy-and-hold itself)."""
-    held, excess = m.get("buy_and_hold"), m.get("excess_over_buy_and_hold")
-    if not held or not excess:
-        return []
-    test = (f"{_percent(excess['annualised'])} a year (HAC t {_ratio(excess['hac_t'])}, "
-            f"{_p_value(excess['p_value'])})")
-    if {k: v for k, v in held.items() if k != "title"} == {k: v for k, v in m["benchmark"].items() if k != "title"}:
-        return [f"  excess return over buy and hold (the benchmark) {test}"]
-    title = held["title"][:1].lower() + held["title"][1:]
-    return [f"  {title} {_percent(held['total_return'])}, Sharpe {_ratio(held['sharpe'])}, max drawdown "
-            f"{_percent(held['max_drawdown'])}; the strategy's excess return over it {test}"]
-
-
-def _p_value(value: float | None) -> str:
-    if value is None:
-        return "p n/a"
-    return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
-
-
-def _verdict_lines(forecast: Mapping[str, Any], indent: str, horizons: tuple[int, ...] = (1, 2)) -> list[str]:
-    """The forecast verdicts against the previous close, one line per horizon (h = 1, the next open,
-    and h = 2, the open the default strategy trades on), with the test behind each."""
-    return [f"{indent}h={h} open RMSE {d['rmse']:.2f} vs previous close {d['baseline_prev_close_rmse']:.2f}: "
-            f"the model {d['verdict']}" for h in horizons if "rmse" in (d := forecast.get(f"h{h}", {}))]
-
-
-def _percent(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:+.1%}"
-
-
-def _sharpe_uncertainty(figures: Mapping[str, Any]) -> str:
-    """`` [low, high] (PSR 0.97, DSR 0.81 of 6 trials)`` from a section of the metrics; empty without them."""
-    if "sharpe_ci" not in figures:
-        return ""
-    low, high = figures["sharpe_ci"]
-    deflated = (f", DSR {_ratio(figures['deflated_sharpe'])} of {figures['trials']} trials"
-                if "deflated_sharpe" in figures else "")
-    return f" [{_ratio(low)}, {_ratio(high)}] (PSR {_ratio(figures['probabilistic_sharpe'])}{deflated})"
-
-
-def _ratio(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.2f}"
+        trading and fees, and whether the strategy beats the equal-weight universe after costs
+        (:func:`rnnstrategy.report.console.universe_backtest_summary`)."""
+        return universe_backtest_summary(self.metrics)
 
 
 # ---------------------------------------------------------------- forecasts

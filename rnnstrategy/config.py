@@ -266,6 +266,9 @@ def _manifest_config(path: Path) -> tuple[dict[str, Any], Path]:
     """The configuration recorded in a run's ``manifest.json``, and the directory it ran in."""
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(manifest, dict) and "paper" in manifest and "config" not in manifest:
+            raise ConfigError(f"{path} is the report of a paper account, not a run to replay: redraw it with "
+                              "`rnnstrategy report DIR`, or write it again with `rnnstrategy paper report`")
         return dict(manifest["config"]), Path(manifest.get("cwd") or path.parent)
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not a run manifest with a 'config' ({exc!r})") from None

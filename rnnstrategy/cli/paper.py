@@ -1,24 +1,27 @@
-"""``rnnstrategy paper fill``: book a session's orders (``orders.json`` of ``rnnstrategy signal``) in a paper account.
+"""``rnnstrategy paper fill`` and ``paper report``: a paper-trading account.
 
-The work is :meth:`rnnstrategy.live.paper.PaperAccount.fill`, at the orders' session's open, from bars
-read with :func:`rnnstrategy.data.load_bars`.
+``fill`` books a session's orders (``orders.json`` of ``rnnstrategy signal``) at the session's open
+(:meth:`rnnstrategy.live.paper.PaperAccount.fill`, bars read with :func:`rnnstrategy.data.load_bars`);
+``report`` writes the account's record as a backtest's files (:func:`rnnstrategy.paper_report.paper_report`).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 from pathlib import Path
 
-from rnnstrategy.cli.options import HelpFormatter
+from rnnstrategy.cli.options import HelpFormatter, check_output_dir
 from rnnstrategy.errors import ConfigError, DataError
 
 __all__ = ["register"]
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("paper", help="a paper-trading account: book the orders of `rnnstrategy signal`",
-                                 formatter_class=HelpFormatter)
+    parser = commands.add_parser("paper", formatter_class=HelpFormatter,
+                                 help="a paper-trading account: book the orders of `rnnstrategy signal`, "
+                                      "report it as a backtest")
     actions = parser.add_subparsers(dest="paper_command", required=True, metavar="ACTION")
     fill = actions.add_parser(
         "fill", help="fill a session's orders at its open under A-share rules",
@@ -33,6 +36,29 @@ def register(commands: argparse._SubParsersAction) -> None:
     fill.add_argument("--cash", type=float, default=None, help="opening cash, to create the account (CNY)")
     fill.add_argument("--adjust", default="qfq", choices=("", "qfq", "hfq"), help="price adjustment of a symbol download")
     fill.set_defaults(func=_fill)
+
+    report = actions.add_parser(
+        "report", help="write the account's tearsheet, trades and equity as a backtest's files",
+        description="Replay the journal of the paper account in ACCOUNT_DIR over the bars of DATA and write into "
+                    "DIR what `rnnstrategy backtest` writes: report.html (quantstats tearsheet against the benchmark "
+                    "and buy-and-hold), metrics.json, trades.csv, equity.csv, the equity plot and manifest.json. "
+                    "One stock is compared with holding it, several with their equal-weight universe.",
+        formatter_class=HelpFormatter)
+    report.add_argument("account", type=Path, metavar="ACCOUNT_DIR", help="the paper account's folder")
+    report.add_argument("--data", nargs="+", required=True, metavar="DATA",
+                        help="bars of every stock the account traded (and of the universe to hold beside it): CSVs "
+                             "or symbols, or a folder of CSVs")
+    report.add_argument("--benchmark", default=None, metavar="INDEX",
+                        help="benchmark index, CSV or symbol such as sh000300 (default: buy-and-hold of DATA)")
+    report.add_argument("--start", default=None, metavar="DATE",
+                        help="first day (default: the close the first orders were decided on)")
+    report.add_argument("--end", default=None, metavar="DATE", help="last day (default: the last bar of DATA)")
+    report.add_argument("--names", default=None, metavar="FILE",
+                        help="stock list CSV (ts_code, name) for the titles (default: found beside DATA)")
+    report.add_argument("--adjust", default="qfq", choices=("", "qfq", "hfq"),
+                        help="price adjustment of a symbol download (the one `paper fill` used)")
+    report.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory")
+    report.set_defaults(func=_report)
 
 
 def _fill(args: argparse.Namespace) -> int:
@@ -59,6 +85,29 @@ def _fill(args: argparse.Namespace) -> int:
             print(f"  {line['symbol']} {line['side']} {line['shares']} @ {price}: {line['status']}{detail}{reason}")
         print(f"cash {account.cash:.2f} CNY; positions {account.positions or 'none'}")
     return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from rnnstrategy.paper_report import paper_report
+
+    check_output_dir(args.out)
+    data = args.data[0] if len(args.data) == 1 else args.data
+    run = paper_report(args.account, data, benchmark=args.benchmark, start=_day("--start", args.start),
+                       end=_day("--end", args.end), adjust=args.adjust, names=args.names)
+    written = run.write(args.out)
+    if not args.quiet:
+        print("\n".join(run.summary()))
+        print(f"wrote {', '.join(str(path) for path in written)}")
+    return 0
+
+
+def _day(option: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise ConfigError(f"{option} {value!r}: give a date, e.g. 2024-03-01") from None
 
 
 def _ordered_bars(sources: list[str], orders: list[object], adjust: str) -> dict[str, object]:

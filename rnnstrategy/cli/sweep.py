@@ -14,6 +14,8 @@ from tqdm import tqdm
 
 from rnnstrategy.cli.forecast import add_compute_options, compute_options
 from rnnstrategy.cli.options import HelpFormatter
+from rnnstrategy.report.console import percent as _percent
+from rnnstrategy.report.console import ratio as _ratio
 
 __all__ = ["register", "table_lines"]
 
@@ -68,14 +70,6 @@ def table_lines(summary: dict[str, Any]) -> list[str]:
                      f"deflated Sharpe {_deflated(summary['deflated_sharpe'])}; SPA p vs buy and hold "
                      f"{_ratio(summary['spa_pvalue'], 3)} (best alone {_ratio(summary.get('spa_pvalue_best_alone'), 3)})")
     return lines
-
-
-def _percent(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:+.1%}"
-
-
-def _ratio(value: float | None, digits: int = 2) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}"
 
 
 def _deflated(value: Any) -> str:

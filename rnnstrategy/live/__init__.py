@@ -2,7 +2,8 @@
 
 :mod:`rnnstrategy.live.sessions` knows the Shanghai/Shenzhen trading calendar (next session,
 last completed session, stale data, suspended days); :mod:`rnnstrategy.live.paper` keeps a
-paper account that fills a session's orders at its open under the broker's A-share rules.
+paper account that fills a session's orders at its open under the broker's A-share rules, and
+:mod:`rnnstrategy.live.ledger` turns its journal into a backtest's trades and daily equity.
 Nothing here imports PyTorch or Backtrader; names are imported on first use.
 """
 
@@ -11,6 +12,9 @@ from rnnstrategy._lazy import lazy_exports
 _EXPORTS = {
     "FillResult": "rnnstrategy.live.paper",
     "PaperAccount": "rnnstrategy.live.paper",
+    "account_equity": "rnnstrategy.live.ledger",
+    "journal_trades": "rnnstrategy.live.ledger",
+    "price_mismatches": "rnnstrategy.live.ledger",
     "calendar_range": "rnnstrategy.live.sessions",
     "check_fresh": "rnnstrategy.live.sessions",
     "is_session": "rnnstrategy.live.sessions",

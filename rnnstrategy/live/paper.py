@@ -59,7 +59,7 @@ from rnnstrategy.data.securities import read_securities
 from rnnstrategy.errors import ConfigError, DataError, SymbolError
 from rnnstrategy.files import atomic_write_bytes
 
-__all__ = ["ACCOUNT_FILE", "CURRENCY", "JOURNAL_FILE", "JOURNAL_FIELDS", "FillResult", "PaperAccount"]
+__all__ = ["ACCOUNT_FILE", "CURRENCY", "JOURNAL_FILE", "JOURNAL_FIELDS", "FillResult", "PaperAccount", "frames_by_code"]
 
 logger = logging.getLogger(__name__)
 
@@ -261,7 +261,7 @@ class PaperAccount:
         if fresh and last is not None and day < last:
             raise ConfigError(f"session {day} is before the account's last session {last}: "
                               "sessions are filled in order; fill the orders of a later session")
-        frames = _frames_by_code(bars)
+        frames = frames_by_code(bars)
         securities = _securities(rules)
         schedule = rules.fee_schedule()
         booked: list[dict[str, Any]] = []
@@ -503,7 +503,13 @@ def _session(session: dt.date | None, orders: Sequence[Mapping[str, Any]]) -> dt
     return session
 
 
-def _frames_by_code(bars: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+def frames_by_code(bars: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """``bars`` keyed by tushare code, each checked to be a canonical bar frame (open, close, ascending dates).
+
+    Raises:
+        ConfigError: a name that is no A-share symbol.
+        DataError: a frame without open/close or with an unsorted or repeated index.
+    """
     frames = {}
     for name, frame in bars.items():
         try:
