@@ -116,16 +116,33 @@ def test_same_seed_same_forecasts_and_the_store_resumes(full: dict[str, pd.DataF
     again = pooled_walk_forward(_universe(), POOLED, START, store=tmp_path)
     assert all(f["stored"] for f in again["S0"].attrs["folds"])
     _assert_same_upto(full, again, pd.Timestamp("2099-01-01"))
-    # a damaged stored fold is noticed, recomputed, and the result equals a clean run
-    victim = sorted(tmp_path.rglob("pred-*.safetensors"))[1]
-    raw = bytearray(victim.read_bytes())
-    raw[-3] ^= 0xFF
-    victim.write_bytes(bytes(raw))
-    with caplog.at_level("WARNING"):
-        repaired = pooled_walk_forward(_universe(), POOLED, START, store=tmp_path)
-    assert "checksum" in caplog.text
-    assert [f["stored"] for f in repaired["S0"].attrs["folds"]].count(False) == 1
-    _assert_same_upto(full, repaired, pd.Timestamp("2099-01-01"))
+    # damaged stored forecasts are noticed and forecast again from the stored model; a damaged model is
+    # trained again; either way the result equals a clean run
+    for pattern, retrained in (("pred-*.safetensors", 0), ("fold-*.safetensors", 1)):
+        victim = sorted(tmp_path.rglob(pattern))[1]
+        raw = bytearray(victim.read_bytes())
+        raw[-3] ^= 0xFF
+        victim.write_bytes(bytes(raw))
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            repaired = pooled_walk_forward(_universe(), POOLED, START, store=tmp_path)
+        assert "checksum" in caplog.text
+        assert [f["stored"] for f in repaired["S0"].attrs["folds"]].count(False) == retrained
+        _assert_same_upto(full, repaired, pd.Timestamp("2099-01-01"))
+        assert victim.is_file()  # written again
+
+
+def test_a_run_one_day_later_reads_the_model_and_trains_nothing(full: dict[str, pd.DataFrame],
+                                                               tmp_path: Path) -> None:
+    """A daily signal: the fold's model is keyed by the bars up to its retrain day, so the next day's run
+    forecasts the new day from it, bit for bit as a run over the whole history, with no training."""
+    bars = _universe()
+    today, tomorrow = CUT, CUT + pd.offsets.BDay(1)
+    pooled_walk_forward({s: b.loc[:today] for s, b in bars.items()}, POOLED, START, store=tmp_path)
+    later = pooled_walk_forward({s: b.loc[:tomorrow] for s, b in bars.items()}, POOLED, START, store=tmp_path)
+    assert all(f["stored"] for f in later["S0"].attrs["folds"])
+    assert later["S0"].index[-1] == tomorrow
+    _assert_same_upto(full, later, tomorrow)
 
 
 def test_pooled_defaults_and_settings() -> None:

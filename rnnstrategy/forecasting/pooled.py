@@ -20,9 +20,10 @@ pooled run are not meaningful.
 
 Samples are never copied per fold: the panel holds each row's features once, a fold's
 samples are row numbers, and mini-batches gather their windows (:class:`PanelWindows`).
-With a fold store, each fold's predictions (and weights) are kept under a key of the
-configuration, the symbols and the bars up to the fold's last forecast day, so a rerun or an
-interrupted run trains only what is missing.
+With a fold store, each fold's model (weights, feature scaler, label spread) is kept under a key
+of the configuration, the symbols and the bars up to its retrain day, and its forecasts under the
+bars up to its last forecast day: a rerun or an interrupted run trains only what is missing, and a
+run one day later (a daily signal) reads the model and forecasts the new day without retraining.
 """
 
 from __future__ import annotations
@@ -145,21 +146,26 @@ def pooled_walk_forward(
     for k, (p, q) in enumerate(folds):
         started = time.perf_counter()
         rows = np.flatnonzero(panel.window_ok & (panel.day >= p) & (panel.day <= q))
-        key = keys.of(k, p, q)
         date = panel.calendar[p]
-        stored = fold_store.load_forecasts(date, key, "scores", panel.calendar[panel.day[rows]]) if fold_store else None
-        state = fold_store.load_state(date, key) if stored is not None and config.warm_start else None
-        if stored is not None and (state is not None or not config.warm_start):
-            values, report = stored["score"].to_numpy(), PooledFold(k, len(folds), date, 0, 0, 0, 0.0, True)
-            previous = state.state if state is not None else None
+        days = panel.calendar[panel.day[rows]]
+        # the fold's model is keyed by the bars up to its retrain day, so a later day reuses it (a daily run
+        # trains once per retrain); its scores by the bars up to the fold's last day
+        model_key, scores_key = keys.model(k, p), keys.of(k, p, q)
+        model = fold_store.load_state(date, model_key) if fold_store else None
+        if model is not None:
+            previous, report = model.state, PooledFold(k, len(folds), date, 0, 0, 0, 0.0, True)
         else:
-            values, previous, report = _fit_and_predict(panel, config, device, p, rows, previous)
-            report = PooledFold(k, len(folds), date, *report, time.perf_counter() - started, False)
+            previous, counts = _fit(panel, config, device, p, previous)
+            report = PooledFold(k, len(folds), date, *counts, time.perf_counter() - started, False)
             if fold_store:
-                if config.warm_start:
-                    fold_store.save_state(date, key, previous, {"fold": str(k)})
-                fold_store.save_forecasts(date, key, "scores", pd.DataFrame(
-                    {"score": values}, index=panel.calendar[panel.day[rows]]))
+                fold_store.save_state(date, model_key, previous, {"fold": str(k)})
+        stored = fold_store.load_forecasts(date, scores_key, "scores", days) if model is not None else None
+        if stored is not None:
+            values = stored["score"].to_numpy()
+        else:
+            values = _score(panel, config, device, previous, rows)
+            if fold_store:
+                fold_store.save_forecasts(date, scores_key, "scores", pd.DataFrame({"score": values}, index=days))
         scores[rows], fold_of[rows] = values, k
         reports.append(report)
         log.info("pooled fold %d/%d %s: %s", k + 1, len(folds), date.date(),
@@ -170,13 +176,14 @@ def pooled_walk_forward(
     return _frames(panel, config, scores, fold_of, [r.as_dict() for r in reports])
 
 
-def _fit_and_predict(
-    panel: Panel, config: ForecastConfig, device: torch.device, p: int, rows: np.ndarray,
+def _fit(
+    panel: Panel, config: ForecastConfig, device: torch.device, p: int,
     previous: Mapping[str, torch.Tensor] | None,
-) -> tuple[np.ndarray, dict[str, torch.Tensor], tuple[int, int, int]]:
+) -> tuple[dict[str, torch.Tensor], tuple[int, int, int]]:
     """Train the fold retrained at day ``p`` (each ensemble member from its own weights of the previous
-    fold when warm-starting) and score ``rows``; return the scores, in the raw label's unit, the
-    members' weights and (training samples, validation samples, epochs run)."""
+    fold when warm-starting) on the samples whose labels are known by then; return the fold's model
+    (every member's weights, ``"m<k>."`` before each name, with the feature scaler and the label's
+    spread; see :func:`_score`) and (training samples, validation samples, epochs run)."""
     train_rows = training_rows(panel, p, config.train_window)
     if len(train_rows) < max(config.batch_size, 2 * config.lookback):
         raise DataError(f"only {len(train_rows)} training samples by {panel.calendar[p].date()}: start later, "
@@ -184,8 +191,8 @@ def _fit_and_predict(
     fit_rows, val_rows = validation_split(panel, train_rows, config.val_fraction if config.patience else 0.0)
     ordered = np.concatenate([fit_rows, val_rows])
     labels = normalise_by_day(panel.label[ordered], panel.day[ordered], len(panel.calendar), config.label_norm)
-    sigma = _daily_spread(panel, fit_rows)
-    features = _scaled(panel, fit_rows, device)
+    mean, std = _scaler(panel, fit_rows)
+    features = _scaled(panel, mean, std, device)
     x = PanelWindows(features, torch.as_tensor(ordered, device=device), panel.lookback)
     y = torch.as_tensor(labels, dtype=torch.float32)[:, None]  # batches move to the device in train()
     warm = config.warm_start and previous is not None
@@ -193,13 +200,12 @@ def _fit_and_predict(
                                batch_size=config.batch_size, lr=config.lr, loss=config.loss,
                                grad_clip=config.grad_clip, patience=config.patience,
                                val_fraction=config.val_fraction, seed=config.seed)
-    total = np.zeros(len(rows))
     epochs = 0
-    state: dict[str, torch.Tensor] = {}  # every member's weights, "m<k>." before each name
+    model = {"scaler.mean": torch.from_numpy(mean), "scaler.std": torch.from_numpy(std),
+             "label.sigma": torch.tensor([_daily_spread(panel, fit_rows)], dtype=torch.float64)}
     for member in range(config.ensemble):
         seed = config.seed + member
-        with seeded(seed, device):  # the initial weights depend on the seed only
-            module = RecurrentNet(features.shape[1], 1, config.cell, config.hidden, config.dropout).to(device)
+        module = _member(features.shape[1], config, seed, device)
         prefix = f"m{member}."
         if warm:
             module.load_state_dict({name[len(prefix):]: value for name, value in previous.items()
@@ -207,9 +213,27 @@ def _fit_and_predict(
         history = train(module, x, y, dataclasses.replace(train_config, seed=seed), device=device,
                         n_val=len(val_rows))
         epochs += len(history)
+        model |= {prefix + name: value.detach().cpu().clone() for name, value in module.state_dict().items()}
+    return model, (len(fit_rows), len(val_rows), epochs)
+
+
+def _member(inputs: int, config: ForecastConfig, seed: int, device: torch.device) -> RecurrentNet:
+    with seeded(seed, device):  # the initial weights depend on the seed only
+        return RecurrentNet(inputs, 1, config.cell, config.hidden, config.dropout).to(device)
+
+
+def _score(panel: Panel, config: ForecastConfig, device: torch.device, model: Mapping[str, torch.Tensor],
+           rows: np.ndarray) -> np.ndarray:
+    """The fold's forecasts of ``rows``: the ensemble's mean normalised label times the label's spread,
+    in the raw label's unit, from ``model`` as :func:`_fit` returns it (trained now or read back)."""
+    features = _scaled(panel, model["scaler.mean"].numpy(), model["scaler.std"].numpy(), device)
+    total = np.zeros(len(rows))
+    for member in range(config.ensemble):
+        prefix = f"m{member}."
+        module = _member(features.shape[1], config, config.seed + member, device)
+        module.load_state_dict({name[len(prefix):]: value for name, value in model.items() if name.startswith(prefix)})
         total += _predict(module, features, rows, panel.lookback, device)
-        state |= {prefix + name: value.detach().cpu().clone() for name, value in module.state_dict().items()}
-    return total / config.ensemble * sigma, state, (len(fit_rows), len(val_rows), epochs)
+    return total / config.ensemble * float(model["label.sigma"][0])
 
 
 def _daily_spread(panel: Panel, rows: np.ndarray) -> float:
@@ -219,14 +243,18 @@ def _daily_spread(panel: Panel, rows: np.ndarray) -> float:
     return float(spread.mean()) if len(spread) else 0.0
 
 
-def _scaled(panel: Panel, rows: np.ndarray, device: torch.device) -> torch.Tensor:
-    """The feature rows standardised with the mean and spread of the training rows' windows;
-    undefined values become 0 (the mean)."""
+def _scaler(panel: Panel, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mean and spread of the feature rows in the windows of the training ``rows`` (spread 1 where 0)."""
     lookback = panel.lookback
     window_rows = np.unique((rows[:, None] + np.arange(-lookback + 1, 1)).ravel())
     sample = panel.features[window_rows].astype(np.float64)
     mean, std = sample.mean(axis=0), sample.std(axis=0)
     std[~(std > 0)] = 1.0
+    return mean, std
+
+
+def _scaled(panel: Panel, mean: np.ndarray, std: np.ndarray, device: torch.device) -> torch.Tensor:
+    """The feature rows standardised with ``mean`` and ``std``; undefined values become 0 (the mean)."""
     scaled = (panel.features - mean) / std
     scaled[~np.isfinite(scaled)] = 0.0
     return torch.as_tensor(scaled, dtype=torch.float32, device=device)
@@ -279,11 +307,18 @@ class _FoldKeys:
         self._first: int | None = None
 
     def of(self, k: int, p: int, q: int) -> str:
-        """Key of fold ``k`` (retrain day ``p``, forecasts to day ``q``); warm-started folds chain
-        to the first retrain, so it is part of every key."""
+        """Key of the forecasts of fold ``k`` (retrain day ``p``) up to day ``q``: the bars up to ``q``."""
+        return self._key(f"{k}:{p}:{q}", p, q)
+
+    def model(self, k: int, p: int) -> str:
+        """Key of the model of fold ``k``, trained at the close of day ``p``: the bars up to ``p``."""
+        return self._key(f"model:{k}:{p}", p, p)
+
+    def _key(self, label: str, p: int, q: int) -> str:
+        """Warm-started folds chain to the first retrain, so it is part of every key."""
         if self._first is None:
             self._first = p
-        digest = hashlib.sha256(f"{k}:{p}:{q}:{self._first if self.config['config']['warm_start'] else ''}".encode())
+        digest = hashlib.sha256(f"{label}:{self._first if self.config['config']['warm_start'] else ''}".encode())
         last = self.panel.calendar[q]
         for i, hashes in enumerate(self._rows):
             own = self.panel.day[self.panel.rows_of(i)]
