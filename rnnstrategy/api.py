@@ -520,7 +520,8 @@ def backtest(
         store: the fold store (:data:`DEFAULT_STORE`, a directory, or None for none).
         threads: PyTorch threads; None: every core.
         executor, workers: how a universe is forecast (see :func:`forecast`).
-        on_fold: called after each fold is fitted or loaded (a progress bar).
+        on_fold: called after each fold is fitted or loaded (a progress bar); in a universe, after each
+            pooled fold (a per-symbol universe reports each symbol through ``on_symbol``).
         on_bar: called with (bars done, bars in total) as the backtest runs.
         on_symbol: called with each universe summary row as its symbol finishes.
 
@@ -659,7 +660,7 @@ def run(
     _check_strategy_fits(strategy, config, universe)
     if universe:
         return _run_universe(config, strategy, benchmark=benchmark, store=store, threads=threads, on_bar=on_bar,
-                             config_file=config_file, out=out, executor=executor, workers=workers,
+                             on_fold=on_fold, config_file=config_file, out=out, executor=executor, workers=workers,
                              on_symbol=on_symbol)
     timer = _Timer()
     with timer.stage("load"):
@@ -887,7 +888,8 @@ def _universe_forecast_config(folder: Path) -> ForecastConfig | None:
 
 def _universe_forecasts(config: RunConfig, *, store: str | Path | None, threads: int | None, out: str | Path | None,
                         executor: str, workers: int | None,
-                        on_symbol: Callable[[dict[str, Any]], None] | None) -> UniverseRun:
+                        on_symbol: Callable[[dict[str, Any]], None] | None,
+                        on_fold: Callable[[Any], None] | None = None) -> UniverseRun:
     """The universe run to trade: read from ``backtest.forecasts``, or forecast now into ``out``."""
     spec = config.backtest
     if spec.forecasts:
@@ -902,7 +904,8 @@ def _universe_forecasts(config: RunConfig, *, store: str | Path | None, threads:
     _check_device(config.forecast.device)
     return _forecast_universe(config.data.source, config.forecast, spec.start, spec.end, Path(out),
                               adjust=config.data.adjust, strict=config.data.strict, store=store, threads=threads,
-                              executor=executor, workers=workers, retries=1, on_symbol=on_symbol, manifest=False)
+                              executor=executor, workers=workers, retries=1, on_symbol=on_symbol, on_fold=on_fold,
+                              manifest=False)
 
 
 def _universe_inputs(config: RunConfig, universe: UniverseRun) -> tuple[list[pd.DataFrame], dict[str, pd.DataFrame]]:
@@ -953,7 +956,8 @@ def _universe_titles(config: RunConfig, strategy: type, params: Mapping[str, Any
 def _run_universe(config: RunConfig, strategy: type, *, benchmark: pd.DataFrame | None, store: str | Path | None,
                   threads: int | None, on_bar: Callable[[int, int], None] | None, config_file: str | Path | None,
                   out: str | Path | None, executor: str, workers: int | None,
-                  on_symbol: Callable[[dict[str, Any]], None] | None) -> UniverseBacktestRun:
+                  on_symbol: Callable[[dict[str, Any]], None] | None,
+                  on_fold: Callable[[Any], None] | None = None) -> UniverseBacktestRun:
     """Forecast (or read) a universe, trade it with ``strategy`` in one Cerebro, and measure it against the
     benchmark and the equal-weight universe (see :func:`run`)."""
     from rnnstrategy.backtrader.buy_and_hold import run_buy_and_hold
@@ -975,7 +979,7 @@ def _run_universe(config: RunConfig, strategy: type, *, benchmark: pd.DataFrame 
             benchmark = load_bars(config.benchmark.source)
     with timer.stage("forecast"):
         universe = _universe_forecasts(config, store=store, threads=threads, out=out, executor=executor,
-                                       workers=workers, on_symbol=on_symbol)
+                                       workers=workers, on_symbol=on_symbol, on_fold=on_fold)
     with timer.stage("load"):
         frames, forecasts = _universe_inputs(config, universe)
         first = min(frame.index[0] for frame in forecasts.values())
@@ -1171,8 +1175,9 @@ def _shares(symbol: object, value: object) -> int:
 
 
 def signal(
-    data: Source | Sequence[str | Path] | None,
+    data: Source | Sequence[str | Path] | None = None,
     *,
+    config: str | Path | RunConfig | None = None,
     positions: str | Path | Mapping[str, int] | None = None,
     cash: float | None = None,
     strategy: str = _SPEC.strategy,
@@ -1194,6 +1199,8 @@ def signal(
     on_fold: Callable[[FoldReport], None] | None = None,
     out: str | Path | None = None,
     now: dt.datetime | None = None,
+    executor: str = "auto",
+    workers: int | None = None,
 ) -> SignalRun:
     """The orders for the next session: the backtest's strategy decides at the close of the last bar.
 
@@ -1210,6 +1217,11 @@ def signal(
             forecasts come from the universe backtest's path (each symbol walk-forward into ``out``, with the
             fold store) or from ``forecasts`` the folder of a universe run (``data`` None: its sources), each
             stock's feed holds its last bar on or before D, and the orders of every stock are in one list.
+        config: a run definition (a :class:`~rnnstrategy.config.RunConfig`, a TOML file as
+            ``rnnstrategy run`` reads, or a finished run's ``manifest.json``): its data (unless ``data``
+            is given), forecaster, strategy, parameters, start, reused forecasts and rules, and its cash
+            when there are no positions; its end is not used (``end`` is). The options it defines cannot
+            be given beside it.
         positions: holdings at the close of D: a mapping ``{symbol: shares}``, a CSV ``symbol,shares``,
             a JSON ``{"cash": ..., "positions": {...}}`` or a paper account folder (see
             :func:`read_positions`); None: none.
@@ -1218,6 +1230,8 @@ def signal(
         strategy, params, forecast, rules, start, adjust, k, max_turnover, exit_rank, entry_threshold,
             exit_threshold, strict, store, threads, on_fold: as for :func:`backtest`.
         end: decide on the last bar on or before this date (historical; no stale check).
+        executor, workers: how a universe is forecast, as for :func:`backtest` (``"inprocess"`` saves the
+            start of a process pool when the folds are stored already).
         out: write ``orders.csv`` and ``orders.json`` there (a universe forecast now: its ``summary.csv`` and
             ``forecasts/<symbol>.csv`` too; required then).
         now: the present, for the stale check.
@@ -1231,6 +1245,25 @@ def signal(
     from rnnstrategy.backtrader.signal import decide
     from rnnstrategy.live.sessions import check_fresh
 
+    if config is not None:
+        defined = _defined_by(config, {
+            "strategy": strategy != _SPEC.strategy, "params": bool(params), "forecast": forecast is not None,
+            "forecasts": forecasts is not None, "rules": rules is not None, "start": start != _SPEC.start,
+            "adjust": adjust != "qfq", "k": k != _SPEC.k, "max_turnover": max_turnover != _SPEC.max_turnover,
+            "exit_rank": exit_rank != _SPEC.exit_rank, "entry_threshold": entry_threshold != _SPEC.entry_threshold,
+            "exit_threshold": exit_threshold != _SPEC.exit_threshold, "strict": strict is not True})
+        spec = defined.backtest
+        data = data if data is not None else defined.data.source
+        if positions is None and cash is None:
+            cash = spec.cash
+        strategy, params, forecast, forecasts, rules = (spec.strategy, spec.params, defined.forecast,
+                                                        spec.forecasts, defined.rules)
+        start, adjust, strict, k, max_turnover = spec.start, defined.data.adjust, defined.data.strict, spec.k, \
+            spec.max_turnover
+        exit_rank, entry_threshold, exit_threshold = spec.exit_rank, spec.entry_threshold, spec.exit_threshold
+        if spec.execution not in (None, "next_open"):
+            raise ConfigError(f"config={str(config)!r} executes at the {spec.execution}: a signal is decided after the "
+                              "close for the next session's open; only execution = \"next_open\" can be traded")
     if data is None and isinstance(forecasts, (str, Path)) and Path(forecasts).is_dir():
         data = str(forecasts)  # the folder of a universe run names its sources
     if data is None:
@@ -1259,7 +1292,8 @@ def signal(
     if universe:
         return _signal_universe(source, strategy_class, held, float(cash), spec, forecast=forecast,
                                 forecasts=forecasts, rules=rules, adjust=adjust, strict=strict, store=store,
-                                threads=threads, out=out, now=now)
+                                threads=threads, out=out, now=now, executor=executor, workers=workers,
+                                on_fold=on_fold)
     reused = forecasts
     if isinstance(forecasts, (str, Path)):
         from rnnstrategy.forecasting.frames import read_forecasts
@@ -1296,6 +1330,18 @@ def signal(
     return result
 
 
+def _defined_by(config: str | Path | RunConfig, given: Mapping[str, bool]) -> RunConfig:
+    """The :class:`RunConfig` of ``config`` (read when a path), refusing options ``given`` beside it."""
+    from rnnstrategy.config import load_run_config
+
+    defined = config if isinstance(config, RunConfig) else load_run_config(config)
+    clash = [name for name, was_given in given.items() if was_given]
+    if clash:
+        raise ConfigError(f"{', '.join(clash)} given beside config={str(config)!r}, which defines them: edit the "
+                          "definition, or leave config out and give every option")
+    return defined
+
+
 def _signal_run(orders: list[dict[str, Any]], day: pd.Timestamp, symbol: str, strategy: str, cash: float,
                 held: dict[str, int]) -> SignalRun:
     """The :class:`SignalRun` of ``orders`` decided on ``day``: each gets its id and the next session."""
@@ -1311,7 +1357,8 @@ def _signal_run(orders: list[dict[str, Any]], day: pd.Timestamp, symbol: str, st
 def _signal_universe(source: str | tuple[str, ...], strategy: type, held: dict[str, int], cash: float,
                      spec: BacktestSpec, *, forecast: ForecastConfig | None, forecasts: Any,
                      rules: AShareRules | None, adjust: str, strict: bool, store: str | Path | None,
-                     threads: int | None, out: str | Path | None, now: dt.datetime | None) -> SignalRun:
+                     threads: int | None, out: str | Path | None, now: dt.datetime | None, executor: str,
+                     workers: int | None, on_fold: Callable[[Any], None] | None) -> SignalRun:
     """:func:`signal` for a universe: the forecasts of the universe backtest's path (computed into ``out``, or
     read from ``forecasts``, the folder of a universe run), the bars of each stock as its feed there, and the
     strategy deciding on the newest bar D of them all."""
@@ -1331,8 +1378,8 @@ def _signal_universe(source: str | tuple[str, ...], strategy: type, held: dict[s
                        forecast=forecast or ForecastConfig(),
                        backtest=dataclasses.replace(spec, forecasts=None if folder is None else str(folder)),
                        rules=rules or AShareRules())
-    universe = _universe_forecasts(config, store=store, threads=threads, out=out, executor="auto", workers=None,
-                                   on_symbol=None)
+    universe = _universe_forecasts(config, store=store, threads=threads, out=out, executor=executor, workers=workers,
+                                   on_symbol=None, on_fold=on_fold)
     frames, by_symbol = _universe_inputs(config, universe)
     if spec.end is not None:
         frames = [frame.loc[:spec.end] for frame in frames]

@@ -11,7 +11,7 @@ import json
 
 import pandas as pd
 import pytest
-from helpers import TINY
+from helpers import TINY, missing_data
 from rnnstrategy.strategies.forecast_long import ForecastLong
 
 from rnnstrategy import datasets
@@ -324,3 +324,121 @@ def test_cli_signal_of_a_universe_writes_decides_orders_and_paper_fill_books_the
         assert [(line["symbol"], line["price"]) for line in journal if line["status"] == "filled"] == [
             (symbol_info(o["symbol"]).ts_code, by_symbol[o["symbol"]].loc[session, "open"]) for o in want
             if session in by_symbol[o["symbol"]].index]
+
+
+# -- a universe signal that forecasts the universe itself ---------------------------------------------
+
+LIQUID = ("600000.SH", "600036.SH", "000001.SZ", "000002.SZ")
+FIRST_DAY = "2022-03-01"  # D: the universe backtest's first decision day (its start)
+TOPK_FIRST_DAY = {"k": 2, "max_turnover": 1.0, "entry_threshold": -1.0}  # buys the top 2 whatever they forecast
+
+
+@pytest.mark.shared_data
+def test_a_universe_signal_forecasts_like_the_backtest_and_orders_its_first_buys(data_dir, tmp_path):
+    """`signal(FOLDER, strategy="top_k")` without forecasts= walks each stock forward into out/forecasts, as the
+    universe backtest of the same folder, configuration and start does: on the backtest's first decision day D,
+    with no positions, its orders are the backtest's buys of the next session (symbol, side, shares); its
+    forecasts are the backtest's up to D, bit for bit; again with the same fold store it trains nothing and gives
+    the same orders."""
+    import rnnstrategy as rs
+    from rnnstrategy.ashare.symbols import symbol_info
+    from rnnstrategy.forecasting.frames import read_forecasts
+
+    source = data_dir / "stocks_liquid300"
+    if not all((source / f"{symbol}.csv").is_file() for symbol in LIQUID):
+        missing_data(f"needs {', '.join(LIQUID)} of the 300-stock universe in {source}")
+    stocks = tmp_path / "stocks"
+    stocks.mkdir()
+    for symbol in LIQUID:  # ~14 months: 240 bars before D (TINY's min_train is 100 samples), a month after
+        raw = pd.read_csv(source / f"{symbol}.csv", dtype={"trade_date": str})
+        raw[raw["trade_date"].between("20210101", "20220331")].to_csv(stocks / f"{symbol}.csv", index=False)
+    day = pd.Timestamp(FIRST_DAY)
+
+    backtest = rs.backtest(stocks, strategy="top_k", **TOPK_FIRST_DAY, start=FIRST_DAY, end="2022-03-08",
+                           forecast=TINY, store=tmp_path / "backtest_store", out=tmp_path / "backtest",
+                           executor="inprocess", threads=1)
+    trades = backtest.trades
+    session = min(trades["date"])
+    assert session > day.date()
+    bought = [(symbol_info(row.symbol).ts_code, row.side, row.size) for row in trades.itertuples()
+              if row.date == session]
+    assert len(bought) == 2 and {side for _, side, _ in bought} == {"buy"}
+
+    def signal(out):
+        return rs.signal(stocks, strategy="top_k", **TOPK_FIRST_DAY, start=FIRST_DAY, end=FIRST_DAY, forecast=TINY,
+                         cash=1_000_000, store=tmp_path / "signal_store", out=tmp_path / out, threads=1)
+
+    first = signal("signal")
+    assert first.decided_on == day.date() and first.session == session
+    assert [(symbol_info(o["symbol"]).ts_code, o["side"], o["shares"]) for o in first.orders] == bought
+    for symbol in LIQUID:
+        own = read_forecasts(tmp_path / "signal" / "forecasts" / f"{symbol}.csv")
+        assert own.index[-1] == day
+        pd.testing.assert_frame_equal(own, read_forecasts(tmp_path / "backtest" / "forecasts" / f"{symbol}.csv")
+                                      .loc[:day], check_exact=True, obj=symbol)
+    summary = pd.read_csv(tmp_path / "signal" / "summary.csv", dtype={"symbol": str}).set_index("symbol")
+    assert (summary.loc[list(LIQUID), ["status", "folds", "trained"]] == ["ok", 1, 1]).all(axis=None)
+
+    again = signal("again")  # the same day once more: every fold from the store
+    assert again.orders == first.orders
+    assert json.loads((tmp_path / "again" / "orders.json").read_text()) == \
+           json.loads((tmp_path / "signal" / "orders.json").read_text())
+    assert pd.read_csv(tmp_path / "again" / "summary.csv")["trained"].tolist() == [0] * len(LIQUID)
+
+
+# -- following a run definition ---------------------------------------------------------------------
+
+RUN_TOML = """
+[data]
+source = "{source}"
+[forecast]
+cell = "gru"
+hidden = [4]
+lookback = 10
+epochs = 2
+retrain_every = 40
+min_train = 120
+seed = 0
+device = "cpu"
+[backtest]
+strategy = "forecast_long"
+start = "2019-09-02"
+end = "2019-10-31"
+cash = 500000
+[backtest.params]
+exit_threshold = 0.003
+"""
+
+
+def test_signal_follows_a_run_definition_or_a_finished_runs_manifest(tmp_path, capsys):
+    """`signal --run FILE`: the TOML's data, forecaster, strategy, parameters and cash decide the backtest's first
+    buy (same session, same shares); the finished run's manifest.json decides the same; options the definition
+    sets are refused beside it, and so is a definition executing at the close."""
+    import rnnstrategy as rs
+    from rnnstrategy.cli import main
+
+    toml = tmp_path / "moutai.toml"
+    toml.write_text(RUN_TOML.format(source=datasets.path("moutai").as_posix()))
+    store = ["--store", str(tmp_path / "store")]
+    assert main(["run", str(toml), "--out", str(tmp_path / "run"), *store]) == 0
+    first = pd.read_csv(tmp_path / "run" / "trades.csv").iloc[0]
+    assert first["side"] == "buy"
+    capsys.readouterr()
+
+    assert main(["signal", "--run", str(toml), "--end", "2019-09-02", "--out", str(tmp_path / "a"), *store]) == 0
+    assert "decided on the bar of 2019-09-02; orders for the session 2019-09-03" in capsys.readouterr().out
+    orders = json.loads((tmp_path / "a" / "orders.json").read_text())
+    assert orders["cash"] == 500_000
+    assert [(o["session"], o["side"], o["shares"]) for o in orders["orders"]] == [
+        (first["date"], "buy", first["size"])]
+    manifest = tmp_path / "run" / "manifest.json"
+    assert main(["signal", "--run", str(manifest), "--end", "2019-09-02", "--out", str(tmp_path / "b"), *store]) == 0
+    assert json.loads((tmp_path / "b" / "orders.json").read_text()) == orders
+
+    capsys.readouterr()
+    assert main(["signal", "--run", str(toml), "--k", "3", "--lenient", "--out", str(tmp_path / "c")]) == 2
+    assert "--k, --strict/--lenient given beside --run" in capsys.readouterr().err
+    toml.write_text(RUN_TOML.format(source=datasets.path("moutai").as_posix()).replace(
+        'cash = 500000', 'cash = 500000\nexecution = "close"'))
+    with pytest.raises(ConfigError, match="executes at the close"):
+        rs.signal(config=toml, end="2019-09-02")

@@ -83,13 +83,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_forecast)
 
 
-def add_universe_options(parser: argparse.ArgumentParser) -> None:
-    """How a universe is forecast: executor, workers, retries (not part of the research definition)."""
+def add_universe_options(parser: argparse.ArgumentParser, retries: bool = True) -> None:
+    """How a universe is forecast: executor, workers and (with ``retries``) retries; not part of the research
+    definition."""
     universe = parser.add_argument_group("universe runs (several sources or a folder)")
     universe.add_argument("--executor", choices=["auto", *EXECUTORS], default="auto",
                           help="auto: a local process pool; ray: the cluster RAY_ADDRESS names, else a local one")
     universe.add_argument("--workers", type=int, default=None, help="parallel workers (default: one per core)")
-    universe.add_argument("--retries", type=int, default=1, help="extra attempts for a symbol whose worker crashed")
+    if retries:
+        universe.add_argument("--retries", type=int, default=1, help="extra attempts for a symbol whose worker crashed")
 
 
 def symbol_progress(bar: tqdm) -> Any:

@@ -1,7 +1,8 @@
 """``rnnstrategy signal``: the next session's orders, from the backtest's strategy at the last close.
 
 The options are those of ``backtest`` (derived from the same dataclasses) less the ones a decision on
-one day has no use for; the work is :func:`rnnstrategy.api.signal`. A universe (a folder, several paths, or
+one day has no use for, or ``--run FILE``, a run definition (TOML or a run's manifest.json) that sets
+them; the work is :func:`rnnstrategy.api.signal`. A universe (a folder, several paths, or
 ``--forecasts`` the folder of a universe run) is decided by ``--strategy top_k`` into one orders file.
 """
 
@@ -9,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
 from rnnstrategy.ashare.rules import AShareRules
 from rnnstrategy.cli.forecast import (
     add_forecaster_options,
+    add_universe_options,
     compute_options,
     fold_progress,
 )
@@ -32,6 +35,9 @@ from rnnstrategy.forecasting.config import ForecastConfig
 __all__ = ["register"]
 
 _UNUSED = ("execution", "cash", "trials")  # next_open only; cash has its own option; no Sharpe to deflate
+_ALWAYS = {"DataSpec.source", "run", "out", "positions", "cash", "BacktestSpec.end", "threads", "store", "no_store",
+           "executor", "workers", "help"}
+"""Options that mean the same with --run: where the data is, the holdings, the day, the output and compute."""
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -44,11 +50,16 @@ def register(commands: argparse._SubParsersAction) -> None:
                     "JSON {\"cash\": ..., \"positions\": {\"600519.SH\": 100}} or a paper account folder (then "
                     "`rnnstrategy paper fill ACCOUNT --orders DIR/orders.json --data DATA` books them). A universe "
                     "(a folder, several paths, or --forecasts the folder of a universe run) is decided by "
-                    "--strategy top_k, its forecasts computed into DIR as `backtest` does. Without "
-                    "--end the data must reach the last completed session.",
+                    "--strategy top_k, its forecasts computed into DIR as `backtest` does. --run FILE follows a run "
+                    "definition instead (a TOML file or a finished run's manifest.json). Without --end the data must "
+                    "reach the last completed session.",
         formatter_class=HelpFormatter,
     )
     add_options(parser, DataSpec, exclude=("name", "names"))
+    parser.add_argument("--run", type=Path, default=None, metavar="FILE",
+                        help="the run definition to follow: a TOML file as `rnnstrategy run` reads, or a finished "
+                             "run's manifest.json; it defines the data (DATA overrides it), forecaster, strategy and "
+                             "rules, so their options are not given beside it (default: the options below)")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory")
     parser.add_argument("--positions", metavar="FILE|ACCOUNT_DIR", default=None,
                         help="holdings at the last close: CSV symbol,shares; JSON {\"cash\": ..., \"positions\": "
@@ -58,12 +69,22 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_options(parser.add_argument_group("strategy (BacktestSpec)"), BacktestSpec, exclude=_UNUSED)
     add_options(parser.add_argument_group("A-share broker rules (AShareRules)"), AShareRules)
     add_forecaster_options(parser)
-    parser.set_defaults(func=_signal)
+    add_universe_options(parser, retries=False)
+    defaults: dict[str, tuple[str, object]] = {}  # dest: (its flags, the value argparse starts it at)
+    for action in parser._actions:
+        if action.dest not in _ALWAYS and action.option_strings:
+            flags, default = defaults.get(action.dest, ("", action.default))
+            defaults[action.dest] = ("/".join(filter(None, (flags, action.option_strings[-1]))), default)
+    parser.set_defaults(func=_signal, defined_options=defaults)
+
+
 
 
 def _signal(args: argparse.Namespace) -> int:
     from rnnstrategy.api import signal
 
+    if args.run is not None:
+        return _follow_definition(args, signal)
     data = build(DataSpec, args, name=None, names=None)
     spec = values_from_args(BacktestSpec, args, exclude=_UNUSED)
     if data.source is None and not (spec["forecasts"] and Path(spec["forecasts"]).is_dir()):
@@ -77,8 +98,28 @@ def _signal(args: argparse.Namespace) -> int:
             start=spec["start"], end=spec["end"], adjust=data.adjust, k=spec["k"], max_turnover=spec["max_turnover"],
             exit_rank=spec["exit_rank"], entry_threshold=spec["entry_threshold"],
             exit_threshold=spec["exit_threshold"], strict=data.strict, on_fold=fold_progress(folds),
-            **compute_options(args))
+            executor=args.executor, workers=args.workers, **compute_options(args))
     written = result.write(args.out)
     print("\n".join(result.summary()))
     print(f"wrote {', '.join(str(path) for path in written)}")
     return 0
+
+
+def _follow_definition(args: argparse.Namespace, signal: Any) -> int:
+    """``signal --run FILE``: the definition's data (or DATA), forecaster, strategy and rules."""
+    given = sorted(flag for dest, (flag, default) in args.defined_options.items() if getattr(args, dest) != default)
+    if given:
+        raise ConfigError(f"{', '.join(given)} given beside --run {args.run}, which defines them: edit the definition, "
+                          "or leave --run out and give every option")
+    data = build(DataSpec, args, name=None, names=None).source
+    end = values_from_args(BacktestSpec, args, exclude=_UNUSED)["end"]
+    check_output_dir(args.out)
+    with tqdm(desc="folds", unit="fold", disable=args.quiet or None) as folds:
+        result = signal(data, config=args.run, positions=args.positions, cash=args.cash, end=end,
+                        on_fold=fold_progress(folds), executor=args.executor, workers=args.workers,
+                        **compute_options(args))
+    written = result.write(args.out)
+    print("\n".join(result.summary()))
+    print(f"wrote {', '.join(str(path) for path in written)}")
+    return 0
+
