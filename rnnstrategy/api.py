@@ -368,10 +368,11 @@ def _forecast_universe(data: Any, config: ForecastConfig, start: str | None, end
     on_symbol = options.pop("on_symbol")
     on_fold = options.pop("on_fold", None)  # pooled runs report their folds
     manifest = options.pop("manifest", True)  # False: the forecast stage of a universe backtest, which writes its own
+    evaluate = options.pop("evaluate", True)  # False: a signal, which trades on the forecasts and measures nothing
     started = time.perf_counter()
     summary = forecast_universe(sources, config, start, end, out_dir=out, progress=on_symbol, on_fold=on_fold,
-                                **options)
-    figures = _cross_section_figures(out)
+                                evaluate=evaluate, **options)
+    figures = _cross_section_figures(out) if evaluate else []
     if manifest:
         _write_forecast_manifest(out, ["summary.csv", "summary.json", *figures])
     return UniverseRun(summary, out, time.perf_counter() - started)
@@ -889,7 +890,7 @@ def _universe_forecast_config(folder: Path) -> ForecastConfig | None:
 def _universe_forecasts(config: RunConfig, *, store: str | Path | None, threads: int | None, out: str | Path | None,
                         executor: str, workers: int | None,
                         on_symbol: Callable[[dict[str, Any]], None] | None,
-                        on_fold: Callable[[Any], None] | None = None) -> UniverseRun:
+                        on_fold: Callable[[Any], None] | None = None, evaluate: bool = True) -> UniverseRun:
     """The universe run to trade: read from ``backtest.forecasts``, or forecast now into ``out``."""
     spec = config.backtest
     if spec.forecasts:
@@ -905,12 +906,14 @@ def _universe_forecasts(config: RunConfig, *, store: str | Path | None, threads:
     return _forecast_universe(config.data.source, config.forecast, spec.start, spec.end, Path(out),
                               adjust=config.data.adjust, strict=config.data.strict, store=store, threads=threads,
                               executor=executor, workers=workers, retries=1, on_symbol=on_symbol, on_fold=on_fold,
-                              manifest=False)
+                              manifest=False, evaluate=evaluate)
 
 
-def _universe_inputs(config: RunConfig, universe: UniverseRun) -> tuple[list[pd.DataFrame], dict[str, pd.DataFrame]]:
-    """The bars (from each symbol's first forecast date) and forecasts of every symbol forecast in ``universe``,
-    within the backtest window."""
+def _universe_inputs(config: RunConfig, universe: UniverseRun,
+                     last_only: bool = False) -> tuple[list[pd.DataFrame], dict[str, pd.DataFrame]]:
+    """The bars (from each symbol's first forecast date; with ``last_only``, from its last one in the window,
+    all a decision on that day reads) and forecasts of every symbol forecast in ``universe``, within the
+    backtest window."""
     from rnnstrategy.forecasting.frames import read_forecasts
 
     spec = config.backtest
@@ -923,8 +926,8 @@ def _universe_inputs(config: RunConfig, universe: UniverseRun) -> tuple[list[pd.
             log.warning("%s: no forecasts between %s and %s; left out", row.symbol, spec.start, spec.end)
             continue
         window.attrs = frame.attrs
-        bars = load_bars(row.source, start=window.index[0], history=1, adjust=config.data.adjust,
-                         strict=config.data.strict)
+        bars = load_bars(row.source, start=window.index[-1 if last_only else 0], history=1,
+                         adjust=config.data.adjust, strict=config.data.strict)
         bars.attrs["symbol"] = str(row.symbol)  # the feed's name: as in the summary and forecasts/
         frames.append(bars)
         forecasts[str(row.symbol)] = window
@@ -1379,8 +1382,8 @@ def _signal_universe(source: str | tuple[str, ...], strategy: type, held: dict[s
                        backtest=dataclasses.replace(spec, forecasts=None if folder is None else str(folder)),
                        rules=rules or AShareRules())
     universe = _universe_forecasts(config, store=store, threads=threads, out=out, executor=executor, workers=workers,
-                                   on_symbol=None, on_fold=on_fold)
-    frames, by_symbol = _universe_inputs(config, universe)
+                                   on_symbol=None, on_fold=on_fold, evaluate=False)
+    frames, by_symbol = _universe_inputs(config, universe, last_only=True)
     if spec.end is not None:
         frames = [frame.loc[:spec.end] for frame in frames]
     frames = [frame for frame in frames if len(frame)]

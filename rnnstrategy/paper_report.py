@@ -152,7 +152,7 @@ def paper_report(
     dates = equity.index
     symbols = tuple(bars)
     one = len(symbols) == 1
-    trades = journal_trades([line for line in journal if pd.Timestamp(line["session"]) <= dates[-1]])
+    trades = journal_trades([line for line in journal if dates[0] <= pd.Timestamp(line["session"]) <= dates[-1]])
     held_frames = [frame.loc[dates[0]:dates[-1]] for frame in frames]
     held_frames = [frame for frame in held_frames if len(frame)]
     held = run_buy_and_hold(held_frames, dates[0], dates[-1], cash=before, rules=rules)

@@ -82,6 +82,14 @@ def test_the_report_of_a_replayed_backtest_is_the_backtest(replayed, tmp_path):
     assert lines[0].startswith("Paper account moutai 2019-09-02..2019-11-27 (57 days)")
     assert any("excess return over buy and hold" in line for line in lines)
 
+    # a later start: the same equity from that day, its first return against the close before, its trades only
+    later = rs.paper_report(account.folder, {bars.attrs["symbol"]: bars}, start="2019-10-08")
+    window = result.equity.loc["2019-10-08":]
+    assert later.equity.index.equals(window.index)
+    assert (later.equity["value"] - window["value"]).abs().max() < 1e-6
+    assert later.equity["return"].iloc[0] == pytest.approx(result.returns.loc[window.index[0]], abs=1e-12)
+    assert later.trades["date"].min() >= "2019-10-08" and len(later.trades) < len(run.trades)
+
     written = run.write(tmp_path / "report")
     assert {path.name for path in written} >= {"report.html", "metrics.json", "trades.csv", "equity.csv",
                                                 "equity_vs_benchmark.png", "manifest.json"}
@@ -144,8 +152,11 @@ def test_paper_report_refuses_what_it_cannot_report(replayed, tmp_path, capsys):
     empty = PaperAccount.open(tmp_path / "empty", cash=CASH)
     with pytest.raises(ConfigError, match="journal is empty"):
         rs.paper_report(empty, {symbol: bars})
-    with pytest.raises(DataError, match="no bar that day"):  # the bars end before the account's sessions
-        rs.paper_report(account, {symbol: bars.loc[:"2019-10-31"]}, end="2019-12-31")
+    with pytest.raises(DataError, match="the bars end on 2019-10-31, before the report's end 2019-11-27"):
+        rs.paper_report(account, {symbol: bars.loc[:"2019-10-31"]}, end="2019-11-27")
+    session = account.journal()[0]["session"]
+    with pytest.raises(DataError, match=f"filled 600519.SH on {session} but its bars have no bar that day"):
+        rs.paper_report(account, {symbol: bars.drop(pd.Timestamp(session))})
     other = load_bars(datasets.path("csi300")).loc["2019-01-01":"2019-12-31"]
     with pytest.raises(DataError, match="no bars of it were given"):
         rs.paper_report(account, {"000300.SH": other})

@@ -378,6 +378,9 @@ def test_a_universe_signal_forecasts_like_the_backtest_and_orders_its_first_buys
                                       .loc[:day], check_exact=True, obj=symbol)
     summary = pd.read_csv(tmp_path / "signal" / "summary.csv", dtype={"symbol": str}).set_index("symbol")
     assert (summary.loc[list(LIQUID), ["status", "folds", "trained"]] == ["ok", 1, 1]).all(axis=None)
+    # a signal measures nothing (the bootstrap intervals and the cross-section cost more than the forecasts)
+    assert summary["rmse_ratio"].isna().all() and not (tmp_path / "signal" / "cross_section_daily.csv").exists()
+    assert (tmp_path / "backtest" / "cross_section_daily.csv").is_file()
 
     again = signal("again")  # the same day once more: every fold from the store
     assert again.orders == first.orders

@@ -105,6 +105,7 @@ class SymbolTask:
     store: str | None = None
     strict: bool = True
     adjust: str = "qfq"
+    evaluate: bool = True
 
 
 def resolve_sources(sources: str | Path | Sequence[str | Path]) -> list[str]:
@@ -178,7 +179,7 @@ def forecast_symbol(task: SymbolTask) -> tuple[dict[str, object], pd.DataFrame |
         row["notes"] = " | ".join(notes)
     if forecasts is None:
         return _finish(row, started, "failed", failure), None
-    metrics = forecast_metrics(forecasts, bars)
+    metrics = forecast_metrics(forecasts, bars) if task.evaluate else {}
     folds = forecasts.attrs["folds"]
     row.update(
         forecasts=len(forecasts), first_forecast=_day(forecasts.index[0]), last_forecast=_day(forecasts.index[-1]),
@@ -206,6 +207,7 @@ def forecast_universe(
     securities: str | Path | None = None,
     progress: Callable[[dict[str, object]], None] | None = None,
     on_fold: Callable[[PooledFold], None] | None = None,
+    evaluate: bool = True,
 ) -> pd.DataFrame:
     """Walk-forward forecasts for every source; write them and a summary under ``out_dir``.
 
@@ -236,6 +238,10 @@ def forecast_universe(
             logged and left out, a given one raises.
         progress: called with each symbol's summary row as it finishes.
         on_fold: with ``config.pooled``, called as each pooled fold is trained or loaded.
+        evaluate: measure the forecasts (each symbol's RMSE beside the naive forecast with its
+            bootstrap interval, the cross-section); False leaves those columns and
+            ``cross_section_daily.csv`` out, for a run that only trades on the forecasts (a daily
+            signal), where they cost more than the forecasts themselves.
 
     With ``config.pooled`` the symbols are loaded here and one model per retrain learns from
     them all (:func:`~rnnstrategy.forecasting.pooled.pooled_walk_forward`); ``executor``,
@@ -258,8 +264,9 @@ def forecast_universe(
     store_dir = str(default_store_dir() if store == DEFAULT_STORE else store) if store is not None else None
     if config.pooled:
         return _forecast_pooled(paths, config, start, end, out, store_dir, threads, strict, adjust, names_file,
-                                metadata, progress, on_fold)
-    tasks = [SymbolTask(source, config, _date_text(start), _date_text(end), store_dir, strict, adjust) for source in paths]
+                                metadata, progress, on_fold, evaluate)
+    tasks = [SymbolTask(source, config, _date_text(start), _date_text(end), store_dir, strict, adjust, evaluate)
+             for source in paths]
     name = choose_executor(executor, len(tasks), workers)
     started = time.perf_counter()
     rows: dict[int, dict[str, object]] = {}
@@ -281,7 +288,7 @@ def forecast_universe(
         if progress:
             progress(row)
         _write_summary(out, rows, config, start, end, name, time.perf_counter() - started, names_file)
-    cross_section = write_cross_section(out, *_cross_section_inputs(out, rows, tasks))
+    cross_section = write_cross_section(out, *_cross_section_inputs(out, rows, tasks)) if evaluate else None
     return _write_summary(out, rows, config, start, end, name, time.perf_counter() - started, names_file,
                           cross_section)
 
@@ -290,6 +297,7 @@ def _forecast_pooled(
     paths: list[str], config: ForecastConfig, start: DateLike, end: DateLike, out: Path, store: str | None,
     threads: int | None, strict: bool, adjust: str, names_file: str | None, metadata: dict[str, Security],
     progress: Callable[[dict[str, object]], None] | None, on_fold: Callable[[PooledFold], None] | None,
+    evaluate: bool,
 ) -> pd.DataFrame:
     """:func:`forecast_universe` with one pooled model per retrain (``config.pooled``)."""
     if start is None:
@@ -334,7 +342,7 @@ def _forecast_pooled(
             row.update(status="skipped", message=f"no forecast: fewer than lookback={config.lookback} bars "
                        f"before {_day(bars[symbol].index[-1])} in the range")
         else:
-            metrics = forecast_metrics(forecasts, bars[symbol])
+            metrics = forecast_metrics(forecasts, bars[symbol]) if evaluate else {}
             folds = forecasts.attrs["folds"]
             row.update(forecasts=len(forecasts), first_forecast=_day(forecasts.index[0]),
                        last_forecast=_day(forecasts.index[-1]), folds=len(folds),
@@ -346,7 +354,7 @@ def _forecast_pooled(
         if progress:
             progress(row)
     closes = {symbol: bars[symbol]["close"] for symbol in frames}
-    cross_section = write_cross_section(out, frames, closes)
+    cross_section = write_cross_section(out, frames, closes) if evaluate else None
     return _write_summary(out, rows, config, start, end, "pooled", time.perf_counter() - started, names_file,
                           cross_section)
 

@@ -77,12 +77,14 @@ def account_equity(journal: Sequence[Mapping[str, Any]], opening_cash: float, ba
 
     Raises:
         ConfigError: an empty journal with no ``start``, or a ``start`` after ``end``.
-        DataError: a fill of a stock without bars, or on a session the stock has no bar for.
+        DataError: bars ending before ``end``, a fill of a stock without bars, or on a session the
+            stock has no bar for.
     """
     frames = _frames(bars)
     closes = pd.concat({code: frame["close"] for code, frame in frames.items()}, axis=1).sort_index()
     dates = closes.index
-    fills = [line for line in journal if line["status"] == "filled"]
+    first, last = _window(dates, journal, start, end)
+    fills = [line for line in journal if line["status"] == "filled" and pd.Timestamp(line["session"]) <= last]
     for line in fills:
         frame = frames.get(line["symbol"])
         if frame is None:
@@ -92,7 +94,6 @@ def account_equity(journal: Sequence[Mapping[str, Any]], opening_cash: float, ba
             raise DataError(f"the journal filled {line['symbol']} on {line['session']} but its bars have no bar that "
                             f"day (they cover {frame.index[0]:%Y-%m-%d}..{frame.index[-1]:%Y-%m-%d}): give bars "
                             "covering the account's sessions")
-    first, last = _window(dates, fills, journal, start, end)
     held_closes = closes.ffill()
     by_session: dict[pd.Timestamp, list[Mapping[str, Any]]] = {}
     for line in fills:
@@ -145,10 +146,13 @@ def price_mismatches(journal: Sequence[Mapping[str, Any]], bars: Mapping[str, pd
     return found
 
 
-def _window(dates: pd.DatetimeIndex, fills: Sequence[Mapping[str, Any]], journal: Sequence[Mapping[str, Any]],
-            start: Any, end: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
+def _window(dates: pd.DatetimeIndex, journal: Sequence[Mapping[str, Any]], start: Any,
+            end: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
     """The report's first and last dates among ``dates``."""
     last = dates[-1] if end is None else pd.Timestamp(end)
+    if last > dates[-1]:
+        raise DataError(f"the bars end on {dates[-1]:%Y-%m-%d}, before the report's end {last:%Y-%m-%d}: give bars up "
+                        "to that day, or an earlier end")
     if start is not None:
         first = pd.Timestamp(start)
     elif journal:
@@ -163,9 +167,10 @@ def _window(dates: pd.DatetimeIndex, fills: Sequence[Mapping[str, Any]], journal
         raise ConfigError(f"no bar between {first:%Y-%m-%d} and {last:%Y-%m-%d} (the bars cover "
                           f"{dates[0]:%Y-%m-%d}..{dates[-1]:%Y-%m-%d}): give a start on or before the end, inside "
                           "the bars")
-    late = [line for line in fills if pd.Timestamp(line["session"]) > inside[-1]]
+    late = [line for line in journal if line["status"] == "filled" and pd.Timestamp(line["session"]) > inside[-1]]
     if late:
-        logger.info("%d fill(s) after %s are left out of the report", len(late), f"{inside[-1]:%Y-%m-%d}")
+        logger.warning("%d fill(s) after %s, the report's end, are left out of it", len(late),
+                       f"{inside[-1]:%Y-%m-%d}")
     return inside[0], inside[-1]
 
 
