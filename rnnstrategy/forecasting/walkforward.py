@@ -542,7 +542,7 @@ class _FoldForecast:
         model = self.model
         x = torch.from_numpy(np.ascontiguousarray(self.scale_features(window), dtype=np.float32))
         x = x.unsqueeze(0).clone(memory_format=torch.contiguous_format)  # (1, lookback, features), fresh
-        with torch.no_grad(), torch_threads(self.threads):
+        with torch.inference_mode(), torch_threads(self.threads):  # no autograd bookkeeping at all: the same math
             scaled = model.module_(x.to(model.device_)).cpu().double().numpy()  # (1, horizon)
         raw = self.unscale_targets(scaled)
         return targets_to_prices(raw, np.array([close]), model.target)[0]
