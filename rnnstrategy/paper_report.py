@@ -115,8 +115,9 @@ def paper_report(
             CSV path or symbol, a folder of CSVs, a list of them, or frames by symbol. One stock is
             compared with buy-and-hold of it, several with their equal-weight universe.
         benchmark: an index (CSV path, symbol or frame); default buy-and-hold of ``data``.
-        start, end: the report's first and last days. Default start: the close the first orders
-            were decided on (the bar before the journal's first session); default end: the last bar.
+        start, end: the report's first and last days. Default start: the close the account's first
+            orders were decided on (the bar before the first session it filled, orders or none); default
+            end: the last bar.
         adjust: price adjustment of a symbol download ('' raw, 'qfq', 'hfq'); fills are booked from the
             bars ``paper fill`` read, so give the same.
         names: a stock list CSV (``ts_code``, ``name``) for the titles; default found beside the data.
@@ -148,7 +149,7 @@ def paper_report(
     journal = account.journal()
     frames = _load_all(data, adjust)
     bars = {str(frame.attrs["symbol"]): frame for frame in frames}
-    equity, before = account_equity(journal, account.opening_cash, bars, start, end)
+    equity, before = account_equity(journal, account.opening_cash, bars, start, end, account.first_session)
     dates = equity.index
     symbols = tuple(bars)
     one = len(symbols) == 1

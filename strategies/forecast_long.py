@@ -25,6 +25,9 @@ class ForecastLong(ForecastStrategy):
     commission on both sides, stamp duty and transfer fees at today's rates), buy the
     feed's share of ``target`` of the portfolio value in whole lots.
 
+    A buy must also reach ``exit_threshold``: a forecast the strategy would sell on never opens
+    a position (else each such day would pay a round trip for nothing).
+
     Sell: when a held feed's ``expected_return`` falls below ``exit_threshold`` (default 0,
     a predicted loss), sell the whole position. Orders fill at the next open, or at this
     close with ``execution="close"``; the broker's T+1 rule holds a buy at least overnight.
@@ -51,7 +54,7 @@ class ForecastLong(ForecastStrategy):
                 self.enter(data)
 
     def entry_threshold(self, data) -> float:
-        """The expected return a buy of ``data`` must beat now."""
+        """The expected return a buy of ``data`` must beat now (never below ``exit_threshold``)."""
         if self.p.entry_threshold is not None:
-            return self.p.entry_threshold
-        return self.round_trip_cost(data)
+            return max(self.p.entry_threshold, self.p.exit_threshold)
+        return max(self.round_trip_cost(data), self.p.exit_threshold)

@@ -38,8 +38,9 @@ class TopK(ForecastStrategy):
       a stock that slips just below the top k is not traded away and back) or whose
       expected return is below ``exit_threshold`` (default 0);
     - buy, best first, feeds ranked in the top ``k`` that are not held, whose expected
-      return beats ``entry_threshold`` (default None: the round-trip cost of the order),
-      while fewer than ``k`` positions are held after the sells;
+      return beats ``entry_threshold`` (default None: the round-trip cost of the order) and
+      ``exit_threshold`` (so nothing sold on a forecast is bought back on it), while fewer
+      than ``k`` positions are held after the sells;
     - each buy is ``target / k`` of the portfolio value (equal weight at entry; positions
       drift with prices and are not topped up), in valid lots;
     - turnover limit: the value sold and the value bought each stay within
@@ -130,8 +131,9 @@ class TopK(ForecastStrategy):
         return sorted(scored, key=lambda item: (-item[0], order[item[1]]))
 
     def entry_threshold(self, data: Any, slot: float) -> float:
-        """The expected return a buy of ``data`` worth ``slot`` CNY must beat now."""
+        """The expected return a buy of ``data`` worth ``slot`` CNY must beat now (never below
+        ``exit_threshold``: a stock sold on a forecast is not bought back on the same one)."""
         if self.p.entry_threshold is not None:
-            return self.p.entry_threshold
+            return max(self.p.entry_threshold, self.p.exit_threshold)
         size = self.shares_worth(data, slot)
-        return self.round_trip_cost(data, size)
+        return max(self.round_trip_cost(data, size), self.p.exit_threshold)

@@ -43,9 +43,8 @@ def replayed(tmp_path_factory):
     dates = bars.loc[forecasts.index[0]:forecasts.index[-1]].index
     for day, session in zip(dates[:-1], dates[1:], strict=True):
         orders = decide(bars.loc[:day], forecasts, ForecastLong, positions=account.positions, cash=account.cash,
-                        params=PARAMS)
-        if orders:
-            account.fill(_order_ids(orders, session), {symbol: bars.loc[:session]}, session=session.date())
+                        params=PARAMS)  # filled every day, orders or none, as the daily routine does
+        account.fill(_order_ids(orders, session), {symbol: bars.loc[:session]}, session=session.date())
     return bars.loc[:forecasts.index[-1]], result, account
 
 
@@ -60,8 +59,9 @@ def _assert_equity_is_the_backtests(run, result) -> None:
 def test_the_report_of_a_replayed_backtest_is_the_backtest(replayed, tmp_path):
     """Equity, cash, shares, returns, trades and the buy-and-hold beside them equal the backtest's."""
     bars, result, account = replayed
+    assert str(account.first_session) == "2019-09-03"  # the first session filled, orders or none
     run = rs.paper_report(account.folder, {bars.attrs["symbol"]: bars})
-    _assert_equity_is_the_backtests(run, result)
+    _assert_equity_is_the_backtests(run, result)  # from the close of 2019-09-02, as the backtest
     assert (run.equity["position"] == result.equity["position"]).all()
     assert (run.equity["close"] == result.equity["close"]).all()
     trades = result.trades.assign(date=result.trades["date"].astype(str))
@@ -150,7 +150,7 @@ def test_paper_report_refuses_what_it_cannot_report(replayed, tmp_path, capsys):
     bars, _, account = replayed
     symbol = bars.attrs["symbol"]
     empty = PaperAccount.open(tmp_path / "empty", cash=CASH)
-    with pytest.raises(ConfigError, match="journal is empty"):
+    with pytest.raises(ConfigError, match="has filled no session yet"):
         rs.paper_report(empty, {symbol: bars})
     with pytest.raises(DataError, match="the bars end on 2019-10-31, before the report's end 2019-11-27"):
         rs.paper_report(account, {symbol: bars.loc[:"2019-10-31"]}, end="2019-11-27")

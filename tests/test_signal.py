@@ -330,7 +330,8 @@ def test_cli_signal_of_a_universe_writes_decides_orders_and_paper_fill_books_the
 
 LIQUID = ("600000.SH", "600036.SH", "000001.SZ", "000002.SZ")
 FIRST_DAY = "2022-03-01"  # D: the universe backtest's first decision day (its start)
-TOPK_FIRST_DAY = {"k": 2, "max_turnover": 1.0, "entry_threshold": -1.0}  # buys the top 2 whatever they forecast
+TOPK_FIRST_DAY = {"k": 2, "max_turnover": 1.0, "entry_threshold": -1.0, "exit_threshold": -1.0}  # buys the top 2
+                                                                                            # whatever they forecast
 
 
 @pytest.mark.shared_data

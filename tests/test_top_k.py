@@ -90,3 +90,12 @@ def test_bad_parameters_are_refused(universe):
         run(universe, EXPECTED, k=2, max_turnover=0.2)
     with pytest.raises(ConfigError, match=r"exit_rank=1 is below k=2"):
         run(universe, EXPECTED, k=2, exit_rank=1)
+
+
+@pytest.mark.shared_data
+def test_a_buy_must_clear_the_exit_threshold_too(universe):
+    """An entry threshold below the exit threshold would buy a stock at one close and sell it at the next on the
+    same forecast (or sell and buy it back in one session): the exit threshold is a floor for buys."""
+    steady = {s: (r, r) for s, r in zip(SYMBOLS, (0.03, 0.005, -0.01, -0.02), strict=True)}
+    result = run(universe, steady, k=2, max_turnover=1.0, entry_threshold=0.001, exit_threshold=0.01)
+    assert list(zip(result.trades["symbol"], result.trades["side"], strict=True)) == [("600519.SH", "buy")]

@@ -53,7 +53,7 @@ def journal_trades(journal: Sequence[Mapping[str, Any]], names: Mapping[str, str
 
 
 def account_equity(journal: Sequence[Mapping[str, Any]], opening_cash: float, bars: Mapping[str, pd.DataFrame],
-                   start: Any = None, end: Any = None) -> tuple[pd.DataFrame, float]:
+                   start: Any = None, end: Any = None, first_session: Any = None) -> tuple[pd.DataFrame, float]:
     """The account's daily ``value, cash, position, close`` from ``start`` to ``end``, and its value before.
 
     The dates are those of the bars (the union of every stock's). The account starts with
@@ -68,8 +68,10 @@ def account_equity(journal: Sequence[Mapping[str, Any]], opening_cash: float, ba
         bars: canonical bar frames by symbol (any spelling): every stock the journal filled, over its
             sessions, and those of the report.
         start, end: the report's first and last dates (inclusive). Default start: the last date
-            before the first journal session (the close the first orders were decided on); default
+            before ``first_session`` (the close the account's first orders were decided on); default
             end: the last date of the bars.
+        first_session: the account's first session (:attr:`PaperAccount.first_session
+            <rnnstrategy.live.paper.PaperAccount.first_session>`); default the journal's first.
 
     Returns:
         The equity frame, and the account's value at the close before ``start`` (``opening_cash``
@@ -83,7 +85,7 @@ def account_equity(journal: Sequence[Mapping[str, Any]], opening_cash: float, ba
     frames = _frames(bars)
     closes = pd.concat({code: frame["close"] for code, frame in frames.items()}, axis=1).sort_index()
     dates = closes.index
-    first, last = _window(dates, journal, start, end)
+    first, last = _window(dates, journal, start, end, first_session)
     fills = [line for line in journal if line["status"] == "filled" and pd.Timestamp(line["session"]) <= last]
     for line in fills:
         frame = frames.get(line["symbol"])
@@ -146,8 +148,8 @@ def price_mismatches(journal: Sequence[Mapping[str, Any]], bars: Mapping[str, pd
     return found
 
 
-def _window(dates: pd.DatetimeIndex, journal: Sequence[Mapping[str, Any]], start: Any,
-            end: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
+def _window(dates: pd.DatetimeIndex, journal: Sequence[Mapping[str, Any]], start: Any, end: Any,
+            first_session: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
     """The report's first and last dates among ``dates``."""
     last = dates[-1] if end is None else pd.Timestamp(end)
     if last > dates[-1]:
@@ -155,13 +157,13 @@ def _window(dates: pd.DatetimeIndex, journal: Sequence[Mapping[str, Any]], start
                         "to that day, or an earlier end")
     if start is not None:
         first = pd.Timestamp(start)
-    elif journal:
-        opening = pd.Timestamp(journal[0]["session"])
+    elif first_session is not None or journal:
+        opening = pd.Timestamp(first_session if first_session is not None else journal[0]["session"])
         earlier = dates[dates < opening]
         first = earlier[-1] if len(earlier) else opening
     else:
-        raise ConfigError("the account's journal is empty: nothing to report yet; fill a session's orders first, "
-                          "or give the report's start date")
+        raise ConfigError("the account has filled no session yet: nothing to report; fill a session's orders "
+                          "first, or give the report's start date")
     inside = dates[(dates >= first) & (dates <= last)]
     if inside.empty:
         raise ConfigError(f"no bar between {first:%Y-%m-%d} and {last:%Y-%m-%d} (the bars cover "

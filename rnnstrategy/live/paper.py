@@ -5,6 +5,7 @@ An account is a folder with two files:
 ``account.json``
     cash, positions ``{ts_code: shares}``, the shares bought in the latest session (T+1),
     the sequence number of the last journal line applied, the currency and the opening cash,
+    the first session filled (with orders or none: where the account's record starts),
     plus ``sha256``, the SHA-256 of the rest of the content, verified on every read. Written
     atomically (:func:`rnnstrategy.files.atomic_write_bytes`).
 ``journal.jsonl``
@@ -159,7 +160,7 @@ class PaperAccount:
                 raise ConfigError(f"cash={cash!r}: the opening cash is 0 or a positive amount in {CURRENCY}")
             state = {"format": FORMAT, "currency": currency, "opening_cash": float(cash), "cash": float(cash),
                      "positions": {}, "bought": {"session": None, "shares": {}}, "last_seq": 0,
-                     "last_session": None}
+                     "last_session": None, "first_session": None}
             account = cls(folder, state, {})
             account._write()
             logger.info("paper account created in %s with %s %s", folder, float(cash), currency)
@@ -219,6 +220,13 @@ class PaperAccount:
         day = self._state["last_session"]
         return dt.date.fromisoformat(day) if day else None
 
+    @property
+    def first_session(self) -> dt.date | None:
+        """The first session :meth:`fill` was called for, orders or none (the account's first trading day;
+        ``None`` before, or for an account rebuilt from its journal: then its first journal session)."""
+        day = self._state.get("first_session") or (self.journal()[0]["session"] if self.last_seq else None)
+        return dt.date.fromisoformat(day) if day else None
+
     def journal(self) -> list[dict[str, Any]]:
         """The journal's lines, oldest first."""
         return _read_journal(self._folder / JOURNAL_FILE)
@@ -261,6 +269,9 @@ class PaperAccount:
         if fresh and last is not None and day < last:
             raise ConfigError(f"session {day} is before the account's last session {last}: "
                               "sessions are filled in order; fill the orders of a later session")
+        if not self._state.get("first_session"):  # the account's first day, even without orders
+            self._state = {**self._state, "first_session": day.isoformat()}
+            self._write()
         frames = frames_by_code(bars)
         securities = _securities(rules)
         schedule = rules.fee_schedule()
