@@ -36,7 +36,7 @@ import pandas as pd
 from rnnstrategy.ashare.rules import AShareRules
 from rnnstrategy.config import BacktestSpec, BenchmarkSpec, DataSpec, RunConfig
 from rnnstrategy.data.loader import load_bars
-from rnnstrategy.errors import ConfigError, DataError
+from rnnstrategy.errors import ConfigError, DataError, RnnStrategyError
 from rnnstrategy.forecasting.config import ForecastConfig
 from rnnstrategy.report.console import (
     backtest_summary,
@@ -662,7 +662,7 @@ def run(
     if universe:
         return _run_universe(config, strategy, benchmark=benchmark, store=store, threads=threads, on_bar=on_bar,
                              on_fold=on_fold, config_file=config_file, out=out, executor=executor, workers=workers,
-                             on_symbol=on_symbol)
+                             on_symbol=on_symbol, recorded=recorded, allow_changed_data=allow_changed_data)
     timer = _Timer()
     with timer.stage("load"):
         reused = forecasts if forecasts is not None else _read_reused(spec)
@@ -678,7 +678,7 @@ def run(
         last = bars.index[-1] if spec.end is None else min(bars.index[-1], pd.Timestamp(spec.end))
         if benchmark is not None and reused is None:
             _check_benchmark_covers(benchmark, _first_forecast_date(config, bars), last)
-        changed = _changed_data(recorded, bars, benchmark) if recorded is not None else []
+        changed = _changed_data(recorded, {"data": bars, "benchmark": benchmark}) if recorded is not None else []
         if changed and not allow_changed_data:
             raise DataError(f"{'; '.join(changed)}: the replay would not reproduce the recorded run; restore the "
                             f"data, or pass allow_changed_data=True (CLI: --allow-changed-data) to re-run on it")
@@ -807,12 +807,13 @@ def _titles(config: RunConfig, symbol: str, bench_symbol: str, forecasts: pd.Dat
     return Titles.for_run(cell, security, bench_title)
 
 
-def _changed_data(recorded: Mapping[str, Any], bars: pd.DataFrame, benchmark: pd.DataFrame | None) -> list[str]:
-    """How the data loaded now differs from the fingerprints ``recorded`` (a run's manifest); empty if not."""
+def _changed_data(recorded: Mapping[str, Any], frames: Mapping[str, pd.DataFrame | None]) -> list[str]:
+    """How the frames loaded now (``{"data": bars, "benchmark": ...}``) differ from the fingerprints ``recorded``
+    under the same names (a run's manifest); empty if not."""
     from rnnstrategy.data.fingerprint import DataFingerprint
 
     changed = []
-    for name, frame in (("data", bars), ("benchmark", benchmark)):
+    for name, frame in frames.items():
         entry = recorded.get(name)
         if not isinstance(entry, Mapping) or not entry.get("fingerprint"):
             continue  # nothing recorded (a run without a benchmark)
@@ -822,6 +823,48 @@ def _changed_data(recorded: Mapping[str, Any], bars: pd.DataFrame, benchmark: pd
             changed.append(f"the {name} {source} changed since the run was recorded "
                            f"(fingerprint {entry['fingerprint']}, now {now})".replace("  ", " "))
     return changed
+
+
+def _changed_universe(recorded: Mapping[str, Any], config: RunConfig) -> list[str]:
+    """How each stock of a recorded universe run differs now, one line per stock: the bars it traded (its
+    manifest's ``data.universe``, read again from the same first day to the file's end) and, when the run
+    forecast them itself, the bars its forecasts were made from (the ``fingerprint`` of each row of the
+    run's ``summary.csv``, read again with the same start and history)."""
+    from rnnstrategy.data.fingerprint import DataFingerprint
+
+    def differs(label: str, source: str, fingerprint: str, **how: Any) -> str | None:
+        try:
+            frame = load_bars(source, adjust=config.data.adjust, strict=config.data.strict, **how)
+        except (OSError, ValueError, RnnStrategyError) as exc:
+            return f"{label}: {source} cannot be read again ({str(exc).splitlines()[0]})"
+        now = DataFingerprint(frame).upto(len(frame) - 1)
+        if now == fingerprint:
+            return None
+        return f"{label} ({source}) changed since the run was recorded (fingerprint {fingerprint}, now {now})"
+
+    changed: dict[str, str] = {}
+    data = recorded.get("data")
+    for entry in (data.get("universe") or []) if isinstance(data, Mapping) else []:
+        if isinstance(entry, Mapping) and entry.get("fingerprint") and entry.get("source"):
+            label = str(entry.get("symbol") or entry["source"])
+            line = differs(label, entry["source"], entry["fingerprint"], start=entry["first"])
+            if line:
+                changed.setdefault(label, line)
+    forecasts = recorded.get("forecasts") if isinstance(recorded.get("forecasts"), Mapping) else {}
+    summary = Path(str(forecasts.get("folder") or "")) / "summary.csv"
+    if forecasts.get("source") == "walk_forward" and summary.is_file():
+        start = config.backtest.start
+        history = config.forecast.history_needed() if start else None
+        table = pd.read_csv(summary, dtype={"symbol": str, "fingerprint": str})
+        for row in table[(table["status"] == "ok") & table["fingerprint"].notna()].itertuples():
+            if str(row.symbol) not in changed:
+                line = differs(str(row.symbol), str(row.source), str(row.fingerprint), start=start, history=history)
+                if line:
+                    changed[str(row.symbol)] = line
+    elif forecasts.get("source") == "walk_forward":
+        log.warning("%s is gone: the bars the recorded forecasts were made from cannot be checked, only those "
+                    "traded", summary)
+    return list(changed.values())
 
 
 def _manifest(config: RunConfig, config_file: str | Path | None, strategy: type, bars: pd.DataFrame,
@@ -960,9 +1003,11 @@ def _run_universe(config: RunConfig, strategy: type, *, benchmark: pd.DataFrame 
                   threads: int | None, on_bar: Callable[[int, int], None] | None, config_file: str | Path | None,
                   out: str | Path | None, executor: str, workers: int | None,
                   on_symbol: Callable[[dict[str, Any]], None] | None,
-                  on_fold: Callable[[Any], None] | None = None) -> UniverseBacktestRun:
+                  on_fold: Callable[[Any], None] | None = None, recorded: Mapping[str, Any] | None = None,
+                  allow_changed_data: bool = False) -> UniverseBacktestRun:
     """Forecast (or read) a universe, trade it with ``strategy`` in one Cerebro, and measure it against the
-    benchmark and the equal-weight universe (see :func:`run`)."""
+    benchmark and the equal-weight universe (see :func:`run`; ``recorded``: each stock's recorded bars and the
+    benchmark must be as they were, before anything is forecast)."""
     from rnnstrategy.backtrader.buy_and_hold import run_buy_and_hold
     from rnnstrategy.backtrader.results import run_universe_backtest
     from rnnstrategy.report.benchmark import benchmark_returns
@@ -980,6 +1025,16 @@ def _run_universe(config: RunConfig, strategy: type, *, benchmark: pd.DataFrame 
     with timer.stage("load"):
         if benchmark is None and config.benchmark.source:
             benchmark = load_bars(config.benchmark.source)
+        changed: list[str] = []
+        if recorded is not None:
+            changed = _changed_universe(recorded, config) + _changed_data(recorded, {"benchmark": benchmark})
+        if changed and not allow_changed_data:
+            more = f" (and {len(changed) - 3} more)" if len(changed) > 3 else ""
+            raise DataError(f"{'; '.join(changed[:3])}{more}: the replay would not reproduce the recorded run; "
+                            "restore the data, or pass allow_changed_data=True (CLI: --allow-changed-data) to re-run "
+                            "on it")
+        for change in changed:
+            log.warning("%s: re-running on the changed data", change)
     with timer.stage("forecast"):
         universe = _universe_forecasts(config, store=store, threads=threads, out=out, executor=executor,
                                        workers=workers, on_symbol=on_symbol, on_fold=on_fold)
@@ -1045,6 +1100,8 @@ def _run_universe(config: RunConfig, strategy: type, *, benchmark: pd.DataFrame 
     dropped = {str(f.attrs["symbol"]): _jsonable_dropped(f.attrs["dropped"]) for f in frames if f.attrs.get("dropped")}
     if dropped:
         manifest["dropped"] = dropped
+    if changed:
+        manifest["data_changed"] = changed
     return UniverseBacktestRun(config=config, metrics=metrics, trades=result.trades, equity=equity,
                                forecasts=universe, manifest=manifest, report=report, buy_and_hold=held)
 

@@ -124,7 +124,7 @@ def paper_report(
         rules: the A-share rules of buy-and-hold (fees, lots); default ``AShareRules()``.
 
     Raises:
-        ConfigError: no account there, an empty journal, a window without bars.
+        ConfigError: no account there, an account that filled no session yet, a window without bars.
         DataError: a damaged account or journal, a fill whose stock or session the bars lack, a
             benchmark not covering the report.
     """

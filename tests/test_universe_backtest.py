@@ -156,3 +156,46 @@ def test_strategy_settings_from_toml_and_lenient_from_the_cli() -> None:
     args = build_parser().parse_args(["backtest", "x.csv", "--lenient", "--k", "7", "--out", "o"])
     config = run_config_from_args(args)
     assert config.data.strict is False and config.data.source == "x.csv" and config.backtest.k == 7
+
+
+def test_a_universe_replay_refuses_changed_bars(paths: list[str], tmp_path: Path,
+                                                capsys: pytest.CaptureFixture) -> None:
+    """`rnnstrategy run manifest.json` of a universe backtest checks every stock's recorded bars before it forecasts:
+    the same data replays, one changed close is refused with the stock named, and --allow-changed-data re-runs and
+    records the change."""
+    stocks = tmp_path / "stocks"
+    stocks.mkdir()
+    for path in paths[:3]:
+        (stocks / Path(path).name).write_bytes(Path(path).read_bytes())
+    out = tmp_path / "run"
+    assert main(["-q", "backtest", str(stocks), *TOPK, "--start", START, "--out", str(out), "--executor", "inprocess",
+                 "--no-store", *tiny_args(TINY)]) == 0
+    manifest = out / "manifest.json"
+    recorded = json.loads(manifest.read_text())["data"]["universe"]
+    assert sorted(entry["symbol"] for entry in recorded) == sorted(STOCKS[:3])
+    assert main(["-q", "run", str(manifest), "--out", str(tmp_path / "same"), "--no-store"]) == 0
+
+    victim = stocks / f"{STOCKS[1]}.csv"
+    raw = pd.read_csv(victim, dtype=str)  # newest first: row 3 is a bar the backtest traded
+    raw.loc[3, "close"] = str(float(raw.loc[3, "close"]) + 0.01)
+    raw.to_csv(victim, index=False)
+    capsys.readouterr()
+    assert main(["-q", "run", str(manifest), "--out", str(tmp_path / "changed"), "--no-store"]) == 2
+    error = capsys.readouterr().err
+    assert f"{STOCKS[1]} ({victim}) changed since the run was recorded" in error and "--allow-changed-data" in error
+    assert not (tmp_path / "changed" / "manifest.json").exists()
+    assert main(["-q", "run", str(manifest), "--out", str(tmp_path / "changed"), "--no-store",
+                 "--allow-changed-data"]) == 0
+    changed = json.loads((tmp_path / "changed" / "manifest.json").read_text())["data_changed"]
+    assert len(changed) == 1 and changed[0].startswith(STOCKS[1])
+
+    # a bar before the traded window changes the forecasts (their training history) but not the traded bars
+    victim = stocks / f"{STOCKS[2]}.csv"
+    raw = pd.read_csv(victim, dtype=str)
+    first_traded = pd.Timestamp(next(e["first"] for e in recorded if e["symbol"] == STOCKS[2]))
+    older = raw.index[pd.to_datetime(raw["trade_date"]) < first_traded][0]
+    raw.loc[older, "close"] = str(float(raw.loc[older, "close"]) + 0.01)
+    raw.to_csv(victim, index=False)
+    capsys.readouterr()
+    assert main(["-q", "run", str(manifest), "--out", str(tmp_path / "older"), "--no-store"]) == 2
+    assert f"{STOCKS[2]} ({victim}) changed since the run was recorded" in capsys.readouterr().err
