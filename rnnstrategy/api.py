@@ -34,7 +34,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from rnnstrategy.ashare.rules import AShareRules
-from rnnstrategy.config import BacktestSpec, BenchmarkSpec, DataSpec, RunConfig
+from rnnstrategy.config import (
+    BacktestSpec,
+    BenchmarkSpec,
+    DataSpec,
+    RunConfig,
+    date_text,
+)
 from rnnstrategy.data.loader import load_bars
 from rnnstrategy.errors import ConfigError, DataError, RnnStrategyError
 from rnnstrategy.forecasting.config import ForecastConfig
@@ -326,7 +332,7 @@ def forecast(
     """
     config = config or ForecastConfig()
     _check_device(config.device)  # before any loading or training
-    start, end = _date("start", start), _date("end", end)
+    start, end = date_text("start", start), date_text("end", end)
     if out is not None:  # refused before the work, not after
         check_kind(out, "forecast")
     if _is_universe(data):
@@ -559,8 +565,8 @@ def backtest(
         data=DataSpec(source=data if isinstance(data, tuple) else _label(data), adjust=adjust, name=name,
                       strict=strict),
         forecast=forecast or ForecastConfig(),
-        backtest=BacktestSpec(strategy=strategy, execution=execution, cash=cash, start=_date("start", start),
-                              end=_date("end", end),
+        backtest=BacktestSpec(strategy=strategy, execution=execution, cash=cash, start=date_text("start", start),
+                              end=date_text("end", end),
                               trials=trials,
                               forecasts=None if forecasts is None else _label(forecasts), params=dict(params or {}),
                               k=k, max_turnover=max_turnover, exit_rank=exit_rank, entry_threshold=entry_threshold,
@@ -586,19 +592,6 @@ def _label(source: Source) -> str:
 
 def _is_frame_label(source: str | None) -> bool:
     return bool(source) and source.startswith("<frame")
-
-
-def _date(name: str, value: object) -> str | None:
-    """``start``/``end`` as YYYY-MM-DD; one that is no date fails in one line before any work."""
-    if value is None:
-        return None
-    try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        stamp = pd.NaT
-    if stamp is pd.NaT:
-        raise ConfigError(f"{name}={value!r} is not a date; write it like 2020-04-24 (CLI: --{name} 2020-04-24)")
-    return f"{stamp:%Y-%m-%d}"
 
 
 class _Timer:
@@ -826,10 +819,11 @@ def _changed_data(recorded: Mapping[str, Any], frames: Mapping[str, pd.DataFrame
 
 
 def _changed_universe(recorded: Mapping[str, Any], config: RunConfig) -> list[str]:
-    """How each stock of a recorded universe run differs now, one line per stock: the bars it traded (its
-    manifest's ``data.universe``, read again from the same first day to the file's end) and, when the run
-    forecast them itself, the bars its forecasts were made from (the ``fingerprint`` of each row of the
-    run's ``summary.csv``, read again with the same start and history)."""
+    """How each stock of a recorded universe run differs now, one line per stock. When the run forecast the
+    stocks itself, the bars its forecasts were made from (the ``fingerprint`` of each row of the run's
+    ``summary.csv``, read again with the same start and history: they hold the bars it traded too); else
+    the bars it traded (its manifest's ``data.universe``, read again from the same first day to the file's
+    end)."""
     from rnnstrategy.data.fingerprint import DataFingerprint
 
     def differs(label: str, source: str, fingerprint: str, **how: Any) -> str | None:
@@ -842,29 +836,24 @@ def _changed_universe(recorded: Mapping[str, Any], config: RunConfig) -> list[st
             return None
         return f"{label} ({source}) changed since the run was recorded (fingerprint {fingerprint}, now {now})"
 
-    changed: dict[str, str] = {}
-    data = recorded.get("data")
-    for entry in (data.get("universe") or []) if isinstance(data, Mapping) else []:
-        if isinstance(entry, Mapping) and entry.get("fingerprint") and entry.get("source"):
-            label = str(entry.get("symbol") or entry["source"])
-            line = differs(label, entry["source"], entry["fingerprint"], start=entry["first"])
-            if line:
-                changed.setdefault(label, line)
     forecasts = recorded.get("forecasts") if isinstance(recorded.get("forecasts"), Mapping) else {}
     summary = Path(str(forecasts.get("folder") or "")) / "summary.csv"
     if forecasts.get("source") == "walk_forward" and summary.is_file():
         start = config.backtest.start
         history = config.forecast.history_needed() if start else None
         table = pd.read_csv(summary, dtype={"symbol": str, "fingerprint": str})
-        for row in table[(table["status"] == "ok") & table["fingerprint"].notna()].itertuples():
-            if str(row.symbol) not in changed:
-                line = differs(str(row.symbol), str(row.source), str(row.fingerprint), start=start, history=history)
-                if line:
-                    changed[str(row.symbol)] = line
-    elif forecasts.get("source") == "walk_forward":
-        log.warning("%s is gone: the bars the recorded forecasts were made from cannot be checked, only those "
-                    "traded", summary)
-    return list(changed.values())
+        checks = [(str(row.symbol), str(row.source), str(row.fingerprint), {"start": start, "history": history})
+                  for row in table[(table["status"] == "ok") & table["fingerprint"].notna()].itertuples()]
+    else:
+        if forecasts.get("source") == "walk_forward":
+            log.warning("%s is gone: the bars the recorded forecasts were made from cannot be checked, only those "
+                        "traded", summary)
+        data = recorded.get("data")
+        entries = (data.get("universe") or []) if isinstance(data, Mapping) else []
+        checks = [(str(entry.get("symbol") or entry["source"]), entry["source"], entry["fingerprint"],
+                   {"start": entry["first"]}) for entry in entries
+                  if isinstance(entry, Mapping) and entry.get("fingerprint") and entry.get("source")]
+    return [line for label, source, fingerprint, how in checks if (line := differs(label, source, fingerprint, **how))]
 
 
 def _manifest(config: RunConfig, config_file: str | Path | None, strategy: type, bars: pd.DataFrame,
@@ -1343,7 +1332,7 @@ def signal(
             raise ConfigError("positions without cash: give cash= (CLI: --cash), or a JSON positions file with "
                               "\"cash\", or a paper account folder")
         cash = _SPEC.cash
-    spec = BacktestSpec(strategy=strategy, start=_date("start", start), end=_date("end", end),
+    spec = BacktestSpec(strategy=strategy, start=date_text("start", start), end=date_text("end", end),
                         params=dict(params or {}), k=k, max_turnover=max_turnover, exit_rank=exit_rank,
                         entry_threshold=entry_threshold, exit_threshold=exit_threshold)
     strategy_class = load_strategy(strategy)

@@ -54,7 +54,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10: the same parser, as the tomli package
     import tomli as tomllib
 
-__all__ = ["BacktestSpec", "BenchmarkSpec", "DataSpec", "RunConfig", "load_run_config", "setting"]
+__all__ = ["BacktestSpec", "BenchmarkSpec", "DataSpec", "RunConfig", "date_text", "load_run_config", "setting"]
 
 
 def setting(default: object = dataclasses.MISSING, help: str = "", **metadata: object) -> Any:
@@ -272,6 +272,21 @@ def _manifest_config(path: Path) -> tuple[dict[str, Any], Path]:
         return dict(manifest["config"]), Path(manifest.get("cwd") or path.parent)
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not a run manifest with a 'config' ({exc!r})") from None
+
+
+def date_text(name: str, value: object) -> str | None:
+    """``start``/``end`` given to the API as YYYY-MM-DD; one that is no date fails in one line before any work."""
+    import pandas as pd  # not at import: the command line starts without pandas
+
+    if value is None:
+        return None
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        stamp = pd.NaT
+    if stamp is pd.NaT:
+        raise ConfigError(f"{name}={value!r} is not a date; write it like 2020-04-24 (CLI: --{name} 2020-04-24)")
+    return f"{stamp:%Y-%m-%d}"
 
 
 def load_run_config(path: str | Path) -> RunConfig:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from rnnstrategy.ashare.rules import AShareRules
+from rnnstrategy.config import date_text
 from rnnstrategy.data.loader import load_bars
 from rnnstrategy.errors import ConfigError
 from rnnstrategy.files import file_sha256
@@ -124,7 +125,8 @@ def paper_report(
         rules: the A-share rules of buy-and-hold (fees, lots); default ``AShareRules()``.
 
     Raises:
-        ConfigError: no account there, an account that filled no session yet, a window without bars.
+        ConfigError: no account there, an account that filled no session yet, a start or end that is no
+            date, a window without bars.
         DataError: a damaged account or journal, a fill whose stock or session the bars lack, a
             benchmark not covering the report.
     """
@@ -140,6 +142,7 @@ def paper_report(
         stocks_held,
     )
 
+    start, end = date_text("start", start), date_text("end", end)  # before any work
     if not isinstance(account, PaperAccount):
         folder = Path(account)
         if not (folder / ACCOUNT_FILE).is_file():

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 from pathlib import Path
 
@@ -92,22 +91,13 @@ def _report(args: argparse.Namespace) -> int:
 
     check_output_dir(args.out)
     data = args.data[0] if len(args.data) == 1 else args.data
-    run = paper_report(args.account, data, benchmark=args.benchmark, start=_day("--start", args.start),
-                       end=_day("--end", args.end), adjust=args.adjust, names=args.names)
+    run = paper_report(args.account, data, benchmark=args.benchmark, start=args.start, end=args.end,
+                       adjust=args.adjust, names=args.names)
     written = run.write(args.out)
     if not args.quiet:
         print("\n".join(run.summary()))
         print(f"wrote {', '.join(str(path) for path in written)}")
     return 0
-
-
-def _day(option: str, value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise ConfigError(f"{option} {value!r}: give a date, e.g. 2024-03-01") from None
 
 
 def _ordered_bars(sources: list[str], orders: list[object], adjust: str) -> dict[str, object]:

@@ -83,43 +83,37 @@ def register(commands: argparse._SubParsersAction) -> None:
 def _signal(args: argparse.Namespace) -> int:
     from rnnstrategy.api import signal
 
-    if args.run is not None:
-        return _follow_definition(args, signal)
+    options = _definition(args) if args.run is not None else _options(args)
+    check_output_dir(args.out)
+    with tqdm(desc="folds", unit="fold", disable=args.quiet or None) as folds:
+        result = signal(positions=args.positions, cash=args.cash, on_fold=fold_progress(folds),
+                        executor=args.executor, workers=args.workers, **options, **compute_options(args))
+    written = result.write(args.out)
+    print("\n".join(result.summary()))
+    print(f"wrote {', '.join(str(path) for path in written)}")
+    return 0
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    """What :func:`~rnnstrategy.api.signal` decides with, from the options given."""
     data = build(DataSpec, args, name=None, names=None)
     spec = values_from_args(BacktestSpec, args, exclude=_UNUSED)
     if data.source is None and not (spec["forecasts"] and Path(spec["forecasts"]).is_dir()):
         raise ConfigError("no data: give DATA, a CSV path or a symbol such as 600519, a folder or several paths "
                           "(a universe), or --forecasts the folder of a universe run")
-    check_output_dir(args.out)
-    with tqdm(desc="folds", unit="fold", disable=args.quiet or None) as folds:
-        result = signal(
-            data.source, positions=args.positions, cash=args.cash, strategy=spec["strategy"], params=spec["params"],
-            forecast=build(ForecastConfig, args), forecasts=spec["forecasts"], rules=build(AShareRules, args),
-            start=spec["start"], end=spec["end"], adjust=data.adjust, k=spec["k"], max_turnover=spec["max_turnover"],
-            exit_rank=spec["exit_rank"], entry_threshold=spec["entry_threshold"],
-            exit_threshold=spec["exit_threshold"], strict=data.strict, on_fold=fold_progress(folds),
-            executor=args.executor, workers=args.workers, **compute_options(args))
-    written = result.write(args.out)
-    print("\n".join(result.summary()))
-    print(f"wrote {', '.join(str(path) for path in written)}")
-    return 0
+    return {"data": data.source, "strategy": spec["strategy"], "params": spec["params"],
+            "forecast": build(ForecastConfig, args), "forecasts": spec["forecasts"], "rules": build(AShareRules, args),
+            "start": spec["start"], "end": spec["end"], "adjust": data.adjust, "k": spec["k"],
+            "max_turnover": spec["max_turnover"], "exit_rank": spec["exit_rank"],
+            "entry_threshold": spec["entry_threshold"], "exit_threshold": spec["exit_threshold"], "strict": data.strict}
 
 
-def _follow_definition(args: argparse.Namespace, signal: Any) -> int:
-    """``signal --run FILE``: the definition's data (or DATA), forecaster, strategy and rules."""
+def _definition(args: argparse.Namespace) -> dict[str, Any]:
+    """``--run FILE``: the definition's data (or DATA), forecaster, strategy and rules; only the day from the
+    options (an option the definition sets is refused)."""
     given = sorted(flag for dest, (flag, default) in args.defined_options.items() if getattr(args, dest) != default)
     if given:
         raise ConfigError(f"{', '.join(given)} given beside --run {args.run}, which defines them: edit the definition, "
                           "or leave --run out and give every option")
-    data = build(DataSpec, args, name=None, names=None).source
-    end = values_from_args(BacktestSpec, args, exclude=_UNUSED)["end"]
-    check_output_dir(args.out)
-    with tqdm(desc="folds", unit="fold", disable=args.quiet or None) as folds:
-        result = signal(data, config=args.run, positions=args.positions, cash=args.cash, end=end,
-                        on_fold=fold_progress(folds), executor=args.executor, workers=args.workers,
-                        **compute_options(args))
-    written = result.write(args.out)
-    print("\n".join(result.summary()))
-    print(f"wrote {', '.join(str(path) for path in written)}")
-    return 0
-
+    return {"data": build(DataSpec, args, name=None, names=None).source, "config": args.run,
+            "end": values_from_args(BacktestSpec, args, exclude=_UNUSED)["end"]}

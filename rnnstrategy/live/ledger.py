@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from rnnstrategy.errors import ConfigError, DataError
-from rnnstrategy.live.paper import frames_by_code
+from rnnstrategy.live.paper import apply_line, frames_by_code, opening_state
 from rnnstrategy.records import TRADE_COLUMNS
 
 __all__ = ["account_equity", "journal_trades", "price_mismatches"]
@@ -97,31 +97,27 @@ def account_equity(journal: Sequence[Mapping[str, Any]], opening_cash: float, ba
                             f"day (they cover {frame.index[0]:%Y-%m-%d}..{frame.index[-1]:%Y-%m-%d}): give bars "
                             "covering the account's sessions")
     held_closes = closes.ffill()
-    by_session: dict[pd.Timestamp, list[Mapping[str, Any]]] = {}
-    for line in fills:
-        by_session.setdefault(pd.Timestamp(line["session"]), []).append(line)
-
-    cash, shares = float(opening_cash), {code: 0 for code in frames}
-    before, rows = float(opening_cash), []
+    state = opening_state(float(opening_cash))
+    upto = [line for line in journal if pd.Timestamp(line["session"]) <= last]
+    applied, before, rows = 0, float(opening_cash), []
     one = next(iter(frames)) if len(frames) == 1 else None
     for position, date in enumerate(dates):
         if date > last:
             break
-        for line in by_session.get(date, ()):
-            signed = int(line["shares"]) if line["side"] == "buy" else -int(line["shares"])
-            fees = float(line["commission"]) + float(line["stamp_duty"]) + float(line["transfer_fee"])
-            cash -= signed * float(line["price"]) + fees
-            shares[line["symbol"]] += signed
+        while applied < len(upto) and pd.Timestamp(upto[applied]["session"]) <= date:  # as the account books them
+            apply_line(state, upto[applied])
+            applied += 1
+        cash, shares = state["cash"], state["positions"]
         marks = held_closes.iloc[position]
-        value = cash + sum(n * float(marks[code]) for code, n in shares.items() if n)
+        value = cash + sum(n * float(marks[code]) for code, n in shares.items())
         if date < first:
             before = value
             continue
-        held = shares[one] if one is not None else sum(1 for n in shares.values() if n > 0)
+        held = shares.get(one, 0) if one is not None else len(shares)
         close = float(closes[one].iloc[position]) if one is not None else np.nan
         rows.append((date, value, cash, float(held), close))
     equity = pd.DataFrame(rows, columns=["date", "value", "cash", "position", "close"]).set_index("date")
-    stale = [code for code, n in shares.items() if n and frames[code].index[-1] < last]
+    stale = [code for code in state["positions"] if frames[code].index[-1] < last]
     for code in stale:
         logger.warning("%s is held on %s but its bars end on %s: valued at that last close", code,
                        f"{last:%Y-%m-%d}", f"{frames[code].index[-1]:%Y-%m-%d}")

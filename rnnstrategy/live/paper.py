@@ -60,7 +60,8 @@ from rnnstrategy.data.securities import read_securities
 from rnnstrategy.errors import ConfigError, DataError, SymbolError
 from rnnstrategy.files import atomic_write_bytes
 
-__all__ = ["ACCOUNT_FILE", "CURRENCY", "JOURNAL_FILE", "JOURNAL_FIELDS", "FillResult", "PaperAccount", "frames_by_code"]
+__all__ = ["ACCOUNT_FILE", "CURRENCY", "JOURNAL_FILE", "JOURNAL_FIELDS", "FillResult", "PaperAccount", "apply_line",
+           "frames_by_code", "opening_state"]
 
 logger = logging.getLogger(__name__)
 
@@ -158,10 +159,7 @@ class PaperAccount:
                                   "e.g. PaperAccount.open(folder, cash=1_000_000)")
             if not float(cash) >= 0:
                 raise ConfigError(f"cash={cash!r}: the opening cash is 0 or a positive amount in {CURRENCY}")
-            state = {"format": FORMAT, "currency": currency, "opening_cash": float(cash), "cash": float(cash),
-                     "positions": {}, "bought": {"session": None, "shares": {}}, "last_seq": 0,
-                     "last_session": None, "first_session": None}
-            account = cls(folder, state, {})
+            account = cls(folder, opening_state(float(cash), currency), {})
             account._write()
             logger.info("paper account created in %s with %s %s", folder, float(cash), currency)
             return account
@@ -179,7 +177,7 @@ class PaperAccount:
             logger.warning("%s: applying %d journal line(s) past seq %d that the account had not recorded "
                            "(an interrupted fill)", folder, len(pending), state["last_seq"])
             for line in pending:
-                _apply(account._state, line)
+                apply_line(account._state, line)
             account._write()
         return account
 
@@ -364,7 +362,7 @@ class PaperAccount:
             _fsync_dir(self._folder)
         self._booked[line["order_id"]] = line["seq"]
         state = copy.deepcopy(self._state)
-        _apply(state, line)
+        apply_line(state, line)
         self._state = state
         self._write()
 
@@ -378,8 +376,18 @@ class PaperAccount:
 # -- the account state ------------------------------------------------------------------------
 
 
-def _apply(state: dict[str, Any], line: Mapping[str, Any]) -> None:
-    """Update ``state`` by one journal line (in place)."""
+def opening_state(cash: float, currency: str = CURRENCY) -> dict[str, Any]:
+    """The state of a new account with ``cash`` (the content of ``account.json`` but its checksum)."""
+    return {"format": FORMAT, "currency": currency, "opening_cash": cash, "cash": cash, "positions": {},
+            "bought": {"session": None, "shares": {}}, "last_seq": 0, "last_session": None, "first_session": None}
+
+
+def apply_line(state: dict[str, Any], line: Mapping[str, Any]) -> None:
+    """Update ``state`` by one journal line (in place): the account is this fold over its journal.
+
+    Raises:
+        DataError: a line out of sequence.
+    """
     if line["seq"] != state["last_seq"] + 1:
         raise DataError(f"journal line {line['seq']} follows line {state['last_seq']}: the journal is out of "
                         "sequence; restore it from a backup")
