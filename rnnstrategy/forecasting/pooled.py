@@ -60,9 +60,6 @@ __all__ = ["PanelWindows", "PooledFold", "pooled_walk_forward"]
 
 log = logging.getLogger(__name__)
 
-PREDICT_CHUNK = 16384
-"""Windows per forward pass when forecasting."""
-
 
 class PanelWindows:
     """Windows of panel rows, gathered on demand: ``x[idx]`` is ``(len(idx), lookback, F)``.
@@ -232,7 +229,7 @@ def _score(panel: Panel, config: ForecastConfig, device: torch.device, model: Ma
         prefix = f"m{member}."
         module = _member(features.shape[1], config, config.seed + member, device)
         module.load_state_dict({name[len(prefix):]: value for name, value in model.items() if name.startswith(prefix)})
-        total += _predict(module, features, rows, panel.lookback, device)
+        total += _predict(module, features, rows, panel.day[rows], panel.lookback, device)
     return total / config.ensemble * float(model["label.sigma"][0])
 
 
@@ -261,13 +258,22 @@ def _scaled(panel: Panel, mean: np.ndarray, std: np.ndarray, device: torch.devic
 
 
 @torch.no_grad()
-def _predict(module: RecurrentNet, features: torch.Tensor, rows: np.ndarray, lookback: int,
+def _predict(module: RecurrentNet, features: torch.Tensor, rows: np.ndarray, days: np.ndarray, lookback: int,
              device: torch.device) -> np.ndarray:
+    """The module's output for each of ``rows``, one forward pass per market day.
+
+    A matrix product's blocking, and so the last bits of a row's result, can change with how many rows
+    share the pass; a pass per day holds exactly that day's rows (in symbol order), so a forecast's
+    arithmetic depends on no later row, on every processor (the timing contract, bit for bit).
+    """
     module.eval()
+    out = np.zeros(len(rows))
+    order = np.argsort(days, kind="stable")
+    bounds = np.flatnonzero(np.diff(days[order])) + 1
     windows = PanelWindows(features, torch.as_tensor(rows, device=device), lookback)
-    out = [module(windows[torch.arange(i, min(i + PREDICT_CHUNK, len(rows)))])[:, 0].cpu().numpy()
-           for i in range(0, len(rows), PREDICT_CHUNK)]
-    return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
+    for piece in np.split(order, bounds) if len(rows) else []:
+        out[piece] = module(windows[torch.as_tensor(piece)])[:, 0].cpu().numpy()  # (rows of the day,)
+    return out
 
 
 def _frames(panel: Panel, config: ForecastConfig, scores: np.ndarray, fold_of: np.ndarray,
