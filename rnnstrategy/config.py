@@ -54,7 +54,8 @@ try:
 except ModuleNotFoundError:  # Python 3.10: the same parser, as the tomli package
     import tomli as tomllib
 
-__all__ = ["BacktestSpec", "BenchmarkSpec", "DataSpec", "RunConfig", "date_text", "load_run_config", "setting"]
+__all__ = ["BacktestSpec", "BenchmarkSpec", "DataSpec", "RunConfig", "date_text", "load_run_config", "merge_params",
+           "setting"]
 
 
 def setting(default: object = dataclasses.MISSING, help: str = "", **metadata: object) -> Any:
@@ -100,10 +101,11 @@ class BenchmarkSpec:
 
 @dataclass(frozen=True)
 class BacktestSpec:
-    """How the forecasts are traded.
+    """How the forecasts are traded: general run settings only.
 
     ``start`` and ``end`` are the first and last forecast dates, which is the backtest window
-    (training uses earlier bars); ``params`` are the strategy's own parameters.
+    (training uses earlier bars); ``params`` are the strategy's own parameters (``{"k": 10}``), which
+    the strategy names, explains and checks (:meth:`~rnnstrategy.backtrader.strategy.ForecastStrategy.check_params`).
     """
 
     strategy: str = setting("forecast_long", "a strategy of rnnstrategy.strategies (forecast_long, overnight_gap, "
@@ -119,27 +121,6 @@ class BacktestSpec:
     params: dict[str, Any] = setting({}, "a strategy parameter, KEY=VALUE (repeat for several), e.g. "
                                          "entry_threshold=0.002", flag="--param")
     trials: int = setting(1, "configurations tried before choosing this one; > 1 deflates the Sharpe ratio")
-    k: int | None = setting(None, "top_k: stocks to hold at most (default: the strategy's, 5)")
-    max_turnover: float | None = setting(None, "top_k: one-way turnover allowed per day, a fraction of the portfolio "
-                                               "value (default: the strategy's, 0.5)")
-    exit_rank: int | None = setting(None, "top_k: sell a holding ranked worse than this (default: 2 k)")
-    entry_threshold: float | None = setting(None, "expected return needed to buy (top_k, forecast_long, overnight_gap; "
-                                                  "default: the round-trip cost of the order)")
-    exit_threshold: float | None = setting(None, "sell a holding whose expected return falls below this (top_k, "
-                                                 "forecast_long; default: the strategy's, 0)")
-
-    def strategy_params(self) -> dict[str, Any]:
-        """The strategy's parameters: the named settings given (``k``, ``max_turnover``, ...) and ``params``.
-
-        Raises:
-            ConfigError: when a setting is given twice with different values.
-        """
-        named = {name: getattr(self, name) for name in STRATEGY_SETTINGS if getattr(self, name) is not None}
-        for name, value in named.items():
-            if name in self.params and self.params[name] != value:
-                raise ConfigError(f"{name} is given twice: {name}={value!r} and params {name}={self.params[name]!r}; "
-                                  f"keep one (CLI: --{name.replace('_', '-')} or --param {name}=...)")
-        return {**self.params, **named}
 
     def __post_init__(self) -> None:
         if not self.cash > 0 or self.cash == float("inf"):
@@ -156,8 +137,22 @@ class BacktestSpec:
                     raise ConfigError(f"{name}={value!r}: give a date as YYYY-MM-DD, e.g. 2019-01-02") from None
 
 
-STRATEGY_SETTINGS = ("k", "max_turnover", "exit_rank", "entry_threshold", "exit_threshold")
-"""Strategy parameters that are settings of :class:`BacktestSpec` (``--k 10``), besides ``params``."""
+def merge_params(params: Mapping[str, Any] | None, keywords: Mapping[str, Any]) -> dict[str, Any]:
+    """A strategy's parameters given as a mapping and as keywords (``params={"k": 10}`` and ``k=10``; on the
+    command line ``--param k=10`` and ``--k 10``), for the strategy to check; a keyword given None is left out
+    (the strategy's default).
+
+    Raises:
+        ConfigError: for a parameter given both ways with two values.
+    """
+    merged = dict(params or {})
+    for name, value in keywords.items():
+        if value is None:
+            continue
+        if name in merged and merged[name] != value:
+            raise ConfigError(f"{name} is given twice, {merged[name]!r} and {value!r}: keep one")
+        merged[name] = value
+    return merged
 
 
 @dataclass(frozen=True)
@@ -254,7 +249,8 @@ def _check_types(spec: type, table: Mapping[str, Any], table_name: str) -> None:
     known = [f.name for f in dataclasses.fields(spec)]
     for key, value in table.items():
         if key not in hints:
-            raise ConfigError(f"[{table_name}] has no setting {key!r}; valid: {', '.join(known)}")
+            where = "; a strategy's own parameter goes in [backtest.params]" if table_name == "backtest" else ""
+            raise ConfigError(f"[{table_name}] has no setting {key!r}; valid: {', '.join(known)}{where}")
         if not _matches(value, hints[key]):
             hint = hints[key]
             plain = typing.get_origin(hint) is None and isinstance(hint, type)
@@ -269,9 +265,25 @@ def _manifest_config(path: Path) -> tuple[dict[str, Any], Path]:
         if isinstance(manifest, dict) and "paper" in manifest and "config" not in manifest:
             raise ConfigError(f"{path} is the report of a paper account, not a run to replay: redraw it with "
                               "`rnnstrategy report DIR`, or write it again with `rnnstrategy paper report`")
-        return dict(manifest["config"]), Path(manifest.get("cwd") or path.parent)
+        config, cwd = dict(manifest["config"]), Path(manifest.get("cwd") or path.parent)
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not a run manifest with a 'config' ({exc!r})") from None
+    return _strategy_settings_into_params(config), cwd
+
+
+def _strategy_settings_into_params(config: dict[str, Any]) -> dict[str, Any]:
+    """A manifest written before the strategies owned their parameters records them as settings of
+    ``[backtest]`` (``"k": 10``, ``"exit_rank": null``, ...): they are the strategy's ``params`` now, so the
+    ones that were set move there (the strategy checks them) and the unset ones go."""
+    backtest = config.get("backtest")
+    if not isinstance(backtest, Mapping):
+        return config
+    known = {spec_field.name for spec_field in dataclasses.fields(BacktestSpec)}
+    moved = {key: value for key, value in backtest.items() if key not in known and value is not None}
+    kept = {key: value for key, value in backtest.items() if key in known}
+    if len(kept) == len(backtest):
+        return config
+    return {**config, "backtest": {**kept, "params": {**(kept.get("params") or {}), **moved}}}
 
 
 def date_text(name: str, value: object) -> str | None:

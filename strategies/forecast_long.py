@@ -32,15 +32,19 @@ class ForecastLong(ForecastStrategy):
     a predicted loss), sell the whole position. Orders fill at the next open, or at this
     close with ``execution="close"``; the broker's T+1 rule holds a buy at least overnight.
 
-    Params (besides those of :class:`~rnnstrategy.backtrader.strategy.ForecastStrategy`):
-        entry_threshold: expected return needed to buy (fraction; None = round-trip cost).
-        exit_threshold: expected return below which to sell (fraction).
+    Its parameters (besides ``target``, see :class:`~rnnstrategy.backtrader.strategy.ForecastStrategy`) are
+    ``params``, each explained in ``param_help``.
     """
 
     params = (
         ("entry_threshold", None),
         ("exit_threshold", 0.0),
     )
+    param_help = {
+        "entry_threshold": "expected return needed to buy (a fraction; None: the round-trip cost of the order)",
+        "exit_threshold": "sell a holding whose expected return falls below this (a fraction)",
+    }
+    param_types = {"entry_threshold": float}
 
     def next(self) -> None:
         for data, signal in self.tradable():

@@ -33,15 +33,18 @@ class OvernightGap(ForecastStrategy):
     it since the shares were bought the day before. When the broker refuses that sell
     (limit-down open, suspension), the position is sold at the following open instead.
 
-    Params (besides those of :class:`~rnnstrategy.backtrader.strategy.ForecastStrategy`, whose
-    ``execution`` must stay ``"close"``):
-        entry_threshold: overnight return needed to buy (fraction; None = round-trip cost).
+    Its parameters (besides ``target``, see :class:`~rnnstrategy.backtrader.strategy.ForecastStrategy`, whose
+    ``execution`` must stay ``"close"``) are ``params``, each explained in ``param_help``.
     """
 
     params = (
         ("execution", "close"),
         ("entry_threshold", None),
     )
+    param_help = {
+        "entry_threshold": "overnight return needed to buy (a fraction; None: the round-trip cost of the order)",
+    }
+    param_types = {"entry_threshold": float}
 
     def __init__(self) -> None:
         if self.p.execution != "close":

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from rnnstrategy.backtrader.strategy import ForecastStrategy
@@ -52,12 +53,8 @@ class TopK(ForecastStrategy):
     T+1, price limits, suspensions, fees) apply as for any strategy: a refused order
     is retried on a later day if the stock still qualifies.
 
-    Params (besides those of :class:`~rnnstrategy.backtrader.strategy.ForecastStrategy`):
-        k: positions to hold at most.
-        max_turnover: one-way turnover allowed per day, as a fraction of portfolio value.
-        exit_rank: sell a holding ranked worse than this (1 = best; default 2 k).
-        entry_threshold: expected return needed to buy (None = round-trip cost).
-        exit_threshold: sell a holding whose expected return falls below this.
+    Its parameters (besides ``target``, see :class:`~rnnstrategy.backtrader.strategy.ForecastStrategy`) are
+    ``params``, each explained in ``param_help``.
     """
 
     ranks_universe = True
@@ -69,21 +66,35 @@ class TopK(ForecastStrategy):
         ("entry_threshold", None),
         ("exit_threshold", 0.0),
     )
+    param_help = {
+        "k": "positions to hold at most",
+        "max_turnover": "one-way turnover allowed per day, a fraction of the portfolio value, in (0, 2]",
+        "exit_rank": "sell a holding ranked worse than this (1 = best; None: 2 k)",
+        "entry_threshold": "expected return needed to buy (a fraction; None: the round-trip cost of the order)",
+        "exit_threshold": "sell a holding whose expected return falls below this (a fraction)",
+    }
+    param_types = {"exit_rank": int, "entry_threshold": float}
+
+    @classmethod
+    def check_values(cls, values: Mapping[str, Any]) -> None:
+        super().check_values(values)
+        k, turnover, target = values["k"], values["max_turnover"], values["target"]
+        if k < 1:
+            raise ConfigError(f"k={k}: hold at least one stock")
+        if not 0 < turnover <= 2:
+            raise ConfigError(f"max_turnover={turnover}: give the fraction of portfolio value that may "
+                              "be bought (and sold) per day, in (0, 2]")
+        if target / k > turnover:
+            raise ConfigError(f"max_turnover={turnover} is below one position (target / k = "
+                              f"{target / k:.3f} of the value): nothing could ever be bought; "
+                              "raise max_turnover or k")
+        exit_rank = values["exit_rank"] or 2 * k
+        if exit_rank < k:
+            raise ConfigError(f"exit_rank={exit_rank} is below k={k}: a new holding would be sold at once")
 
     def __init__(self) -> None:
         super().__init__()
-        if self.p.k < 1:
-            raise ConfigError(f"k={self.p.k}: hold at least one stock")
-        if not 0 < self.p.max_turnover <= 2:
-            raise ConfigError(f"max_turnover={self.p.max_turnover}: give the fraction of portfolio value that may "
-                              "be bought (and sold) per day, in (0, 2]")
-        if self.p.target / self.p.k > self.p.max_turnover:
-            raise ConfigError(f"max_turnover={self.p.max_turnover} is below one position (target / k = "
-                              f"{self.p.target / self.p.k:.3f} of the value): nothing could ever be bought; "
-                              "raise max_turnover or k")
         self.exit_rank = self.p.exit_rank or 2 * self.p.k
-        if self.exit_rank < self.p.k:
-            raise ConfigError(f"exit_rank={self.exit_rank} is below k={self.p.k}: a new holding would be sold at once")
 
     def next(self) -> None:
         ranked = self.ranking()

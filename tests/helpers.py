@@ -8,19 +8,31 @@ the command-line options of ``rnnstrategy forecast`` and ``backtest``.
 ``synthetic()`` makes a seeded random-walk bar frame, ``with_garbage_after()`` spoils the
 rows after a date for look-ahead tests. ``missing_data()`` skips a test whose real data is
 absent, or fails it where ``RNNSTRATEGY_REQUIRE_DATA=1`` (CI) says the data must be there.
+``Lines`` is the Backtrader strategy that records the RNNForecast lines without trading.
+
+The fault tests and the fault harness beside them (``tests/fault_cases.py``) share the rest:
+``flip_two_payload_bytes()`` and ``strip_checksum()`` damage a stored fold file, ``digest()`` and
+``digests()`` checksum files, ``descendants()`` and ``alive()`` watch a run's processes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import fields, replace
-from typing import NoReturn
+from pathlib import Path
+from typing import Any, NoReturn
 
+import backtrader as bt
 import numpy as np
 import pandas as pd
 import pytest
+from safetensors import safe_open
+from safetensors.torch import save_file
 
+from rnnstrategy.backtrader.indicator import RNNForecast
 from rnnstrategy.forecasting.config import ForecastConfig
+from rnnstrategy.forecasting.foldstore import DIGEST_KEY
 
 REQUIRE_DATA_ENV = "RNNSTRATEGY_REQUIRE_DATA"
 
@@ -93,3 +105,71 @@ def perfect_foresight(bars: pd.DataFrame) -> pd.DataFrame:
     forecasts.index.name = "date"
     forecasts.attrs["symbol"] = bars.attrs["symbol"]
     return forecasts
+
+
+class Lines(bt.Strategy):
+    """Records the RNNForecast lines of its feed at every bar (no trading): (feed name, date,
+    next_open, expected_return) tuples in ``seen``."""
+
+    params = (("indicator", None),)
+
+    def __init__(self) -> None:
+        self.forecast = RNNForecast(self.data, **self.p.indicator)
+        self.seen: list[tuple] = []
+
+    def prenext(self) -> None:
+        self.next()
+
+    def next(self) -> None:
+        self.seen.append((self.data._name, self.data.datetime.date(0), self.forecast.next_open[0],
+                          self.forecast.expected_return[0]))
+
+
+# ---------------------------------------------------------------- faults: damaged files, processes
+
+def flip_two_payload_bytes(path: Path) -> None:
+    """Invert two bytes in the middle of the tensors' data (the safetensors header still parses)."""
+    data = bytearray(path.read_bytes())
+    start = 8 + int.from_bytes(data[:8], "little")
+    middle = start + (len(data) - start) // 2
+    data[middle] ^= 0xFF
+    data[middle + 1] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def strip_checksum(path: Path) -> None:
+    """Write a stored fold file again without its checksum, as an older version wrote it."""
+    with safe_open(str(path), framework="pt") as handle:
+        tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118 - a safe_open handle, not a dict
+        meta = {k: v for k, v in (handle.metadata() or {}).items() if k != DIGEST_KEY}
+    save_file(tensors, str(path), metadata=meta)
+
+
+def digest(path: Path) -> str:
+    """The SHA-256 of a file, in hex."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def digests(folder: Path) -> dict[str, str]:
+    """The SHA-256 of every file directly in ``folder``, by name."""
+    return {p.name: digest(p) for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def descendants(pid: int) -> list[Any]:
+    """The ``psutil.Process`` of every descendant of ``pid`` (none once it has ended)."""
+    import psutil  # optional: the process tests skip without it
+
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def alive(process: Any) -> bool:
+    """Whether a ``psutil.Process`` still runs."""
+    import psutil
+
+    try:  # a dead worker re-parented to a PID 1 that does not reap stays a zombie: it is dead all the same
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

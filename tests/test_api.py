@@ -13,7 +13,7 @@ import rnnstrategy as rs
 from rnnstrategy.cli import main
 from rnnstrategy.config import RunConfig
 from rnnstrategy.forecasting.walkforward import walk_forward
-from rnnstrategy.records import EQUITY_COLUMNS, TRADE_COLUMNS
+from rnnstrategy.data.records import EQUITY_COLUMNS, TRADE_COLUMNS
 
 START, END = "2019-01-02", "2019-12-31"
 
@@ -94,6 +94,22 @@ def test_a_run_that_reused_a_frame_can_be_rerun_from_its_manifest(api_run, data_
     pd.testing.assert_frame_equal(again.trades, reused.trades)
 
 
+def test_strategy_settings_are_keywords_checked_like_any_other(moutai):
+    """A strategy's parameters are keywords of backtest() and signal() too (k=10, as params={"k": 10}); the
+    strategy refuses a name it does not have, or a bad value, before any work."""
+    with pytest.raises(rs.ConfigError, match="^ForecastLong has no parameter 'kk'; valid: target, entry_threshold, "
+                                             "exit_threshold$"):
+        rs.backtest(moutai, kk=3)
+    with pytest.raises(rs.ConfigError, match="^ForecastLong has no parameter 'exit'"):
+        rs.signal(moutai, exit=0.1)
+    with pytest.raises(rs.ConfigError, match="^ForecastLong: exit_threshold='abc' is not a number"):
+        rs.backtest(moutai, exit_threshold="abc")
+    with pytest.raises(rs.ConfigError, match="^exit_threshold is given twice, 0.0 and 0.1: keep one$"):
+        rs.backtest(moutai, params={"exit_threshold": 0.0}, exit_threshold=0.1)
+    with pytest.raises(rs.ConfigError, match="strategy top_k ranks a universe"):
+        rs.backtest(moutai, strategy="top_k", k=3, exit_threshold=None)
+
+
 @pytest.mark.shared_data
 def test_forecast_one_symbol_and_a_universe(data_dir, tmp_path):
     one = rs.forecast(data_dir / "SH600519.csv", TINY, start="2020-01-02", store=None)
@@ -109,7 +125,7 @@ def test_forecast_one_symbol_and_a_universe(data_dir, tmp_path):
         shutil.copy(data_dir / "stocks_tushare_qfq" / name, folder / name)
     universe = rs.forecast(folder, TINY, start="2022-06-01", out=tmp_path / "universe", store=None,
                            executor="inprocess")
-    assert isinstance(universe, rs.UniverseRun) and universe.ok
+    assert isinstance(universe, rs.UniverseForecastRun) and universe.ok
     assert sorted(universe.summary["symbol"]) == ["000001.SZ", "600519.SH"]  # the stock list is metadata
     alone = rs.forecast(folder / "000001.SZ.csv", TINY, start="2022-06-01", store=None)
     pd.testing.assert_frame_equal(universe.forecasts("000001.SZ")[alone.forecasts.columns], alone.forecasts,

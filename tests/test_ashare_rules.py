@@ -14,8 +14,8 @@ from rnnstrategy.ashare.fees import (
     FeeStep,
     rate_on,
 )
-from rnnstrategy.ashare.limits import SecurityRules
 from rnnstrategy.ashare.rules import AShareRules
+from rnnstrategy.ashare.security import SecurityRules
 from rnnstrategy.errors import ConfigError
 
 D = dt.date

@@ -23,6 +23,7 @@ from rnnstrategy.forecasting.batched.fitting import FitRequest, fit_many
 from rnnstrategy.forecasting.batched.layers import Workspace, recurrent_layer
 from rnnstrategy.forecasting.batched.training import _rows_of
 from rnnstrategy.forecasting.features import sliding_windows
+from rnnstrategy.forecasting.forecaster import RNNForecaster
 from rnnstrategy.forecasting.nets import CELLS, RecurrentNet
 from rnnstrategy.forecasting.training import TrainConfig, train
 
@@ -171,7 +172,7 @@ def test_a_job_does_not_depend_on_its_companions(cell, hidden, n_features, horiz
 
 
 def test_fit_many_reports_each_fit_as_it_ends(moutai) -> None:
-    model = replace(TINY, patience=1).forecaster()  # early stopping on: fits end after different epochs
+    model = RNNForecaster(**replace(TINY, patience=1).model_params())  # early stopping on: fits end after different epochs
     seen = []
     fitted = fit_many([FitRequest(clone(model), moutai, u) for u in (300, 420, 700)],
                       on_fitted=lambda k, m: seen.append((k, len(m.history_))))
@@ -200,7 +201,7 @@ def test_bad_jobs_are_named() -> None:
 
 
 def test_fit_many_equals_fit(moutai) -> None:
-    model = replace(TINY, epochs=4, patience=2).forecaster()  # early stops and best weights must match too
+    model = RNNForecaster(**replace(TINY, epochs=4, patience=2).model_params())  # early stops and best weights must match too
     untils = [300, 420, 700]
     expected = [clone(model).fit(moutai, until=u) for u in untils]
     fitted = fit_many([FitRequest(clone(model), moutai, u) for u in untils])
@@ -214,6 +215,6 @@ def test_fit_many_equals_fit(moutai) -> None:
 
 
 def test_fit_many_refuses_one_forecaster_twice(moutai) -> None:
-    model = TINY.forecaster()
+    model = RNNForecaster(**TINY.model_params())
     with pytest.raises(ValueError, match="same forecaster object twice"):
         fit_many([FitRequest(model, moutai, 300), FitRequest(model, moutai, 400)])

@@ -7,7 +7,7 @@ import backtrader as bt
 import pytest
 from helpers import missing_data
 
-from rnnstrategy.ashare.limits import SecurityRules
+from rnnstrategy.ashare.security import SecurityRules
 from rnnstrategy.backtrader.broker import AShareBroker
 from rnnstrategy.backtrader.feed import to_feed
 from rnnstrategy.backtrader.rules import use_ashare_rules

@@ -14,18 +14,18 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import TINY, WARM, synthetic
+from helpers import TINY, WARM, Lines, synthetic
 from rnnstrategy.strategies.forecast_long import ForecastLong
 
 from rnnstrategy.backtrader.feed import to_feed
-from rnnstrategy.backtrader.indicator import RNNForecast, feed_bars
+from rnnstrategy.backtrader.indicator import feed_bars
 from rnnstrategy.backtrader.rules import use_ashare_rules
 from rnnstrategy.backtrader.trades import TradeLog
 from rnnstrategy.data import load_bars
 from rnnstrategy.data.fingerprint import DataFingerprint
 from rnnstrategy.errors import ConfigError, DataError
 from rnnstrategy.forecasting.forecaster import RNNForecaster
-from rnnstrategy.forecasting.frames import write_forecasts
+from rnnstrategy.data.forecast_files import write_forecasts
 from rnnstrategy.forecasting.walkforward import WalkForwardStream, walk_forward
 
 # symbol: (file under the data folder, first bar, first forecast)
@@ -152,23 +152,6 @@ def test_feed_bars_match_the_loaded_bars(data_dir):
     assert frame.attrs["symbol"] == "300750.SZ"
     # so batch, streaming and CLI runs share fold-store keys
     assert DataFingerprint(frame).upto(len(frame) - 1) == DataFingerprint(expected).upto(len(expected) - 1)
-
-
-class Lines(bt.Strategy):
-    """Records RNNForecast lines (no trading)."""
-
-    params = (("indicator", None),)
-
-    def __init__(self) -> None:
-        self.forecast = RNNForecast(self.data, **self.p.indicator)
-        self.seen: list[tuple] = []
-
-    def prenext(self) -> None:
-        self.next()
-
-    def next(self) -> None:
-        self.seen.append((self.data._name, self.data.datetime.date(0), self.forecast.next_open[0],
-                          self.forecast.expected_return[0]))
 
 
 def lines_of(bars: pd.DataFrame, mode: str = "once", **indicator) -> pd.DataFrame:

@@ -3,13 +3,12 @@ import datetime as dt
 import pytest
 
 from rnnstrategy.ashare.limits import (
-    SecurityRules,
     at_limit_down,
     at_limit_up,
     daily_limit,
-    default_unlimited_days,
     limit_prices,
 )
+from rnnstrategy.ashare.security import SecurityRules, default_unlimited_days
 from rnnstrategy.ashare.symbols import Board, symbol_info
 from rnnstrategy.errors import ConfigError
 

@@ -6,8 +6,8 @@ import backtrader as bt
 import pytest
 from helpers import missing_data
 
-from rnnstrategy.ashare.limits import SecurityRules
 from rnnstrategy.ashare.rules import AShareRules
+from rnnstrategy.ashare.security import SecurityRules
 from rnnstrategy.backtrader.broker import AShareBroker
 from rnnstrategy.backtrader.commission import AShareCommission
 from rnnstrategy.backtrader.feed import to_feed

@@ -210,6 +210,7 @@ def test_every_option_is_explained_with_its_default(capsys):
     commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
     for name in ("backtest", "run", "report"):
         parser = commands[name]
+        parser.format_help()  # adds the options it defers (the ready strategies' parameters)
         assert issubclass(parser.formatter_class, argparse.ArgumentDefaultsHelpFormatter)
         for action in parser._actions:
             assert action.help, f"{name} {action.option_strings or action.dest} has no help"

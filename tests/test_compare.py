@@ -16,7 +16,7 @@ from rnnstrategy.cli import main
 from rnnstrategy.errors import ConfigError, DataError
 from rnnstrategy.evaluation.significance import diebold_mariano
 from rnnstrategy.evaluation.spa import spa_test
-from rnnstrategy.forecasting.frames import read_forecasts
+from rnnstrategy.data.forecast_files import read_forecasts
 from rnnstrategy.report.compare import FILES, compare_runs
 
 START, END = "2019-06-03", "2019-12-31"

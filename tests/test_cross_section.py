@@ -14,8 +14,8 @@ from helpers import TINY, synthetic
 
 from rnnstrategy.evaluation import cross_section_daily, cross_section_metrics
 from rnnstrategy.evaluation.cross_section import reversal
-from rnnstrategy.forecasting.universe import forecast_universe
 from rnnstrategy.report.plots import write_cross_section_figures
+from rnnstrategy.universe.forecast import forecast_universe
 
 DAYS = pd.DatetimeIndex(["2019-12-31", "2020-01-02", "2020-01-03"], name="date")
 # forecast and realised next-open returns (percent) of 4 symbols on 3 days

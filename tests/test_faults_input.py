@@ -21,7 +21,7 @@ from rnnstrategy.cli import main
 from rnnstrategy.data import AkshareSource, BarCache, load_bars, validate_bars
 from rnnstrategy.data.frame import GAP_DAYS
 from rnnstrategy.errors import DataError, FetchError
-from rnnstrategy.report.run import write_json
+from rnnstrategy.report.folder import write_json
 
 BAD_DAY = 150  # the row spoilt in the price cases
 

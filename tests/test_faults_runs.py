@@ -3,14 +3,13 @@ mixed folder, ``run manifest.json`` refuses data that changed since the run (unl
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from helpers import TINY, tiny_args
+from helpers import TINY, digests, tiny_args
 
 from rnnstrategy import datasets
 from rnnstrategy.cli import main
@@ -18,10 +17,6 @@ from rnnstrategy.cli import main
 ARGS = [*tiny_args(replace(TINY, retrain_every=60)), "--no-store"]  # few retrains: a quick run
 OTHER_MODEL = [*tiny_args(replace(TINY, retrain_every=60, hidden=(4,))), "--no-store"]
 CHECKED = ("trades.csv", "equity.csv", "forecasts.csv", "forecasts.meta.json", "metrics.json")
-
-
-def _digests(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +53,7 @@ def run_copy(backtest_run: Path, tmp_path: Path) -> Path:
 def test_the_manifests_record_the_kind_and_the_checksums(backtest_run: Path, forecast_run: Path) -> None:
     manifest = json.loads((backtest_run / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["kind"] == "backtest"
-    assert manifest["files"] == {name: _digests(backtest_run)[name] for name in CHECKED}  # not the HTML or PNGs
+    assert manifest["files"] == {name: digests(backtest_run)[name] for name in CHECKED}  # not the HTML or PNGs
     marker = json.loads((forecast_run / "manifest.json").read_text(encoding="utf-8"))
     assert marker["kind"] == "forecast"
     assert set(marker["files"]) == {"forecasts.csv", "forecasts.meta.json", "metrics.json"}
@@ -66,20 +61,20 @@ def test_the_manifests_record_the_kind_and_the_checksums(backtest_run: Path, for
 
 def test_a_forecast_into_a_backtest_folder_is_refused_and_changes_nothing(
         run_copy: Path, bars_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    before = _digests(run_copy)
+    before = digests(run_copy)
     assert main(["-q", "forecast", str(bars_csv), "--out", str(run_copy), *ARGS]) == 2
     error = capsys.readouterr().err
     assert f"{run_copy} holds a backtest run" in error and f"choose another --out, or remove {run_copy}" in error
-    assert _digests(run_copy) == before
+    assert digests(run_copy) == before
 
 
 def test_a_backtest_into_a_forecast_folder_is_refused_and_changes_nothing(
         forecast_run: Path, bars_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = Path(shutil.copytree(forecast_run, tmp_path / "forecast"))
-    before = _digests(folder)
+    before = digests(folder)
     assert main(["-q", "backtest", str(bars_csv), "--out", str(folder), *ARGS]) == 2
     assert f"{folder} holds a forecast run" in capsys.readouterr().err
-    assert _digests(folder) == before
+    assert digests(folder) == before
 
 
 def test_a_backtest_reruns_into_its_own_folder_and_report_reads_it(run_copy: Path, bars_csv: Path) -> None:

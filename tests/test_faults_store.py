@@ -7,7 +7,6 @@ run says so and ends with the numbers of a clean run (bit for bit), without cras
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -18,14 +17,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from helpers import TINY, synthetic
-from safetensors import safe_open
-from safetensors.torch import save_file
+from helpers import TINY, digest, flip_two_payload_bytes, strip_checksum, synthetic
 
 from rnnstrategy.forecasting.batched import native
-from rnnstrategy.forecasting.foldstore import DIGEST_KEY
-from rnnstrategy.forecasting.universe import forecast_universe
 from rnnstrategy.forecasting.walkforward import walk_forward
+from rnnstrategy.universe.forecast import forecast_universe
 
 BARS = synthetic(200)  # TINY retrains at rows 109, 134, 159, 184: four folds
 
@@ -33,16 +29,6 @@ BARS = synthetic(200)  # TINY retrains at rows 109, 134, 159, 184: four folds
 @pytest.fixture(scope="module")
 def clean() -> pd.DataFrame:
     return walk_forward(BARS, TINY)
-
-
-def flip_two_payload_bytes(path: Path) -> None:
-    """Invert two bytes in the middle of the tensors' data (the header still parses)."""
-    data = bytearray(path.read_bytes())
-    start = 8 + int.from_bytes(data[:8], "little")
-    middle = start + (len(data) - start) // 2
-    data[middle] ^= 0xFF
-    data[middle + 1] ^= 0xFF
-    path.write_bytes(bytes(data))
 
 
 def trained(forecasts: pd.DataFrame) -> list[bool]:
@@ -79,10 +65,7 @@ def test_a_flipped_fold_state_is_retrained(clean, tmp_path, caplog):
 def test_an_entry_without_checksum_is_unverified_and_recomputed(clean, tmp_path, caplog):
     walk_forward(BARS, TINY, store=tmp_path)
     victim = min(tmp_path.rglob("fold-*.safetensors"))
-    with safe_open(str(victim), framework="pt") as handle:  # as an older version wrote it
-        tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118 - a safe_open handle, not a dict
-        meta = {k: v for k, v in (handle.metadata() or {}).items() if k != DIGEST_KEY}
-    save_file(tensors, str(victim), metadata=meta)
+    strip_checksum(victim)  # as an older version wrote it
     with caplog.at_level(logging.INFO):
         again = walk_forward(BARS, TINY, store=tmp_path)
     assert f"fold file {victim} has no checksum (written by an older version, unverified)" in caplog.text
@@ -103,7 +86,7 @@ def test_a_worker_s_warning_reaches_the_parent(tmp_path, caplog):
     assert first["notes"].isna().all()
     victim = min(p for p in store.rglob("pred-*.safetensors") if "000002" in str(p.relative_to(store)))
     flip_two_payload_bytes(victim)
-    with caplog.at_level(logging.WARNING, logger="rnnstrategy.forecasting.universe"):
+    with caplog.at_level(logging.WARNING, logger="rnnstrategy.universe.forecast"):
         summary = forecast_universe(folder, TINY, out_dir=tmp_path / "again", executor="process", workers=2,
                                     store=store)
     note = f"fold file {victim} fails its SHA-256 checksum (changed since it was written); deleted, it will be recomputed"
@@ -158,7 +141,7 @@ def gru_kernel(cache: Path) -> Path:
 
 def sidecar_matches(kernel: Path) -> bool:
     record = kernel.with_name(kernel.name + ".sha256")
-    return record.read_text().strip() == hashlib.sha256(kernel.read_bytes()).hexdigest()
+    return record.read_text().strip() == digest(kernel)
 
 
 def test_built_kernels_record_their_checksum(kernel_cache):
@@ -177,7 +160,7 @@ def test_a_damaged_kernel_is_rebuilt_not_loaded(kernel_cache, damage, tmp_path):
     else:
         kernel.write_bytes(os.urandom(kernel.stat().st_size))
         if damage == "garbage with a forged checksum":  # passes the check, fails to load
-            kernel.with_name(kernel.name + ".sha256").write_text(hashlib.sha256(kernel.read_bytes()).hexdigest())
+            kernel.with_name(kernel.name + ".sha256").write_text(digest(kernel))
     run = forecast_in_a_new_process(cache, tmp_path / "again.csv")
     assert run.returncode == 0, f"exit {run.returncode}: {run.stderr}"
     assert run.stdout.strip() == "compiled"  # rebuilt, not the PyTorch path

@@ -9,15 +9,17 @@ import torch
 from helpers import synthetic, with_garbage_after
 
 from rnnstrategy.errors import ConfigError, DataError
+from rnnstrategy.forecasting.config import DEFAULT_FEATURES, ForecastConfig
 from rnnstrategy.forecasting.features import (
-    DEFAULT_FEATURES,
     FEATURES,
+    checked_feature_names,
     feature_warmup,
     make_features,
     make_targets,
     sliding_windows,
     targets_to_prices,
 )
+from rnnstrategy.forecasting.forecaster import RNNForecaster
 
 
 @pytest.fixture
@@ -61,6 +63,18 @@ def test_warmup() -> None:
     assert feature_warmup(["open"]) == 0
     assert feature_warmup(["high", "low", "range"]) == 0
     assert all(f.doc for f in FEATURES.values())
+
+
+def test_the_configuration_and_the_forecaster_check_feature_names_alike() -> None:
+    assert checked_feature_names(["gap", "open"]) == ("gap", "open")
+    for config in (ForecastConfig(), ForecastConfig(features=("open",))):
+        assert config.warmup == RNNForecaster(**config.model_params()).warmup
+    for features, message in (((), r"features=\(\) must be a non-empty sequence"),
+                              (("gap", "gap"), r"features=\('gap', 'gap'\) repeat a name")):
+        with pytest.raises(ConfigError, match=message):
+            _ = ForecastConfig(features=features).warmup
+        with pytest.raises(ConfigError, match=message):
+            _ = RNNForecaster(features=features).warmup
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # logs of the garbage

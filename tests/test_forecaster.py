@@ -27,7 +27,7 @@ TAU = 199  # retrain at the close of 2011-02-16 (row 199 of Moutai)
 
 def forecaster(**changes) -> RNNForecaster:
     """A fresh forecaster of CONFIG with these changes."""
-    return replace(CONFIG, **changes).forecaster()
+    return RNNForecaster(**replace(CONFIG, **changes).model_params())
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from rnnstrategy.errors import DataError
-from rnnstrategy.forecasting.frames import (
+from rnnstrategy.data.forecast_files import (
     forecast_horizon,
     meta_path,
     read_forecasts,

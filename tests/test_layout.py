@@ -47,7 +47,7 @@ def test_names_resolve_to_their_stage():
     import rnnstrategy.forecasting as rf
 
     assert rnnstrategy.ForecastConfig is rf.ForecastConfig
-    assert rnnstrategy.forecast.__module__ == "rnnstrategy.api"
+    assert rnnstrategy.forecast.__module__ == "rnnstrategy.api.forecasts"
     assert rbt.use_ashare_rules.__module__ == "rnnstrategy.backtrader.rules"
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         rnnstrategy.nothing  # noqa: B018

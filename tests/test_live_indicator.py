@@ -14,11 +14,10 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import TINY, WARM, synthetic
+from helpers import TINY, WARM, Lines, synthetic
 
 from rnnstrategy import datasets
 from rnnstrategy.backtrader.feed import to_feed
-from rnnstrategy.backtrader.indicator import RNNForecast
 from rnnstrategy.errors import DataError
 from rnnstrategy.forecasting.features import FEATURES, Feature, make_features
 from rnnstrategy.forecasting.walkforward import (
@@ -38,29 +37,14 @@ def bars() -> pd.DataFrame:
     return datasets.moutai().iloc[:BARS]
 
 
-class Lines(bt.Strategy):
-    """Records the RNNForecast lines at every bar (no trading)."""
-
-    params = (("indicator", None),)
-
-    def __init__(self) -> None:
-        self.forecast = RNNForecast(self.data, **self.p.indicator)
-        self.seen: list[tuple] = []
-
-    def prenext(self) -> None:
-        self.next()
-
-    def next(self) -> None:
-        self.seen.append((self.data.datetime.date(0), self.forecast.next_open[0], self.forecast.expected_return[0]))
-
-
 def lines_of(bars: pd.DataFrame, preload: bool = True, **indicator) -> pd.DataFrame:
     """The indicator's lines, by date, in a batch run (``preload``) or a live-like one."""
     cerebro = bt.Cerebro(stdstats=False, preload=preload)
     cerebro.adddata(to_feed(bars))
     cerebro.addstrategy(Lines, indicator=indicator)
     seen = cerebro.run()[0].seen
-    return pd.DataFrame(seen, columns=["date", "next_open", "expected_return"]).set_index("date")
+    lines = pd.DataFrame(seen, columns=["symbol", "date", "next_open", "expected_return"])
+    return lines.drop(columns="symbol").set_index("date")
 
 
 def stream_forecasts(stream: WalkForwardStream, bars: pd.DataFrame) -> pd.DataFrame:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from rnnstrategy.errors import ConfigError, DataError
-from rnnstrategy.forecasting.panel import (
+from rnnstrategy.forecasting.pooled.panel import (
     build_panel,
     normalise_by_day,
     retrain_days,

@@ -26,7 +26,7 @@ from rnnstrategy.data.loader import load_bars
 from rnnstrategy.errors import ConfigError, DataError
 from rnnstrategy.forecasting.walkforward import walk_forward
 from rnnstrategy.live.paper import PaperAccount
-from rnnstrategy.report.run import read_run
+from rnnstrategy.report.folder import read_run
 
 PARAMS = {"exit_threshold": 0.003}
 CASH = 1_000_000

@@ -15,8 +15,8 @@ from helpers import synthetic, tiny_args, with_garbage_after
 from rnnstrategy.cli import main
 from rnnstrategy.errors import ConfigError
 from rnnstrategy.forecasting.config import ForecastConfig
-from rnnstrategy.forecasting.frames import read_forecasts
-from rnnstrategy.forecasting.pooled import pooled_walk_forward
+from rnnstrategy.data.forecast_files import read_forecasts
+from rnnstrategy.forecasting.pooled.walkforward import pooled_walk_forward
 
 POOLED = ForecastConfig(pooled=True, hidden=(4,), lookback=5, epochs=2, batch_size=64, patience=1,
                         val_fraction=0.2, train_window=120, retrain_every=30, device="cpu")
@@ -179,6 +179,24 @@ def test_a_run_one_day_later_reads_the_model_and_trains_nothing(full: dict[str, 
     assert all(f["stored"] for f in later["S0"].attrs["folds"])
     assert later["S0"].index[-1] == tomorrow
     _assert_same_upto(full, later, tomorrow)
+
+
+def test_a_new_fold_format_not_a_new_release_retrains_stored_folds(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fold keys carry FOLD_FORMAT, which changes only when stored folds change meaning (as pooled scores
+    did when they became one forward pass per market day), and not the package version."""
+    import rnnstrategy
+    import rnnstrategy.forecasting.config as config_module
+
+    def trained() -> list[bool]:
+        frames = pooled_walk_forward(_universe(), POOLED, CUT, CUT + pd.offsets.BDay(5), store=tmp_path)
+        return [not f["stored"] for f in frames["S0"].attrs["folds"]]
+
+    assert trained() == [True]
+    monkeypatch.setattr(rnnstrategy, "__version__", "99.0.0")
+    assert trained() == [False]
+    monkeypatch.setattr(config_module, "FOLD_FORMAT", config_module.FOLD_FORMAT + 1)
+    assert trained() == [True]
 
 
 def test_pooled_defaults_and_settings() -> None:

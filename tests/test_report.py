@@ -32,6 +32,7 @@ from rnnstrategy.report import (
     write_tearsheet,
 )
 from rnnstrategy.report.tearsheet import offline_html
+from rnnstrategy.report.titles import run_titles
 
 TITLES = Titles.for_run("lstm", "600519 贵州茅台", "CSI 300")
 
@@ -174,6 +175,21 @@ def test_names_and_titles(tmp_path, monkeypatch):
     assert benchmark_title("sh000300") == "CSI 300"
     assert benchmark_title("000858.SZ", names) == "000858 五粮液"
     assert Titles.for_run("gru", "600519 贵州茅台", "CSI 300").strategy == "GRU forecast on 600519 贵州茅台"
+
+
+def test_run_titles_name_one_stock_a_universe_and_what_stands_beside(tmp_path, monkeypatch):
+    """The titles every kind of run shares: the security, then the benchmark's given name, its looked-up
+    name, or buy-and-hold of the security."""
+    monkeypatch.delenv("RNNSTRATEGY_NAMES", raising=False)
+    names = tmp_path / "basic_stock_data.csv"
+    names.write_text("ts_code,symbol,name\n600519.SH,600519,贵州茅台\n", encoding="utf-8")
+    one = run_titles("GRU forecast on {security}", ["600519.SH"], names=names, benchmark="000300.SH")
+    assert one == Titles("GRU forecast on 600519 贵州茅台", "CSI 300", "600519 贵州茅台")
+    assert run_titles("x", ["600519.SH"], names=None, name="Moutai").security == "600519 Moutai"
+    several = run_titles("Top 2 of 4", ["600519.SH", "000001.SZ", "000002.SZ", "600000.SH"], names=names)
+    assert several == Titles("Top 2 of 4", "Buy and hold 4 A-shares, equal weight", "4 A-shares, equal weight")
+    assert run_titles("x", ["600519.SH"], names=names, benchmark="000300.SH", benchmark_name="Index").benchmark == \
+        "Index"
 
 
 def test_write_run_then_read_run_round_trips(written):

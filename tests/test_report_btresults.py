@@ -8,7 +8,8 @@ import pytest
 from helpers import perfect_foresight
 from rnnstrategy.strategies.forecast_long import ForecastLong
 
-from rnnstrategy.backtrader.results import load_strategy, run_backtest, strategy_names
+from rnnstrategy.backtrader.registry import load_strategy, strategy_names
+from rnnstrategy.backtrader.results import run_backtest
 from rnnstrategy.backtrader.trades import TRADE_COLUMNS
 from rnnstrategy.errors import ConfigError
 

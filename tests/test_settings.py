@@ -120,25 +120,20 @@ def test_each_setting_reaches_its_dataclass_from_the_cli_and_from_toml(table, fi
 
 
 def _strategy_parameters() -> list[tuple[str, str, Any]]:
-    from rnnstrategy.backtrader.results import (
-        _RUN_PARAMS,
-        load_strategy,
-        strategy_names,
-    )
+    from rnnstrategy.backtrader.registry import load_strategy, strategy_names
 
     cases = []
     for name in strategy_names():
-        params = load_strategy(name).params
-        for key in params._getkeys():
-            if key in _RUN_PARAMS:
-                continue
-            default = getattr(params, key)
+        for key, param in load_strategy(name).parameters().items():
+            default = param.default
             if isinstance(default, bool):
                 value = not default
+            elif key == "target":
+                value = 0.5  # in (0, 1]
             elif isinstance(default, (int, float)):
                 value = default * 2 + 1
             elif default is None:
-                value = 0.003
+                value = 20 if param.kind is int else 0.003
             else:
                 value = default
             cases.append((name, key, value))
@@ -147,7 +142,7 @@ def _strategy_parameters() -> list[tuple[str, str, Any]]:
 
 @pytest.mark.parametrize(("strategy", "key", "value"), _strategy_parameters())
 def test_each_strategy_parameter_from_the_cli_and_from_toml(strategy, key, value, tmp_path):
-    from rnnstrategy.backtrader.results import _strategy_params, load_strategy
+    from rnnstrategy.backtrader.registry import load_strategy
 
     args = build_parser().parse_args(["backtest", "600519", "--out", "x", "--strategy", strategy,
                                       "--param", f"{key}={_toml(value)}"])
@@ -156,7 +151,27 @@ def test_each_strategy_parameter_from_the_cli_and_from_toml(strategy, key, value
     toml.write_text(f'[data]\nsource = "600519"\n[backtest]\nstrategy = "{strategy}"\n[backtest.params]\n'
                     f"{key} = {_toml(value)}\n", encoding="utf-8")
     assert from_cli.params == load_run_config(toml).backtest.params == {key: value}
-    assert _strategy_params(load_strategy(strategy), from_cli.params) == {key: value}  # the strategy takes it
+    strategy_class = load_strategy(strategy)
+    assert strategy_class.check_params(from_cli.params) == {key: value}  # the strategy takes it
+    assert strategy_class.parameters()[key].help  # and explains it
+
+
+def test_the_ready_strategies_parameters_are_options_with_their_help(capsys):
+    """``--k 10`` is ``--param k=10``: one option per parameter a ready strategy declares, with its help, derived
+    from the strategies (nothing names them in the command line's code)."""
+    from rnnstrategy.backtrader.registry import ready_parameters
+
+    declared = ready_parameters()
+    assert {"k", "max_turnover", "exit_rank", "entry_threshold", "exit_threshold"} <= set(declared)
+    assert "target" not in declared  # every strategy's: --param target=...
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["backtest", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for name, takers in declared.items():
+        assert f"--{name.replace('_', '-')}" in text and " ".join(takers[0][1].help.split()) in text
+    args = build_parser().parse_args(["backtest", "600519", "--out", "x", "--strategy", "top_k", "--k", "30",
+                                      "--exit-rank", "40", "--entry-threshold", "none", "--param", "target=0.9"])
+    assert run_config_from_args(args).backtest.params == {"target": 0.9, "k": 30, "exit_rank": 40}  # none: default
 
 
 def test_unknown_settings_stay_errors(tmp_path, capsys):
@@ -170,10 +185,53 @@ def test_unknown_settings_stay_errors(tmp_path, capsys):
         build_parser().parse_args(["backtest", "600519", "--out", "x", "--price-limitz"])
     assert "unrecognized arguments: --price-limitz" in capsys.readouterr().err
     args = build_parser().parse_args(["backtest", "600519", "--out", "x", "--param", "nope=1"])
-    from rnnstrategy.backtrader.results import _strategy_params, load_strategy
+    from rnnstrategy.backtrader.registry import load_strategy
 
-    with pytest.raises(ConfigError, match="ForecastLong has no parameter 'nope'"):
-        _strategy_params(load_strategy("forecast_long"), run_config_from_args(args).backtest.params)
+    with pytest.raises(ConfigError, match="ForecastLong has no parameter 'nope'; valid: target, entry_threshold, "
+                                          "exit_threshold$"):
+        load_strategy("forecast_long").check_params(run_config_from_args(args).backtest.params)
+    toml.write_text('[data]\nsource = "600519"\n[backtest]\nk = 10\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[backtest\] has no setting 'k'; .* a strategy's own parameter goes in "
+                                          r"\[backtest.params\]"):
+        load_run_config(toml)
+
+
+@pytest.mark.parametrize(("words", "message"), [
+    (["--param", "max_turnover=abc"], r"^TopK: max_turnover='abc' is not a number; give e.g. max_turnover=0.5$"),
+    (["--param", "k=2.5"], r"^TopK: k=2.5 is not a whole number; give e.g. k=5$"),
+    (["--param", "exit_rank=x"], r"^TopK: exit_rank='x' is not a whole number; give e.g. exit_rank=10$"),
+    (["--k", "0"], r"^k=0: hold at least one stock$"),
+    (["--param", "max_turnover=3"], r"^max_turnover=3.0: give the fraction of portfolio value"),
+    (["--k", "2", "--exit-rank", "1"], r"^exit_rank=1 is below k=2: a new holding would be sold at once$"),
+    (["--k", "3", "--param", "k=4"], r"^k is given twice, 4 and 3: keep one$"),
+])
+def test_bad_strategy_parameters_are_one_line_before_any_work(words, message):
+    from rnnstrategy.backtrader.registry import load_strategy
+    from rnnstrategy.errors import ConfigError
+
+    args = build_parser().parse_args(["backtest", "600519", "--out", "x", "--strategy", "top_k", *words])
+    with pytest.raises(ConfigError, match=message):
+        load_strategy("top_k").check_params(run_config_from_args(args).backtest.params)
+
+
+def test_a_manifest_written_before_strategies_owned_their_parameters_replays(tmp_path):
+    """Such a manifest records them as settings of [backtest] ("k": 3, unset ones null): the set ones are the
+    strategy's params now."""
+    manifest = tmp_path / "manifest.json"
+    backtest = {"strategy": "top_k", "execution": None, "cash": 1e6, "start": None, "end": None, "forecasts": None,
+                "params": {"target": 0.9}, "trials": 1, "k": 3, "max_turnover": None, "exit_rank": 6,
+                "entry_threshold": None, "exit_threshold": None}
+    manifest.write_text(json.dumps({"config": {"data": {"source": "600519"}, "backtest": backtest}}), encoding="utf-8")
+    assert load_run_config(manifest).backtest.params == {"target": 0.9, "k": 3, "exit_rank": 6}
+
+
+def test_parameters_as_text_are_read_as_their_type():
+    from rnnstrategy.backtrader.registry import load_strategy
+
+    top_k = load_strategy("top_k")
+    assert top_k.check_params({"k": "10", "max_turnover": 1, "entry_threshold": "none", "exit_rank": None}) == {
+        "k": 10, "max_turnover": 1.0, "entry_threshold": None, "exit_rank": None}
+    assert isinstance(top_k.check_params({"max_turnover": 1})["max_turnover"], float)
 
 
 def test_the_estimator_takes_its_parameters_and_defaults_from_forecast_config():

@@ -109,7 +109,7 @@ def test_cli_signal_writes_the_buy_the_backtest_made_and_paper_fill_books_it(mou
     """On a copy of the sample cut at D, with no positions and 1,000,000 CNY: the order is the backtest's buy
     of the next session, same shares; twice gives the same orders; `paper fill` books it at that open."""
     from rnnstrategy.cli import main
-    from rnnstrategy.forecasting.frames import write_forecasts
+    from rnnstrategy.data.forecast_files import write_forecasts
 
     day = moutai_forecasts.index[0]
     trades = run_backtest(moutai_bars, moutai_forecasts, ForecastLong, cash=1_000_000).trades
@@ -145,7 +145,7 @@ def test_cli_signal_writes_the_buy_the_backtest_made_and_paper_fill_books_it(mou
 
 def test_cli_signal_says_when_the_data_is_stale_and_reads_positions(moutai_bars, moutai_forecasts, tmp_path, capsys):
     from rnnstrategy.cli import main
-    from rnnstrategy.forecasting.frames import write_forecasts
+    from rnnstrategy.data.forecast_files import write_forecasts
 
     day = moutai_forecasts.index[0]
     cut = _sample_copy(tmp_path / "SH600519.csv", day)
@@ -284,7 +284,7 @@ def test_cli_signal_of_a_universe_writes_decides_orders_and_paper_fill_books_the
 
     from rnnstrategy.ashare.symbols import symbol_info
     from rnnstrategy.cli import main
-    from rnnstrategy.forecasting.frames import write_forecasts
+    from rnnstrategy.data.forecast_files import write_forecasts
 
     frames, forecasts = universe
     stocks, run = tmp_path / "stocks", tmp_path / "run"
@@ -343,7 +343,7 @@ def test_a_universe_signal_forecasts_like_the_backtest_and_orders_its_first_buys
     the same orders."""
     import rnnstrategy as rs
     from rnnstrategy.ashare.symbols import symbol_info
-    from rnnstrategy.forecasting.frames import read_forecasts
+    from rnnstrategy.data.forecast_files import read_forecasts
 
     source = data_dir / "stocks_liquid300"
     if not all((source / f"{symbol}.csv").is_file() for symbol in LIQUID):

@@ -11,7 +11,7 @@ from helpers import TINY
 import rnnstrategy as rs
 from rnnstrategy.cli import main
 from rnnstrategy.errors import ConfigError
-from rnnstrategy.sweeping import SweepSpec, expand, load_sweep
+from rnnstrategy.api.sweep_definition import SweepSpec, expand, load_sweep
 
 START, END = "2019-07-01", "2019-12-31"
 

@@ -85,11 +85,19 @@ def test_exit_rank_sells_a_holding_that_slips(universe):
 
 
 @pytest.mark.shared_data
-def test_bad_parameters_are_refused(universe):
-    with pytest.raises(ConfigError, match=r"max_turnover=0.2 is below one position"):
-        run(universe, EXPECTED, k=2, max_turnover=0.2)
-    with pytest.raises(ConfigError, match=r"exit_rank=1 is below k=2"):
-        run(universe, EXPECTED, k=2, exit_rank=1)
+@pytest.mark.parametrize(("params", "message"), [
+    ({"k": 2, "max_turnover": 0.2}, r"max_turnover=0.2 is below one position"),
+    ({"k": 2, "exit_rank": 1}, r"exit_rank=1 is below k=2"),
+    ({"k": 0}, r"k=0: hold at least one stock"),
+    ({"max_turnover": 2.5}, r"max_turnover=2.5: give the fraction of portfolio value"),
+    ({"k": "two"}, r"TopK: k='two' is not a whole number; give e.g. k=5"),
+])
+def test_bad_parameters_are_refused_before_the_run_as_during_it(universe, params, message):
+    with pytest.raises(ConfigError, match=message) as before:
+        TopK.check_params(params)  # what the API and the command line call before forecasting
+    with pytest.raises(ConfigError, match=message) as during:
+        run(universe, EXPECTED, **params)
+    assert str(before.value) == str(during.value)
 
 
 @pytest.mark.shared_data

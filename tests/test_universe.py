@@ -12,12 +12,10 @@ from helpers import TINY, tiny_args
 
 from rnnstrategy.cli import main
 from rnnstrategy.errors import ConfigError
-from rnnstrategy.forecasting.executors import run_tasks
-from rnnstrategy.forecasting.universe import (
-    SUMMARY_COLUMNS,
-    forecast_universe,
-    resolve_sources,
-)
+from rnnstrategy.universe.executors import run_tasks
+from rnnstrategy.universe.forecast import forecast_universe
+from rnnstrategy.universe.sources import resolve_sources
+from rnnstrategy.universe.summary import SUMMARY_COLUMNS
 
 START = "2023-01-03"
 SHORT_HISTORY = ("688271.SH", "688041.SH", "301269.SZ")  # 138..153 bars each, from mid 2022

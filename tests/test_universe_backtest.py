@@ -50,7 +50,7 @@ def test_cli_writes_a_run_folder_with_every_file(cli_run: Path) -> None:
     assert manifest["kind"] == "backtest" and manifest["report"]["symbols"] == list(STOCKS)
     assert {"trades.csv", "equity.csv", "metrics.json", "summary.json", f"forecasts/{STOCKS[0]}.csv"} <= set(
         manifest["files"])
-    assert manifest["config"]["backtest"]["k"] == 2 and manifest["config"]["data"]["source"] == list(
+    assert manifest["config"]["backtest"]["params"]["k"] == 2 and manifest["config"]["data"]["source"] == list(
         manifest["config"]["data"]["source"])
     assert main(["-q", "report", str(cli_run)]) == 0  # the checksums hold and the report redraws
 
@@ -97,7 +97,7 @@ def test_metrics_show_the_equal_weight_universe_and_the_verdict(cli_run: Path) -
 
 def test_api_reuses_the_forecasts_without_training(cli_run: Path, benchmark: str, monkeypatch: pytest.MonkeyPatch,
                                                    tmp_path: Path) -> None:
-    import rnnstrategy.forecasting.universe as universe
+    import rnnstrategy.universe.forecast as universe
 
     def no_training(*args: object, **kwargs: object) -> None:
         raise AssertionError("the forecasts were computed again")
@@ -144,18 +144,17 @@ def test_a_universe_with_a_one_stock_strategy_is_one_line(paths: list[str], tmp_
 
 def test_strategy_settings_from_toml_and_lenient_from_the_cli() -> None:
     config = RunConfig.from_dict({"data": {"source": ["a.csv", "b.csv"], "strict": False},
-                                  "backtest": {"strategy": "top_k", "k": 3, "exit_rank": 6, "params": {"target": 0.9}}})
+                                  "backtest": {"strategy": "top_k", "params": {"target": 0.9, "k": 3, "exit_rank": 6}}})
     assert config.data.source == ("a.csv", "b.csv") and not config.data.strict
-    assert config.backtest.strategy_params() == {"target": 0.9, "k": 3, "exit_rank": 6}
-    with pytest.raises(ConfigError, match="k is given twice"):
-        RunConfig.from_dict({"data": {"source": "a.csv"}, "backtest": {"k": 3, "params": {"k": 4}}}
-                            ).backtest.strategy_params()
+    assert config.backtest.params == {"target": 0.9, "k": 3, "exit_rank": 6}
+    with pytest.raises(ConfigError, match=r"\[backtest\] has no setting 'k'.*goes in \[backtest.params\]"):
+        RunConfig.from_dict({"data": {"source": "a.csv"}, "backtest": {"k": 3}})
     from rnnstrategy.cli import build_parser
     from rnnstrategy.cli.backtest import run_config_from_args
 
     args = build_parser().parse_args(["backtest", "x.csv", "--lenient", "--k", "7", "--out", "o"])
     config = run_config_from_args(args)
-    assert config.data.strict is False and config.data.source == "x.csv" and config.backtest.k == 7
+    assert config.data.strict is False and config.data.source == "x.csv" and config.backtest.params == {"k": 7}
 
 
 def test_a_universe_replay_refuses_changed_bars(paths: list[str], tmp_path: Path,

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from helpers import TINY, WARM, tiny_args
 
-from rnnstrategy.forecasting.walkforward import walk_forward, walk_forward_many
+from rnnstrategy.forecasting.walkforward import FoldTrainer, walk_forward, walk_forward_many
 
 # cold folds train side by side in one batched computation: odd sizes on purpose (kernels round by
 # memory alignment and vector tails), and early stopping on, so that folds stop at different epochs
@@ -111,6 +111,24 @@ def test_store_reuses_every_fold(bars, reference, tmp_path):
     assert trained == [False] * 7
     pd.testing.assert_frame_equal(first, reference)
     pd.testing.assert_frame_equal(second, reference)
+
+
+def test_fold_keys_follow_the_fold_format_not_the_package_version(bars, tmp_path, monkeypatch):
+    """A new release reuses stored folds; a new FOLD_FORMAT (stored folds change meaning) does not."""
+    import rnnstrategy
+    import rnnstrategy.forecasting.config as config_module
+
+    def keys():
+        trainer = FoldTrainer(WARM, "600519.SH", tmp_path)
+        return trainer.plan(bars, 200).key, trainer.store.directory
+
+    before = keys()
+    assert WARM.fingerprint()["fold_format"] == config_module.FOLD_FORMAT
+    monkeypatch.setattr(rnnstrategy, "__version__", "99.0.0")
+    assert keys() == before
+    monkeypatch.setattr(config_module, "FOLD_FORMAT", config_module.FOLD_FORMAT + 1)
+    after = keys()
+    assert after[0] != before[0] and after[1] != before[1]
 
 
 def test_extended_data_trains_only_new_folds(bars, reference, tmp_path):

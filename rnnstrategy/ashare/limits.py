@@ -1,4 +1,4 @@
-"""Daily price limits of A-shares: the arithmetic, ST status and listing days.
+"""Daily price limits of A-shares: the limit prices, the at-limit tests and the refusal of a fill.
 
 The broker rules (:mod:`rnnstrategy.backtrader.broker`) use this module; it does not
 import Backtrader, so the arithmetic can be checked on its own.
@@ -25,34 +25,26 @@ fen inside the limit of a heavily adjusted old bar may be judged at the limit.
 For back-adjusted (hfq) prices, above the raw ones, the slack is too small and
 a limit day can be missed: use raw or qfq bars.
 
-ST status and listing dates are not in the bars; :class:`SecurityRules` holds
-them per security.
+ST status and listing dates are not in the bars;
+:class:`~rnnstrategy.ashare.security.SecurityRules` holds them per security.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from rnnstrategy.ashare.symbols import Board, SymbolInfo
+from rnnstrategy.ashare.security import SecurityRules
+from rnnstrategy.ashare.symbols import SymbolInfo
 from rnnstrategy.errors import ConfigError
 
 __all__ = [
     "limit_refusal",
-    "CHINEXT_REGISTRATION_FROM",
-    "MAIN_REGISTRATION_FROM",
-    "SecurityRules",
     "at_limit_down",
     "at_limit_up",
     "daily_limit",
-    "default_unlimited_days",
     "limit_prices",
 ]
-
-CHINEXT_REGISTRATION_FROM = dt.date(2020, 8, 24)
-MAIN_REGISTRATION_FROM = dt.date(2023, 4, 10)
 
 _FEN = Decimal("0.01")
 _HALF_FEN = Decimal("0.005")
@@ -93,77 +85,6 @@ def at_limit_down(price: float, prev_close: float, limit: float) -> bool:
     """Whether ``price`` is at or below the limit-down price (see the module notes)."""
     _check(prev_close, limit)
     return _dec(price) <= _dec(prev_close) * (1 - _dec(limit)) + _HALF_FEN
-
-
-def default_unlimited_days(board: Board, listing_date: dt.date) -> int:
-    """Trading days without a price limit after a listing on ``listing_date``.
-
-    STAR: 5. ChiNext: 5 from the registration reform of 2020-08-24, else 1.
-    Main board: 5 from the registration reform of 2023-04-10, else 1. BSE: 1.
-    Before the reforms the first day had a +44 % / -36 % band instead of a
-    limit; it is treated as unlimited.
-    """
-    if board is Board.STAR:
-        return 5
-    if board is Board.CHINEXT:
-        return 5 if listing_date >= CHINEXT_REGISTRATION_FROM else 1
-    if board is Board.MAIN:
-        return 5 if listing_date >= MAIN_REGISTRATION_FROM else 1
-    if board is Board.BSE:
-        return 1
-    return 0
-
-
-@dataclass(frozen=True)
-class SecurityRules:
-    """What the bars do not say about one security: ST status and listing.
-
-    Attributes:
-        st: ``True``/``False`` for the whole backtest, or a function of the
-            date for a security that entered or left special treatment; the
-            default ``None`` keeps the flag of the symbol (not ST for a bare
-            code). ST halves the main-board limit to
-            5 % (and the pre-2020-08-24 ChiNext one); STAR, BSE and ChiNext
-            after the reform keep their limits.
-        listing_date: the first trading day. When given, the first
-            ``unlimited_first_days`` bars of the feed from this date trade
-            without a price limit. The count uses the feed's own bars, so the
-            feed must start on the listing day: a feed that starts later is
-            treated as past its unlimited days.
-        unlimited_first_days: overrides :func:`default_unlimited_days`.
-    """
-
-    st: bool | Callable[[dt.date], bool] | None = None
-    listing_date: dt.date | None = None
-    unlimited_first_days: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.listing_date is not None and not isinstance(self.listing_date, dt.date):
-            raise ConfigError(
-                f"listing_date={self.listing_date!r}: give a datetime.date, e.g. datetime.date(2020, 7, 16)"
-            )
-        if self.unlimited_first_days is not None:
-            if self.unlimited_first_days < 0:
-                raise ConfigError(f"unlimited_first_days={self.unlimited_first_days}: use 0 or more days")
-            if self.listing_date is None:
-                raise ConfigError(
-                    f"unlimited_first_days={self.unlimited_first_days} needs listing_date: "
-                    "the days are counted from the listing"
-                )
-
-    def is_st(self, date: dt.date) -> bool:
-        """Whether the security is under special treatment on ``date``."""
-        if callable(self.st):
-            return bool(self.st(date))
-        return bool(self.st)
-
-    def unlimited_days(self, board: Board) -> int:
-        """Number of unlimited trading days from the listing (0 without a listing date)."""
-        if self.listing_date is None:
-            return 0
-        if self.unlimited_first_days is not None:
-            return self.unlimited_first_days
-        return default_unlimited_days(board, self.listing_date)
 
 
 def daily_limit(info: SymbolInfo, rules: SecurityRules, date: dt.date) -> float | None:

@@ -22,7 +22,7 @@ from rnnstrategy.ashare.fees import (
     FeeSchedule,
     check_commission,
 )
-from rnnstrategy.ashare.limits import SecurityRules
+from rnnstrategy.ashare.security import SecurityRules
 from rnnstrategy.ashare.symbols import symbol_info
 from rnnstrategy.errors import ConfigError, SymbolError
 

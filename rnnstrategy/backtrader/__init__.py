@@ -1,5 +1,5 @@
 """The Backtrader stage, and the only place Backtrader is imported: the feed, the
-``RNNForecast`` indicator, the strategy base, the A-share broker, commission and sizer,
+``RNNForecast`` indicator, the strategy base and registry, the A-share broker, commission and sizer,
 the analyzers and running a Cerebro.
 
 For users who wire Backtrader themselves::
@@ -19,7 +19,7 @@ _EXPORTS = {
     "RNNForecast": "rnnstrategy.backtrader.indicator",
     "add_result_analyzers": "rnnstrategy.backtrader.results",
     "collect_results": "rnnstrategy.backtrader.results",
-    "load_strategy": "rnnstrategy.backtrader.results",
+    "load_strategy": "rnnstrategy.backtrader.registry",
     "run_backtest": "rnnstrategy.backtrader.results",
     "run_universe_backtest": "rnnstrategy.backtrader.results",
     "run_buy_and_hold": "rnnstrategy.backtrader.buy_and_hold",

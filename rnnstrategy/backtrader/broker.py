@@ -48,7 +48,7 @@ returns the installed scheme dated by that day, ``scheme.on(date)``.
 
 The board of a feed is read from its name (``cerebro.adddata(feed,
 name="600519.SH")``) with :func:`rnnstrategy.ashare.symbols.symbol_info`; ``securities``
-maps feed names to :class:`~rnnstrategy.ashare.limits.SecurityRules` for ST status
+maps feed names to :class:`~rnnstrategy.ashare.security.SecurityRules` for ST status
 and listing dates. The rules assume daily bars.
 """
 
@@ -62,7 +62,8 @@ from typing import Any
 
 import backtrader as bt
 
-from rnnstrategy.ashare.limits import SecurityRules, limit_refusal
+from rnnstrategy.ashare.limits import limit_refusal
+from rnnstrategy.ashare.security import SecurityRules
 from rnnstrategy.ashare.symbols import SymbolInfo, symbol_info
 from rnnstrategy.backtrader.commission import AShareCommission
 from rnnstrategy.errors import ConfigError, SymbolError
@@ -81,7 +82,7 @@ class AShareBroker(bt.brokers.BackBroker):
         lots, no_short, t_plus_one, price_limits, skip_suspended: switch each
             rule (see the module docstring); all default to ``True``.
         securities: mapping of feed name to
-            :class:`~rnnstrategy.ashare.limits.SecurityRules` (ST, listing date).
+            :class:`~rnnstrategy.ashare.security.SecurityRules` (ST, listing date).
         positions: holdings to start with, feed name -> shares or (shares, price); None starts
             flat. Set in :meth:`start`, after ``BackBroker`` resets its positions (a signal run
             starts from an account's holdings; see :func:`rnnstrategy.backtrader.signal.decide`).

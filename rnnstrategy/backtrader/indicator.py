@@ -12,7 +12,7 @@ Lines, at the close of bar t:
 The forecasts come from one of two sources:
 
 * precomputed: ``forecasts`` is a forecast frame (:func:`rnnstrategy.forecasting.walkforward.walk_forward`)
-  or the path of one written by :func:`rnnstrategy.forecasting.frames.write_forecasts`; each bar
+  or the path of one written by :func:`rnnstrategy.data.forecast_files.write_forecasts`; each bar
   takes the row of its date (NaN when there is none);
 * computed from the feed's own bars with ``config`` (default
   :class:`~rnnstrategy.forecasting.walkforward.ForecastConfig`), first forecast at ``start``, folds
@@ -40,8 +40,8 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 
+from rnnstrategy.data.forecast_files import forecast_horizon, read_forecasts
 from rnnstrategy.errors import ConfigError
-from rnnstrategy.forecasting.frames import forecast_horizon, read_forecasts
 from rnnstrategy.forecasting.splitter import first_sample_end
 from rnnstrategy.forecasting.walkforward import (
     ForecastConfig,
@@ -91,7 +91,7 @@ class RNNForecast(bt.Indicator):
         config: :class:`~rnnstrategy.forecasting.walkforward.ForecastConfig` of the forecaster and its
             walk-forward schedule (default ``ForecastConfig()``); ignored with ``forecasts``.
         forecasts: precomputed forecast frame, or the path of a CSV from
-            :func:`~rnnstrategy.forecasting.frames.write_forecasts`; None computes them from the feed.
+            :func:`~rnnstrategy.data.forecast_files.write_forecasts`; None computes them from the feed.
         store: fold-store directory: folds trained once are reused by later runs and by
             every run of a ``cerebro.optstrategy`` sweep (also across processes).
         start: first forecast date (or row); earlier bars only train.
@@ -127,7 +127,7 @@ class RNNForecast(bt.Indicator):
         else:
             self.horizon = self.config.horizon
             # no forecast can exist before this many bars, whatever the start
-            warmup = self.config.forecaster().warmup
+            warmup = self.config.warmup
             self.addminperiod(first_sample_end(self.config.lookback, warmup) + self.config.horizon
                               + self.config.min_train)
         check_execution(self.p.execution, self.horizon)

@@ -13,15 +13,12 @@ or, with a Cerebro of your own::
 :class:`EquityCurve` records, at every bar, the portfolio value and cash after the broker
 has processed the bar, the position and the close of the first data feed. Daily returns are
 value-to-value, the first day against the starting value. :class:`BarProgress` reports bars
-done to a callback (a progress bar). Fills come from :class:`~rnnstrategy.backtrader.trades.TradeLog`.
+done to a callback (a progress bar). Fills come from :class:`~rnnstrategy.backtrader.trades.TradeLog`. A strategy is found by name with
+:func:`~rnnstrategy.backtrader.registry.load_strategy`.
 """
 
 from __future__ import annotations
 
-import importlib
-import os
-import pkgutil
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,17 +37,11 @@ __all__ = [
     "BacktestResult",
     "BarProgress",
     "EquityCurve",
-    "STRATEGY_PACKAGE",
     "add_result_analyzers",
     "collect_results",
-    "load_strategy",
     "run_backtest",
     "run_universe_backtest",
-    "strategy_names",
 ]
-
-STRATEGY_PACKAGE = "rnnstrategy.strategies"
-_RUN_PARAMS = ("config", "forecasts", "store", "start", "execution")  # set by run_backtest itself
 
 EQUITY = "equity"
 TRADES = "trades"
@@ -146,88 +137,6 @@ def collect_results(strategy: bt.Strategy) -> BacktestResult:
                           trades=analyzers.getbyname(TRADES).frame(), start_value=equity.start_value)
 
 
-def strategy_names() -> list[str]:
-    """The ready strategies: module names in the ``strategies`` package."""
-    package = importlib.import_module(STRATEGY_PACKAGE)
-    return sorted(m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_"))
-
-
-def _import(module: str) -> Any:
-    """Import ``module``, with the current directory on the path (the user's own strategies)."""
-    added = os.getcwd() not in sys.path
-    if added:
-        sys.path.append(os.getcwd())
-    try:
-        return importlib.import_module(module)
-    finally:
-        if added:
-            sys.path.remove(os.getcwd())
-
-
-def _strategy_of(module: Any) -> Any:
-    """The one strategy class of a module: the single name of its ``__all__``, else the single
-    :class:`ForecastStrategy` subclass it defines."""
-    exported = getattr(module, "__all__", None)
-    if exported and len(exported) == 1:
-        return getattr(module, exported[0])
-    defined = [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, bt.Strategy)
-               and v.__module__ == module.__name__]
-    if len(defined) != 1:
-        found = ", ".join(v.__name__ for v in defined) or "none"
-        raise ConfigError(f"module {module.__name__} must define exactly one strategy class, found {found}; "
-                          f"name the class: {module.__name__}.ClassName")
-    return defined[0]
-
-
-def load_strategy(name: str) -> type[ForecastStrategy]:
-    """The strategy class ``name`` stands for.
-
-    Args:
-        name: a module of the ``strategies`` package (``"forecast_long"``), or a dotted path
-            to a class (``"mypackage.mymodule.MyStrategy"`` or ``"mypackage.mymodule:MyStrategy"``)
-            or to a module defining one strategy; the current directory is searched too.
-
-    Raises:
-        ConfigError: when nothing importable has that name, or it is not a
-            :class:`~rnnstrategy.backtrader.strategy.ForecastStrategy` subclass.
-    """
-    name = name.strip()
-    available = ", ".join(strategy_names())
-    if "." not in name and ":" not in name:
-        try:
-            found = _strategy_of(importlib.import_module(f"{STRATEGY_PACKAGE}.{name}"))
-        except ModuleNotFoundError:
-            raise ConfigError(f"strategy {name!r} is not one of the ready strategies ({available}); "
-                              "or give a dotted path such as mypackage.mymodule.MyStrategy") from None
-    else:
-        module_name, _, attr = name.replace(":", ".").rpartition(".")
-        try:
-            found = getattr(_import(module_name), attr) if module_name else None
-        except (ModuleNotFoundError, AttributeError):
-            found = None
-        if found is None or not isinstance(found, type):
-            try:
-                found = _strategy_of(_import(name.replace(":", ".")))
-            except ModuleNotFoundError:
-                raise ConfigError(f"strategy {name!r}: no such module or class (searched the Python path and "
-                                  f"{os.getcwd()}); ready strategies: {available}") from None
-    if not (isinstance(found, type) and issubclass(found, ForecastStrategy)):
-        raise ConfigError(f"strategy {name!r} is {found!r}, not a subclass of rnnstrategy.backtrader.strategy.ForecastStrategy "
-                          "(which gives it the RNNForecast signals)")
-    return found
-
-
-def _strategy_params(strategy: type[ForecastStrategy], params: Mapping[str, Any]) -> dict[str, Any]:
-    known = [k for k in strategy.params._getkeys() if k not in _RUN_PARAMS]
-    for key in params:
-        if key in _RUN_PARAMS:
-            raise ConfigError(f"strategy parameter {key!r} is set by the backtest itself; "
-                              "use the backtest settings (execution, start, end, forecasts) instead")
-        if key not in known:
-            raise ConfigError(f"{strategy.__name__} has no parameter {key!r}; valid: {', '.join(known)}")
-    return dict(params)
-
-
 def run_backtest(
     bars: pd.DataFrame,
     forecasts: pd.DataFrame,
@@ -318,6 +227,7 @@ def _run_cerebro(windows: Sequence[pd.DataFrame], forecasts: pd.DataFrame | Mapp
         cerebro.adddata(feed, name=feed._name)
     use_ashare_rules(cerebro, rules)
     run_params = {"forecasts": forecasts} | ({"execution": execution} if execution else {})
-    cerebro.addstrategy(strategy, **run_params, **_strategy_params(strategy, params or {}))
+    cerebro.addstrategy(strategy, **run_params, **strategy.check_params(params or {}))
     add_result_analyzers(cerebro, progress)
     return collect_results(cerebro.run()[0])
+

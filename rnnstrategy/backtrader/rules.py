@@ -25,8 +25,8 @@ from collections.abc import Mapping
 
 import backtrader as bt
 
-from rnnstrategy.ashare.limits import SecurityRules
 from rnnstrategy.ashare.rules import AShareRules
+from rnnstrategy.ashare.security import SecurityRules
 from rnnstrategy.backtrader.broker import AShareBroker, securities_by_code
 from rnnstrategy.backtrader.commission import AShareCommission
 from rnnstrategy.data.securities import read_securities
@@ -50,7 +50,7 @@ def use_ashare_rules(
         cerebro: the Cerebro to configure (before ``run``).
         rules: the switches, rates and securities of the run; default ``AShareRules()``
             (every rule on).
-        securities: feed name -> :class:`~rnnstrategy.ashare.limits.SecurityRules`
+        securities: feed name -> :class:`~rnnstrategy.ashare.security.SecurityRules`
             (ST status, listing date), merged over ``rules.securities()``; its entries win.
         **overrides: fields of :class:`~rnnstrategy.ashare.rules.AShareRules` replacing
             those of ``rules``, e.g. ``price_limits=False``.

@@ -26,15 +26,14 @@ import backtrader as bt
 import pandas as pd
 
 from rnnstrategy.ashare.limits import (
-    SecurityRules,
     at_limit_down,
     at_limit_up,
     daily_limit,
 )
 from rnnstrategy.ashare.rules import AShareRules
+from rnnstrategy.ashare.security import SecurityRules
 from rnnstrategy.ashare.symbols import SymbolInfo, symbol_info
 from rnnstrategy.backtrader.feed import to_feed
-from rnnstrategy.backtrader.results import _strategy_params
 from rnnstrategy.backtrader.rules import use_ashare_rules
 from rnnstrategy.backtrader.strategy import ForecastStrategy
 from rnnstrategy.errors import ConfigError, DataError
@@ -107,7 +106,7 @@ def decide(
     held = _held(positions or {}, closes)
     broker.p.positions = held
     run_params = {"forecasts": forecasts} | ({"execution": execution} if execution else {})
-    cerebro.addstrategy(_on_day(strategy, day), **run_params, **_strategy_params(strategy, params or {}))
+    cerebro.addstrategy(_on_day(strategy, day), **run_params, **strategy.check_params(params or {}))
     ran = cerebro.run()[0]
     limits = (rules or AShareRules()).price_limits
     return [_order_row(ran, order, day, previous[order.data._name] if limits else None) for order in broker.orders]

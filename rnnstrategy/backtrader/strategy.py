@@ -6,6 +6,10 @@ every such strategy needs: whether a feed has a bar today, orders in flight per 
 round-trip cost of a trade from the commission scheme, and buying a target fraction of the
 portfolio in valid lots. Subclasses decide in ``next``; ready ones live in ``strategies/``.
 
+A strategy owns its parameters: Backtrader's ``params`` give each its default, ``param_help`` its
+one line of help (the command line shows it) and :meth:`ForecastStrategy.check_params` checks
+a mapping of them before any work, with the same messages as the run itself.
+
 Example::
 
     cerebro = bt.Cerebro()
@@ -18,9 +22,10 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, NamedTuple
 
 import backtrader as bt
 import pandas as pd
@@ -30,13 +35,69 @@ from rnnstrategy.backtrader.indicator import RNNForecast
 from rnnstrategy.backtrader.sizer import LotSizer
 from rnnstrategy.errors import ConfigError
 
-__all__ = ["ForecastStrategy"]
+__all__ = ["ForecastStrategy", "Param"]
 
 log = logging.getLogger(__name__)
 
 ForecastSource = pd.DataFrame | str | Path
 
 _DONE = (bt.Order.Completed, bt.Order.Canceled, bt.Order.Margin, bt.Order.Rejected, bt.Order.Expired)
+
+
+class Param(NamedTuple):
+    """A parameter a strategy's user sets (from Python, TOML ``[backtest.params]`` or ``--param``)."""
+
+    name: str
+    default: Any
+    kind: type | None
+    """The type a value must have: the default's, or ``param_types``'s for a None default; None: any."""
+    help: str
+
+    def checked(self, value: Any, owner: str) -> Any:
+        """``value`` as this parameter takes it: text read as its type (``"0.5"``), an int as a float where
+        the type is float; None only where the default is None.
+
+        Raises:
+            ConfigError: naming the parameter and an example, e.g. "TopK: max_turnover='abc' is not a number;
+                give e.g. max_turnover=0.5".
+        """
+        kind = self.kind
+        if isinstance(value, str) and kind is not None and kind is not str:
+            value = _from_text(value)
+        if kind is None or (value is None and self.default is None):
+            return value
+        if kind is bool:
+            fits = isinstance(value, bool)
+        elif kind is int:
+            fits = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+        elif kind is float:
+            fits = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        else:
+            fits = isinstance(value, kind)
+        if not fits:
+            example = self.default if self.default is not None else _EXAMPLES.get(kind, "...")
+            raise ConfigError(f"{owner}: {self.name}={value!r} is not {_KINDS.get(kind, kind.__name__)}; "
+                              f"give e.g. {self.name}={example}")
+        return kind(value) if kind in (int, float) else value
+
+
+_KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
+_EXAMPLES = {bool: "true", int: 10, float: 0.002, str: "text"}
+
+
+def _from_text(text: str) -> Any:
+    """A number, a bool or None (``none``) from text as the command line gives it; else the text."""
+    word = text.strip().lower()
+    if word in ("true", "false"):
+        return word == "true"
+    if word in ("none", ""):
+        return None
+    for parse in (int, float):
+        try:
+            return parse(text)
+        except ValueError:
+            pass
+    return text
 
 
 class ForecastStrategy(bt.Strategy):
@@ -75,10 +136,71 @@ class ForecastStrategy(bt.Strategy):
         ("target", 0.95),
     )
 
-    def __init__(self) -> None:
-        if not 0 < self.p.target <= 1:
-            raise ConfigError(f"target={self.p.target!r}: give the fraction of portfolio value to hold "
+    run_params: ClassVar[tuple[str, ...]] = ("config", "forecasts", "store", "start", "execution")
+    """The params a run sets from its own settings; the others are the strategy's parameters."""
+
+    param_help: ClassVar[Mapping[str, str]] = {
+        "target": "fraction of the portfolio value to hold in total, split equally between the feeds, in (0, 1]",
+    }
+    """One line of help for each parameter the class adds to ``params``; a subclass gives its own
+    (:meth:`parameters` merges them over the bases')."""
+
+    param_types: ClassVar[Mapping[str, type]] = {}
+    """The type of a parameter whose default (None) does not say it, e.g. ``{"exit_rank": int}``."""
+
+    @classmethod
+    def parameters(cls) -> dict[str, Param]:
+        """The strategy's parameters (``params`` less :attr:`run_params`), by name, in declaration order."""
+        helps: dict[str, str] = {}
+        types: dict[str, type] = {}
+        for klass in reversed(cls.__mro__):
+            helps.update(vars(klass).get("param_help", {}))
+            types.update(vars(klass).get("param_types", {}))
+        return {name: Param(name, default, types.get(name, None if default is None else type(default)),
+                            helps.get(name, ""))
+                for name, default in cls.params._getitems() if name not in cls.run_params}
+
+    @classmethod
+    def check_params(cls, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``params`` checked as the run checks them, so a bad one fails before any work is done.
+
+        Each name must be one of :meth:`parameters`, each value of its type (:meth:`Param.checked`); then
+        :meth:`check_values` sees them with the defaults filled in. ``__init__`` calls this too.
+
+        Returns:
+            ``params`` as the strategy takes them (text read as numbers, ints as floats where floats are due).
+
+        Raises:
+            ConfigError: one line naming the parameter (an unknown one with the valid names).
+        """
+        known = cls.parameters()
+        checked = {}
+        for key, value in params.items():
+            if key in cls.run_params:
+                raise ConfigError(f"strategy parameter {key!r} is set by the backtest itself; "
+                                  "use the backtest settings (execution, start, end, forecasts) instead")
+            if key not in known:
+                raise ConfigError(f"{cls.__name__} has no parameter {key!r}; valid: {', '.join(known)}")
+            checked[key] = known[key].checked(value, cls.__name__)
+        cls.check_values({name: param.default for name, param in known.items()} | checked)
+        return checked
+
+    @classmethod
+    def check_values(cls, values: Mapping[str, Any]) -> None:
+        """The strategy's own checks of its parameter ``values`` (every one, defaults filled in); a subclass
+        with checks of its own adds them, calling ``super().check_values(values)`` first.
+
+        Raises:
+            ConfigError: naming the value and the valid range.
+        """
+        if not 0 < values["target"] <= 1:
+            raise ConfigError(f"target={values['target']!r}: give the fraction of portfolio value to hold "
                               "across all feeds, in (0, 1]")
+
+    def __init__(self) -> None:
+        own = self.check_params({name: getattr(self.p, name) for name in self.parameters()})
+        for name, value in own.items():  # as checked: "0.5" read as 0.5
+            setattr(self.p, name, value)
         self.signals = [
             RNNForecast(data, config=self.p.config, forecasts=self._forecasts_for(data), store=self.p.store,
                         start=self.p.start, execution=self.p.execution)

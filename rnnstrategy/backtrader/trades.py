@@ -10,7 +10,7 @@ import pandas as pd
 
 from rnnstrategy.ashare.fees import Fees
 from rnnstrategy.backtrader.commission import AShareCommission
-from rnnstrategy.records import TRADE_COLUMNS
+from rnnstrategy.data.records import TRADE_COLUMNS
 
 __all__ = ["TRADE_COLUMNS", "TradeLog", "fill_fees"]
 

@@ -17,12 +17,12 @@ import traceback
 from collections.abc import Sequence
 
 from rnnstrategy import __version__
-from rnnstrategy.cli.options import HelpFormatter
+from rnnstrategy.cli.options import CommandParser, HelpFormatter
 from rnnstrategy.errors import RnnStrategyError
 
 __all__ = ["main", "build_parser"]
 
-COMMAND_MODULES = ("rnnstrategy.cli.forecast", "rnnstrategy.cli.backtest", "rnnstrategy.cli.run", "rnnstrategy.cli.sweep", "rnnstrategy.cli.report", "rnnstrategy.cli.compare", "rnnstrategy.cli.data", "rnnstrategy.cli.signal", "rnnstrategy.cli.paper")
+COMMAND_MODULES = ("rnnstrategy.cli.forecast", "rnnstrategy.cli.backtest", "rnnstrategy.cli.definition", "rnnstrategy.cli.sweep", "rnnstrategy.cli.report", "rnnstrategy.cli.compare", "rnnstrategy.cli.data", "rnnstrategy.cli.signal", "rnnstrategy.cli.paper")
 EXIT_BAD_INPUT = 2
 
 
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug); tracebacks on errors")
     parser.add_argument("-q", "--quiet", action="store_true", help="only errors; no progress bars")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=CommandParser)
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(commands)
     return parser

@@ -2,8 +2,9 @@
 
 Every option is derived from a field of the run's dataclasses (:class:`~rnnstrategy.config.DataSpec`,
 :class:`~rnnstrategy.config.BacktestSpec`, :class:`~rnnstrategy.config.BenchmarkSpec`,
-:class:`~rnnstrategy.forecasting.config.ForecastConfig`, :class:`~rnnstrategy.ashare.rules.AShareRules`);
-the work is :func:`rnnstrategy.api.run`, shared with ``rnnstrategy run`` and Python.
+:class:`~rnnstrategy.forecasting.config.ForecastConfig`, :class:`~rnnstrategy.ashare.rules.AShareRules`),
+or from a parameter of a ready strategy (``--k 10``, the same as ``--param k=10``); the work is
+:func:`rnnstrategy.api.run`, shared with ``rnnstrategy run`` and Python.
 """
 
 from __future__ import annotations
@@ -24,10 +25,13 @@ from rnnstrategy.cli.forecast import (
     symbol_progress,
 )
 from rnnstrategy.cli.options import (
+    STRATEGY_OPTIONS,
     HelpFormatter,
     add_options,
+    add_strategy_options,
     build,
     check_output_dir,
+    strategy_params,
     values_from_args,
 )
 from rnnstrategy.config import BacktestSpec, BenchmarkSpec, DataSpec, RunConfig
@@ -43,7 +47,8 @@ def run_config_from_args(args: argparse.Namespace) -> RunConfig:
     benchmark = build(BenchmarkSpec, args)
     if getattr(args, "example", False) and benchmark.source is None:
         benchmark = dataclasses.replace(benchmark, source=str(datasets.path("csi300")))
-    return RunConfig(data=data, forecast=build(ForecastConfig, args), backtest=build(BacktestSpec, args),
+    params = strategy_params(args, values_from_args(BacktestSpec, args)["params"])
+    return RunConfig(data=data, forecast=build(ForecastConfig, args), backtest=build(BacktestSpec, args, params=params),
                      benchmark=benchmark, rules=build(AShareRules, args))
 
 
@@ -84,6 +89,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                              "needed (rnnstrategy.datasets)")
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory")
     add_options(parser.add_argument_group("backtest (BacktestSpec)"), BacktestSpec)
+    ready = parser.add_argument_group(STRATEGY_OPTIONS)
+    parser.defer(lambda _: add_strategy_options(ready))  # they import Backtrader: not while the CLI is built
     add_options(parser.add_argument_group("benchmark (BenchmarkSpec)"), BenchmarkSpec)
     add_options(parser.add_argument_group("A-share broker rules (AShareRules)"), AShareRules)
     add_forecaster_options(parser)
@@ -104,7 +111,7 @@ def execute(config: RunConfig, out: Path, args: argparse.Namespace, *, config_fi
     """Run ``config`` with the compute options and progress bars of ``args``, write ``out``, print a summary.
     ``recorded``: the manifest of a run being replayed (its data fingerprints are checked)."""
     from rnnstrategy.api import run
-    from rnnstrategy.runfolder import check_kind
+    from rnnstrategy.report.folder_checks import check_kind
 
     check_output_dir(out)  # a file or a read-only place fails now, not after the training
     check_kind(out, "backtest")  # before the work, not after

@@ -21,7 +21,7 @@ from rnnstrategy.forecasting.config import ForecastConfig
 __all__ = ["add_compute_options", "add_forecaster_options", "add_universe_options", "compute_options", "fold_progress",
            "register", "symbol_progress"]
 
-EXECUTORS = ("inprocess", "process", "ray")  # rnnstrategy.forecasting.executors.EXECUTORS, without importing torch
+EXECUTORS = ("inprocess", "process", "ray")  # rnnstrategy.universe.executors.EXECUTORS, without importing torch
 
 
 def add_forecaster_options(parser: argparse.ArgumentParser) -> None:
@@ -106,7 +106,7 @@ def symbol_progress(bar: tqdm) -> Any:
 
 
 def _forecast(args: argparse.Namespace) -> int:
-    from rnnstrategy.api import UniverseRun, forecast
+    from rnnstrategy.api import UniverseForecastRun, forecast
 
     config = build(ForecastConfig, args)
     data = args.data[0] if len(args.data) == 1 else args.data
@@ -118,7 +118,7 @@ def _forecast(args: argparse.Namespace) -> int:
                           strict=not args.lenient, executor=args.executor, workers=args.workers,
                           retries=args.retries, on_fold=fold_progress(bar), on_symbol=on_symbol,
                           **compute)
-    if isinstance(result, UniverseRun):
+    if isinstance(result, UniverseForecastRun):
         if not args.quiet:
             print("\n".join(result.summary_lines()))
             print(f"wrote {args.out / 'forecasts'}/, {args.out / 'summary.csv'} and {args.out / 'summary.json'}")

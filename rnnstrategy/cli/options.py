@@ -16,6 +16,12 @@ type hint, the default from the field and the help from ``metadata["help"]``:
 
 :func:`add_options` adds a dataclass's options to a parser; :func:`values_from_args` reads
 them back as keyword arguments of the dataclass.
+
+The strategies own their parameters: :func:`add_strategy_options` derives ``--NAME VALUE`` (the
+same as ``--param NAME=VALUE``) from the parameters and help of the ready strategies, and
+:func:`strategy_params` merges them into ``--param``'s. They import Backtrader, so a
+:class:`CommandParser` adds them when its command is parsed or its help shown, not when the
+command line is built.
 """
 
 from __future__ import annotations
@@ -35,7 +41,14 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-__all__ = ["HelpFormatter", "add_options", "build", "check_output_dir", "flag_of", "parse_value", "values_from_args"]
+__all__ = ["STRATEGY_OPTIONS", "CommandParser", "HelpFormatter", "add_options", "add_strategy_options", "build",
+           "check_output_dir", "flag_of", "parse_value", "strategy_params", "values_from_args"]
+
+STRATEGY_OPTIONS = "parameters of the ready strategies (--NAME VALUE is --param NAME=VALUE)"
+"""The title of the group of :func:`add_strategy_options` in a command's help."""
+
+PARAM_DEST = "strategy_param."
+"""Where an option ``--NAME VALUE`` of :func:`add_strategy_options` leaves its value: ``args.<PARAM_DEST>NAME``."""
 
 
 def check_output_dir(out: os.PathLike[str] | str, option: str = "--out") -> None:
@@ -67,6 +80,31 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if isinstance(action.default, tuple):
             return f"{text} (default: {','.join(str(v) for v in action.default)})"
         return super()._get_help_string(action)
+
+
+class CommandParser(argparse.ArgumentParser):
+    """A command's parser that can add options when it is first used (parsed, or its help shown) rather
+    than when it is built, so that building the whole command line imports no heavy library."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deferred: list[Callable[[argparse.ArgumentParser], None]] = []
+
+    def defer(self, add: Callable[[argparse.ArgumentParser], None]) -> None:
+        """Call ``add(self)`` before this parser first parses or formats its help."""
+        self._deferred.append(add)
+
+    def _add_deferred(self) -> None:
+        while self._deferred:
+            self._deferred.pop(0)(self)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:
+        self._add_deferred()
+        return super().parse_known_args(args, namespace)
+
+    def format_help(self) -> str:
+        self._add_deferred()
+        return super().format_help()
 
 
 def flag_of(field: dataclasses.Field) -> str:
@@ -221,3 +259,33 @@ def build(cls: type, args: argparse.Namespace, **fixed: Any) -> Any:
         return cls(**{**values_from_args(cls, args, exclude=tuple(fixed)), **fixed})
     except TypeError as exc:
         raise ConfigError(f"{cls.__name__}: {exc}") from None
+
+
+def add_strategy_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """One option ``--NAME VALUE`` per parameter a ready strategy declares (``--k 10`` is ``--param k=10``),
+    with the type, default and help the strategy gives it; nothing here names a parameter, so a new
+    one needs an edit of its strategy only. Imports Backtrader (see :class:`CommandParser`)."""
+    from rnnstrategy.backtrader.registry import ready_parameters
+
+    for name, takers in ready_parameters().items():
+        option, param = "--" + name.replace("_", "-"), takers[0][1]
+        parse = _scalar(option, param.kind) if param.kind in (int, float, str) else parse_value
+        metavar = {int: "N", float: "X"}.get(param.kind, "VALUE")
+        same_default = len({repr(taken.default) for _, taken in takers}) == 1
+        default = f"; default {param.default}" if same_default and param.default is not None else ""
+        help_text = (f"{', '.join(strategy for strategy, _ in takers)}: {param.help}{default} "
+                     f"(the same as --param {name}={metavar})")
+        parser.add_argument(option, dest=PARAM_DEST + name, type=_or_none(parse) if param.default is None else parse,
+                            default=argparse.SUPPRESS, help=help_text.replace("%", "%%"), metavar=metavar)
+
+
+def strategy_params(args: argparse.Namespace, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` (``--param KEY=VALUE``) and the options of :func:`add_strategy_options` given in ``args``.
+
+    Raises:
+        ConfigError: for a parameter given twice with two values (``--k 3 --param k=4``).
+    """
+    from rnnstrategy.config import merge_params
+
+    return merge_params(params, {dest[len(PARAM_DEST):]: value for dest, value in vars(args).items()
+                                 if dest.startswith(PARAM_DEST)})

@@ -2,7 +2,7 @@
 
 ``fill`` books a session's orders (``orders.json`` of ``rnnstrategy signal``) at the session's open
 (:meth:`rnnstrategy.live.paper.PaperAccount.fill`, bars read with :func:`rnnstrategy.data.load_bars`);
-``report`` writes the account's record as a backtest's files (:func:`rnnstrategy.paper_report.paper_report`).
+``report`` writes the account's record as a backtest's files (:func:`rnnstrategy.api.paper.paper_report`).
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def _fill(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from rnnstrategy.paper_report import paper_report
+    from rnnstrategy.api import paper_report
 
     check_output_dir(args.out)
     data = args.data[0] if len(args.data) == 1 else args.data
@@ -105,7 +105,7 @@ def _ordered_bars(sources: list[str], orders: list[object], adjust: str) -> dict
     files named by an ordered symbol are read)."""
     from rnnstrategy.ashare.symbols import symbol_info
     from rnnstrategy.data.loader import load_bars
-    from rnnstrategy.forecasting.universe import resolve_sources
+    from rnnstrategy.universe.sources import resolve_sources
 
     def code(name: object) -> str | None:
         try:

@@ -26,7 +26,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _report(args: argparse.Namespace) -> int:
     from rnnstrategy.report.plots import use_agg
-    from rnnstrategy.report.run import FILES, read_run, render
+    from rnnstrategy.report.folder import FILES, read_run, render
 
     use_agg()
 

@@ -22,10 +22,13 @@ from rnnstrategy.cli.forecast import (
     fold_progress,
 )
 from rnnstrategy.cli.options import (
+    STRATEGY_OPTIONS,
     HelpFormatter,
     add_options,
+    add_strategy_options,
     build,
     check_output_dir,
+    strategy_params,
     values_from_args,
 )
 from rnnstrategy.config import BacktestSpec, DataSpec
@@ -67,14 +70,20 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--cash", type=float, default=None,
                         help="cash at the last close, CNY (default: the positions' cash; 1000000 without positions)")
     add_options(parser.add_argument_group("strategy (BacktestSpec)"), BacktestSpec, exclude=_UNUSED)
+    ready = parser.add_argument_group(STRATEGY_OPTIONS)
     add_options(parser.add_argument_group("A-share broker rules (AShareRules)"), AShareRules)
     add_forecaster_options(parser)
     add_universe_options(parser, retries=False)
     defaults: dict[str, tuple[str, object]] = {}  # dest: (its flags, the value argparse starts it at)
-    for action in parser._actions:
-        if action.dest not in _ALWAYS and action.option_strings:
-            flags, default = defaults.get(action.dest, ("", action.default))
-            defaults[action.dest] = ("/".join(filter(None, (flags, action.option_strings[-1]))), default)
+
+    def add_ready(parser: argparse.ArgumentParser) -> None:  # they import Backtrader: not while the CLI is built
+        add_strategy_options(ready)
+        for action in parser._actions:
+            if action.dest not in _ALWAYS and action.option_strings:
+                flags, default = defaults.get(action.dest, ("", action.default))
+                defaults[action.dest] = ("/".join(filter(None, (flags, action.option_strings[-1]))), default)
+
+    parser.defer(add_ready)
     parser.set_defaults(func=_signal, defined_options=defaults)
 
 
@@ -101,17 +110,16 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     if data.source is None and not (spec["forecasts"] and Path(spec["forecasts"]).is_dir()):
         raise ConfigError("no data: give DATA, a CSV path or a symbol such as 600519, a folder or several paths "
                           "(a universe), or --forecasts the folder of a universe run")
-    return {"data": data.source, "strategy": spec["strategy"], "params": spec["params"],
+    return {"data": data.source, "strategy": spec["strategy"], "params": strategy_params(args, spec["params"]),
             "forecast": build(ForecastConfig, args), "forecasts": spec["forecasts"], "rules": build(AShareRules, args),
-            "start": spec["start"], "end": spec["end"], "adjust": data.adjust, "k": spec["k"],
-            "max_turnover": spec["max_turnover"], "exit_rank": spec["exit_rank"],
-            "entry_threshold": spec["entry_threshold"], "exit_threshold": spec["exit_threshold"], "strict": data.strict}
+            "start": spec["start"], "end": spec["end"], "adjust": data.adjust, "strict": data.strict}
 
 
 def _definition(args: argparse.Namespace) -> dict[str, Any]:
     """``--run FILE``: the definition's data (or DATA), forecaster, strategy and rules; only the day from the
     options (an option the definition sets is refused)."""
-    given = sorted(flag for dest, (flag, default) in args.defined_options.items() if getattr(args, dest) != default)
+    given = sorted(flag for dest, (flag, default) in args.defined_options.items()
+                   if getattr(args, dest, default) != default)
     if given:
         raise ConfigError(f"{', '.join(given)} given beside --run {args.run}, which defines them: edit the definition, "
                           "or leave --run out and give every option")

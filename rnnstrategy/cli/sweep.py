@@ -1,7 +1,7 @@
 """``rnnstrategy sweep FILE.toml``: a grid of forecaster and strategy settings, compared and judged.
 
 The definition is a run definition (as for ``rnnstrategy run``) plus a ``[sweep]`` table
-(:mod:`rnnstrategy.sweeping`); the work is :func:`rnnstrategy.api.sweep`, shared with Python.
+(:mod:`rnnstrategy.api.sweep_definition`); the work is :func:`rnnstrategy.api.sweeps.sweep`, shared with Python.
 """
 
 from __future__ import annotations
@@ -39,8 +39,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from rnnstrategy.api import sweep
-    from rnnstrategy.sweeping import expand, load_sweep
+    from rnnstrategy.api import expand, load_sweep, sweep
 
     spec = load_sweep(args.file)
     out = args.out or Path("runs") / args.file.stem

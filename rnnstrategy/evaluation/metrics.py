@@ -21,9 +21,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rnnstrategy.evaluation import significance
+import rnnstrategy.evaluation.significance as significance
+from rnnstrategy.data.forecast_files import forecast_horizon
 from rnnstrategy.evaluation.significance import DIRECTION_DEFINITION, verdict
-from rnnstrategy.forecasting.frames import forecast_horizon
 
 __all__ = ["error_metrics", "forecast_metrics", "verdict"]
 

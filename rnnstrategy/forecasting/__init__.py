@@ -1,9 +1,11 @@
 """The forecast stage, and the only place PyTorch is imported: features, networks, training,
-the estimator, the walk-forward splitter and runs (per symbol, universes), the fold store
-and forecast frames.
+the estimator, the walk-forward splitter and runs (per symbol; pooled models in
+:mod:`rnnstrategy.forecasting.pooled`), and the fold store.
+Universes of symbols are run by :mod:`rnnstrategy.universe`; forecast files are read and
+written by :mod:`rnnstrategy.data.forecast_files`.
 
-Names are imported on first use: :class:`ForecastConfig` and the forecast-frame files
-(:mod:`~rnnstrategy.forecasting.frames`) need no PyTorch.
+Names are imported on first use: :class:`ForecastConfig` and the fold store's place
+(:mod:`~rnnstrategy.forecasting.foldroot`) need no PyTorch.
 """
 
 from rnnstrategy._lazy import lazy_exports
@@ -15,9 +17,6 @@ _EXPORTS = {
     "walk_forward": "rnnstrategy.forecasting.walkforward",
     "walk_forward_many": "rnnstrategy.forecasting.walkforward",
     "WalkForwardStream": "rnnstrategy.forecasting.walkforward",
-    "forecast_universe": "rnnstrategy.forecasting.universe",
-    "read_forecasts": "rnnstrategy.forecasting.frames",
-    "write_forecasts": "rnnstrategy.forecasting.frames",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 __all__ = list(_EXPORTS)

@@ -14,18 +14,20 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from rnnstrategy.errors import ConfigError
 
-if TYPE_CHECKING:
-    from rnnstrategy.forecasting.forecaster import RNNForecaster
-
-__all__ = ["DEFAULT_FEATURES", "MODEL_FIELDS", "POOLED_FIELDS", "SCHEDULE_FIELDS", "ForecastConfig"]
+__all__ = ["DEFAULT_FEATURES", "FOLD_FORMAT", "MODEL_FIELDS", "POOLED_FIELDS", "SCHEDULE_FIELDS", "ForecastConfig"]
 
 DEFAULT_FEATURES: tuple[str, ...] = ("gap", "ret", "high", "low", "volume")
 """One day's shape in five scale-free numbers: the overnight gap, the close-to-close
 return, where the close sits in the day's range, and the change in activity."""
+
+FOLD_FORMAT = 2
+"""The version of what a stored fold means, part of every fold key (:meth:`ForecastConfig.fingerprint`).
+It changes only when stored folds change meaning (a new release alone reuses them); 2: pooled scores
+are one forward pass per market day, whose last bits differ from the chunked passes stored before."""
 
 
 def _setting(default: object, help: str, *, pooled: object = None, **metadata: object) -> object:
@@ -158,20 +160,16 @@ class ForecastConfig:
         return dataclasses.asdict(self)
 
     def model_params(self) -> dict[str, object]:
-        """The :class:`RNNForecaster` keyword arguments."""
+        """The :class:`~rnnstrategy.forecasting.forecaster.RNNForecaster` keyword arguments:
+        ``RNNForecaster(**config.model_params())`` is the forecaster of this configuration."""
         return {name: getattr(self, name) for name in MODEL_FIELDS}
-
-    def forecaster(self) -> RNNForecaster:
-        from rnnstrategy.forecasting.forecaster import RNNForecaster
-
-        return RNNForecaster(**self.model_params())
 
     @property
     def warmup(self) -> int:
-        """Bars the features need before their first value."""
-        from rnnstrategy.forecasting.features import feature_warmup
+        """Bars the features need before their first value (the forecaster's ``warmup``)."""
+        from rnnstrategy.forecasting.features import checked_feature_names, feature_warmup
 
-        return feature_warmup(self.features)
+        return feature_warmup(checked_feature_names(self.features))
 
     def history_needed(self) -> int:
         """Bars before the first forecast date that a run reads: the training window's samples,
@@ -180,15 +178,13 @@ class ForecastConfig:
         return samples + self.horizon + self.lookback + self.warmup
 
     def fingerprint(self) -> dict[str, object]:
-        """What a stored fold depends on (everything but the device)."""
-        from rnnstrategy import __version__
-
+        """What a stored fold depends on (everything but the device), and :data:`FOLD_FORMAT`."""
         values = self.to_dict()
         values.pop("device")
         if not self.pooled:  # per-symbol folds stored before pooled models existed stay valid
             for name in POOLED_FIELDS:
                 values.pop(name)
-        return {"config": values, "version": __version__}
+        return {"config": values, "fold_format": FOLD_FORMAT}
 
 
 SCHEDULE_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ForecastConfig)

@@ -20,14 +20,13 @@ import torch
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from rnnstrategy.errors import ConfigError, DataError
-from rnnstrategy.forecasting.config import DEFAULT_FEATURES
 
 __all__ = [
-    "DEFAULT_FEATURES",
     "FEATURES",
     "TARGETS",
     "Feature",
     "Target",
+    "checked_feature_names",
     "feature_warmup",
     "make_features",
     "make_targets",
@@ -88,6 +87,15 @@ TARGETS: dict[str, Target] = {
 def feature_warmup(names: Sequence[str]) -> int:
     """Prior rows the features need before their first finite value (0 or 1)."""
     return max(_feature(name).warmup for name in names)
+
+
+def checked_feature_names(names: Sequence[str]) -> tuple[str, ...]:
+    """``names`` as a tuple, checked to be a non-empty sequence that lists each name once."""
+    if isinstance(names, str) or not names:
+        raise ConfigError(f"features={names!r} must be a non-empty sequence of names, e.g. ('open',)")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"features={names!r} repeat a name; list each feature once")
+    return tuple(names)
 
 
 def make_features(bars: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:

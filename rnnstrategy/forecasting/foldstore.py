@@ -3,9 +3,12 @@
 A fold is stored under a key that fingerprints everything its model depends
 on: the forecaster configuration, the first retrain date of the run (warm
 starts chain folds together), the fold's retrain date, the bars up to that
-date and the package version. So a repeated run reuses every fold, a run on
-extended data trains only the new folds, and a run killed mid-way resumes
-after its last completed fold with identical results.
+date and the fold format (:data:`~rnnstrategy.forecasting.config.FOLD_FORMAT`,
+which changes only when stored folds change meaning, not with each release).
+So a repeated run reuses every fold, a run on extended data trains only the new
+folds, and a run killed mid-way resumes after its last completed fold with
+identical results. Where the store lives by default is
+:mod:`rnnstrategy.forecasting.foldroot`.
 
 Layout under the store root::
 
@@ -39,19 +42,14 @@ from safetensors import safe_open
 from safetensors.torch import save as safetensors_bytes
 
 from rnnstrategy.data.fingerprint import stable_hash
-from rnnstrategy.files import atomic_write_bytes, cache_root
+from rnnstrategy.files import atomic_write_bytes
 
-__all__ = ["DIGEST_KEY", "FoldStore", "StoredFold", "default_store_dir", "payload_digest", "recorded_warnings"]
+__all__ = ["DIGEST_KEY", "FoldStore", "StoredFold", "payload_digest", "recorded_warnings"]
 
 log = logging.getLogger(__name__)
 
 DIGEST_KEY = "sha256"
 """The metadata entry holding a file's :func:`payload_digest`."""
-
-
-def default_store_dir() -> Path:
-    """``folds/`` under the cache root (``$RNNSTRATEGY_CACHE`` or the user cache dir)."""
-    return cache_root() / "folds"
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from rnnstrategy.errors import ConfigError, DataError
 from rnnstrategy.forecasting.config import ForecastConfig
 from rnnstrategy.forecasting.features import (
     TARGETS,
+    checked_feature_names,
     feature_warmup,
     make_features,
     make_targets,
@@ -333,11 +334,7 @@ class RNNForecaster(BaseEstimator):
         return cls(**params).set_state(state)
 
     def _feature_names(self) -> tuple[str, ...]:
-        if isinstance(self.features, str) or not self.features:
-            raise ConfigError(f"features={self.features!r} must be a non-empty sequence of names, e.g. ('open',)")
-        if len(set(self.features)) != len(self.features):
-            raise ConfigError(f"features={self.features!r} repeat a name; list each feature once")
-        return tuple(self.features)
+        return checked_feature_names(self.features)
 
     def _validated_config(self, epochs: int | None) -> TrainConfig:
         """Validate the parameters; return the training configuration."""

@@ -1,4 +1,4 @@
-"""Walk-forward forecasting: retrain on schedule, forecast out of sample, never look ahead.
+"""Walk-forward forecasting per symbol: retrain on schedule, forecast out of sample, never look ahead.
 
 :func:`walk_forward` runs the folds of a :class:`~rnnstrategy.forecasting.splitter.WalkForwardSplit`
 over one bar frame. At each retrain row τ a fresh :class:`~rnnstrategy.forecasting.forecaster.RNNForecaster`
@@ -149,7 +149,8 @@ class FoldTrainer:
         """What to train for this fold (warm: from the previous fold, which must be fitted)."""
         config = self.config
         warm = config.warm_start and self.previous is not None
-        return FitRequest(config.forecaster(), bars, fold.tau, init_from=self.previous if warm else None,
+        model = RNNForecaster(**config.model_params())
+        return FitRequest(model, bars, fold.tau, init_from=self.previous if warm else None,
                           epochs=config.warm_start_epochs if warm else None)
 
     def keep(self, fold: PlannedFold, model: RNNForecaster) -> FittedFold:
@@ -177,7 +178,7 @@ def _splitter(config: ForecastConfig, start: RowLike | None, end: RowLike | None
         retrain_every=config.retrain_every,
         train_window=config.train_window,
         min_train=config.min_train,
-        warmup=config.forecaster().warmup,
+        warmup=config.warmup,
         start=start,
         end=end,
     )
@@ -396,7 +397,7 @@ class WalkForwardStream:
         self.model: RNNForecaster | None = None
         self.fold = -1  # folds so far - 1: the fold of the latest forecast
         self._first: int | None = None
-        self._warmup = self.config.forecaster().warmup
+        self._warmup = self.config.warmup
         self._tail = self.config.lookback + self._warmup  # rows one forecast reads
         self._dates: list[pd.Timestamp] = []
         self._values = np.empty((256, len(BAR_COLUMNS)))  # (capacity, 5) bars, rows < len(self) in use

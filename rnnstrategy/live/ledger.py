@@ -3,7 +3,7 @@
 The journal of a :class:`~rnnstrategy.live.paper.PaperAccount` says what was filled, at which
 session's open, at what price and fees; the bars say what the holdings were worth at each close.
 :func:`journal_trades` turns the filled lines into rows of
-:data:`~rnnstrategy.records.TRADE_COLUMNS`; :func:`account_equity` replays them over the bars'
+:data:`~rnnstrategy.data.records.TRADE_COLUMNS`; :func:`account_equity` replays them over the bars'
 dates into ``value, cash, position, close`` by date, as the backtest's equity curve records them:
 fills at the open of their session, the holdings valued at its close, a stock without a bar that
 day (suspended) at its last close.
@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rnnstrategy.data.records import TRADE_COLUMNS
 from rnnstrategy.errors import ConfigError, DataError
 from rnnstrategy.live.paper import apply_line, frames_by_code, opening_state
-from rnnstrategy.records import TRADE_COLUMNS
 
 __all__ = ["account_equity", "journal_trades", "price_mismatches"]
 

@@ -53,8 +53,9 @@ from typing import Any
 import pandas as pd
 
 from rnnstrategy.ashare.fees import Fees
-from rnnstrategy.ashare.limits import SecurityRules, limit_refusal
+from rnnstrategy.ashare.limits import limit_refusal
 from rnnstrategy.ashare.rules import AShareRules
+from rnnstrategy.ashare.security import SecurityRules
 from rnnstrategy.ashare.symbols import SymbolInfo, symbol_info
 from rnnstrategy.data.securities import read_securities
 from rnnstrategy.errors import ConfigError, DataError, SymbolError

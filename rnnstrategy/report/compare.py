@@ -42,8 +42,9 @@ from rnnstrategy.evaluation.significance import (
 from rnnstrategy.evaluation.spa import SPA_DESCRIPTION, spa_test
 from rnnstrategy.files import atomic_write_text
 from rnnstrategy.report.plots import figure_style, figure_text, save_png
-from rnnstrategy.report.run import FILES as RUN_FILES
-from rnnstrategy.report.run import RunReport, read_run, write_json
+from rnnstrategy.report.folder import FILES as RUN_FILES
+from rnnstrategy.report.folder import read_run, write_json
+from rnnstrategy.report.measures import RunReport
 
 __all__ = ["FILES", "HORIZONS", "compare_runs", "equity_comparison_figure", "summary_lines"]
 
@@ -409,6 +410,31 @@ def _html(result: Mapping[str, Any], png: Path) -> str:
     runs = result["runs"]
     spa = result["spa"]
     common = result["common"]
+    dm = result["diebold_mariano"]
+    pairs = "".join(f"<li>h={p['horizon']}: {e(p['a'])} vs {e(p['b'])}: {e(p['verdict'])}</li>" for p in dm["pairs"])
+    warnings_ = "".join(f'<p class="warn">{e(w)}</p>' for w in result["warnings"])
+    image = base64.b64encode(png.read_bytes()).decode("ascii")
+    pvalues = ", ".join(f"{k} {format_pvalue(spa.get(f'pvalue_{k}'))}" for k in ("lower", "consistent", "upper"))
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{len(runs)} runs compared</title><style>{_CSS}</style></head>
+<body><h1>{len(runs)} runs compared</h1>
+<p>{common['days']} common trading days {e(common['start'])}..{e(common['end'])}.</p>
+<p class="verdict">{e(spa['sentence'][:1].upper() + spa['sentence'][1:])}.</p>
+<p><small>SPA p-values {pvalues}; {spa['days']} days, stationary bootstrap with mean block {spa['block_size']} days,
+{spa['reps']} replications, seed {spa['seed']}. {e(spa['description'])}.</small></p>
+{warnings_}
+<h2>Headline metrics</h2>{_metrics_table(runs)}
+<h2>Forecast verdicts</h2>{_verdict_table(runs)}
+<h2>Forecasts against each other (Diebold&ndash;Mariano)</h2>
+<p><small>{e(dm['description'])}.</small></p>{_dm_tables(dm)}<ul>{pairs}</ul>
+<h2>Equity</h2><img alt="growth of 1 CNY of every run" src="data:image/png;base64,{image}">
+</body></html>
+"""
+
+
+def _metrics_table(runs: Sequence[Mapping[str, Any]]) -> str:
+    """The headline metrics of every run, then of each buy-and-hold and benchmark once."""
+    e = html.escape
     rows = []
     for run in runs:
         s, excess = run["strategy"], run.get("excess_over_buy_and_hold") or {}
@@ -429,16 +455,25 @@ def _html(result: Mapping[str, Any], png: Path) -> str:
             cells += [f"<td>{_cell(k, other.get(k))}</td>" for k in _HEADLINE]
             rows.append("<tr>" + "".join(cells) + "<td></td><td></td></tr>")
     head = "".join(f"<th>{e(k.replace('_', ' '))}</th>" for k in _HEADLINE)
-    metrics_table = (f'<table><tr><th class="l">run</th><th class="l">strategy</th><th class="l">period</th>{head}'
-                     f"<th>fills</th><th>excess over buy-and-hold, a year</th></tr>{''.join(rows)}</table>")
+    return (f'<table><tr><th class="l">run</th><th class="l">strategy</th><th class="l">period</th>{head}'
+            f"<th>fills</th><th>excess over buy-and-hold, a year</th></tr>{''.join(rows)}</table>")
+
+
+def _verdict_table(runs: Sequence[Mapping[str, Any]]) -> str:
+    """Each run's forecast verdicts against the previous close, one column per horizon."""
+    e = html.escape
     verdict_rows = "".join(
         f'<tr><td class="l">{e(run["name"])}</td>'
         + "".join(f'<td class="l">{e(str((run["forecast"].get(f"h{h}") or {}).get("verdict") or "n/a"))}</td>'
                   for h in HORIZONS) + "</tr>" for run in runs)
-    verdict_table = ('<table><tr><th class="l">run</th>'
-                     + "".join(f'<th class="l">h={h} against the previous close</th>' for h in HORIZONS)
-                     + f"</tr>{verdict_rows}</table>")
-    dm = result["diebold_mariano"]
+    return ('<table><tr><th class="l">run</th>'
+            + "".join(f'<th class="l">h={h} against the previous close</th>' for h in HORIZONS)
+            + f"</tr>{verdict_rows}</table>")
+
+
+def _dm_tables(dm: Mapping[str, Any]) -> str:
+    """One Diebold-Mariano matrix per horizon: row against column, with p-values and common days."""
+    e = html.escape
     dm_html = []
     for h in HORIZONS:
         matrix = dm.get(f"h{h}")
@@ -451,25 +486,7 @@ def _html(result: Mapping[str, Any], png: Path) -> str:
                 if matrix["days"][i][j] is not None else "<td>n/a</td>" for j in range(len(dm["runs"]))) + "</tr>"
             for i, name in enumerate(dm["runs"]))
         dm_html.append(f'<h3>h = {h}</h3><table><tr><th class="l">row vs column</th>{header}</tr>{body}</table>')
-    pairs = "".join(f"<li>h={p['horizon']}: {e(p['a'])} vs {e(p['b'])}: {e(p['verdict'])}</li>" for p in dm["pairs"])
-    warnings_ = "".join(f'<p class="warn">{e(w)}</p>' for w in result["warnings"])
-    image = base64.b64encode(png.read_bytes()).decode("ascii")
-    pvalues = ", ".join(f"{k} {format_pvalue(spa.get(f'pvalue_{k}'))}" for k in ("lower", "consistent", "upper"))
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{len(runs)} runs compared</title><style>{_CSS}</style></head>
-<body><h1>{len(runs)} runs compared</h1>
-<p>{common['days']} common trading days {e(common['start'])}..{e(common['end'])}.</p>
-<p class="verdict">{e(spa['sentence'][:1].upper() + spa['sentence'][1:])}.</p>
-<p><small>SPA p-values {pvalues}; {spa['days']} days, stationary bootstrap with mean block {spa['block_size']} days,
-{spa['reps']} replications, seed {spa['seed']}. {e(spa['description'])}.</small></p>
-{warnings_}
-<h2>Headline metrics</h2>{metrics_table}
-<h2>Forecast verdicts</h2>{verdict_table}
-<h2>Forecasts against each other (Diebold&ndash;Mariano)</h2>
-<p><small>{e(dm['description'])}.</small></p>{''.join(dm_html)}<ul>{pairs}</ul>
-<h2>Equity</h2><img alt="growth of 1 CNY of every run" src="data:image/png;base64,{image}">
-</body></html>
-"""
+    return "".join(dm_html)
 
 
 def summary_lines(result: Mapping[str, Any]) -> list[str]:

@@ -1,6 +1,6 @@
 """A finished run's metrics as a few console lines (what ``rnnstrategy backtest`` prints).
 
-Plain formatting of the dicts :func:`rnnstrategy.report.run.run_metrics` returns: no I/O, no heavy
+Plain formatting of the dicts :func:`rnnstrategy.report.measures.run_metrics` returns: no I/O, no heavy
 imports. :func:`backtest_summary` is for one stock, :func:`universe_backtest_summary` for a universe
 traded together; each shows the strategy beside the benchmark and buy-and-hold (or the equal-weight
 universe) with the test behind any claim.

@@ -1,4 +1,4 @@
-"""Security names and the titles of a report ("GRU forecast on 600519 贵州茅台", "CSI 300").
+"""Security names, of indexes ("CSI 300") and stocks ("贵州茅台"), and a security's label ("600519 贵州茅台").
 
 Index names come from a small built-in table. Stock names come from a stock list CSV
 (tushare ``stock_basic`` columns ``ts_code,symbol,name,...``, like the sample data's
@@ -6,14 +6,13 @@ Index names come from a small built-in table. Stock names come from a stock list
 :func:`rnnstrategy.data.securities.read_securities`: given explicitly, or named by the
 ``RNNSTRATEGY_NAMES`` environment variable, or found beside the bar file (see
 :func:`find_names_file`). An unknown name is left out; the code alone still identifies the
-security.
+security. The titles a report gives its series are :mod:`rnnstrategy.report.titles`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from rnnstrategy.ashare.symbols import symbol_info
@@ -25,10 +24,7 @@ from rnnstrategy.data.securities import (
 )
 from rnnstrategy.errors import SymbolError
 
-__all__ = [
-    "INDEX_NAMES", "NAMES_ENV", "NAMES_FILE", "Titles", "benchmark_title", "find_names_file", "read_names",
-    "security_label", "security_name",
-]
+__all__ = ["INDEX_NAMES", "NAMES_ENV", "NAMES_FILE", "find_names_file", "read_names", "security_label", "security_name"]
 
 log = logging.getLogger(__name__)
 
@@ -46,34 +42,6 @@ INDEX_NAMES = {
     "399001.SZ": "SZSE Component",
     "399006.SZ": "ChiNext Index",
 }
-
-
-@dataclass(frozen=True)
-class Titles:
-    """What a report calls things.
-
-    Attributes:
-        strategy: the strategy's returns, e.g. ``"GRU forecast on 600519 贵州茅台"``.
-        benchmark: the benchmark's returns, e.g. ``"CSI 300"``.
-        security: the traded security, e.g. ``"600519 贵州茅台"`` (forecast plot titles).
-    """
-
-    strategy: str
-    benchmark: str
-    security: str
-
-    @classmethod
-    def for_run(cls, cell: str, security: str, benchmark: str) -> Titles:
-        """Titles of a forecast-driven run: ``"<CELL> forecast on <security>"`` against ``benchmark``."""
-        return cls(strategy=f"{cell.upper()} forecast on {security}", benchmark=benchmark, security=security)
-
-    @property
-    def buy_and_hold(self) -> str:
-        """Buy-and-hold of the traded security, e.g. ``"Buy and hold 600519 贵州茅台"``."""
-        return f"Buy and hold {self.security}"
-
-    def to_dict(self) -> dict[str, str]:
-        return {"strategy": self.strategy, "benchmark": self.benchmark, "security": self.security}
 
 
 def find_names_file(near: str | os.PathLike[str] | None = None) -> Path | None:
@@ -117,15 +85,3 @@ def security_label(symbol: str, name: str) -> str:
     except SymbolError:
         code = symbol
     return f"{code} {name}".strip()
-
-
-def benchmark_title(symbol: str, names_file: str | os.PathLike[str] | None = None) -> str:
-    """How a benchmark is called: an index by its name (``"CSI 300"``), a stock by code and name."""
-    name = security_name(symbol, names_file)
-    try:
-        is_index = symbol_info(symbol).is_index
-    except SymbolError:
-        return symbol
-    if is_index:
-        return name or symbol_info(symbol).ts_code
-    return security_label(symbol, name)

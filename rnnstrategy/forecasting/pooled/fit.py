@@ -1,0 +1,154 @@
+"""Training and scoring of one pooled fold: the network learns from panel rows, then scores them.
+
+:func:`fit_fold` trains the fold retrained at a market day (``ensemble`` networks with consecutive
+seeds, each warm-started from its own weights of the previous fold when asked) on the rows whose
+labels are known by then (:func:`~rnnstrategy.forecasting.pooled.panel.training_rows`), labelled with
+the ``next_open`` return normalised across each day's symbols (``label_norm``); features are scaled
+with statistics of the training rows only. :func:`score_fold` turns the fold's model, trained now or
+read back from the fold store, into forecasts of the rows it covers, one forward pass per market day.
+
+Samples are never copied per fold: the panel holds each row's features once, a fold's samples are
+row numbers, and mini-batches gather their windows (:class:`PanelWindows`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+import torch
+
+from rnnstrategy.errors import DataError
+from rnnstrategy.forecasting.config import ForecastConfig
+from rnnstrategy.forecasting.nets import RecurrentNet
+from rnnstrategy.forecasting.pooled.panel import Panel, normalise_by_day, training_rows, validation_split
+from rnnstrategy.forecasting.training import TrainConfig, seeded, train
+
+__all__ = ["PanelWindows", "fit_fold", "score_fold"]
+
+
+class PanelWindows:
+    """Windows of panel rows, gathered on demand: ``x[idx]`` is ``(len(idx), lookback, F)``.
+
+    Stands in for the ``x`` tensor of :func:`rnnstrategy.forecasting.training.train`: ``len``,
+    a slice (another :class:`PanelWindows`) and an index tensor (the gathered windows).
+    """
+
+    def __init__(self, features: torch.Tensor, ends: torch.Tensor, lookback: int) -> None:
+        self.features, self.ends, self.lookback = features, ends, lookback
+        self._steps = torch.arange(-lookback + 1, 1, device=features.device)
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def __getitem__(self, key: slice | torch.Tensor) -> PanelWindows | torch.Tensor:
+        if isinstance(key, slice):
+            return PanelWindows(self.features, self.ends[key], self.lookback)
+        rows = self.ends[key.to(self.ends.device)]
+        return self.features[rows[:, None] + self._steps]
+
+
+def fit_fold(
+    panel: Panel, config: ForecastConfig, device: torch.device, p: int,
+    previous: Mapping[str, torch.Tensor] | None,
+) -> tuple[dict[str, torch.Tensor], tuple[int, int, int]]:
+    """Train the fold retrained at day ``p`` (each ensemble member from its own weights of the previous
+    fold when warm-starting) on the samples whose labels are known by then; return the fold's model
+    (every member's weights, ``"m<k>."`` before each name, with the feature scaler and the label's
+    spread; see :func:`score_fold`) and (training samples, validation samples, epochs run)."""
+    train_rows = training_rows(panel, p, config.train_window)
+    if len(train_rows) < max(config.batch_size, 2 * config.lookback):
+        raise DataError(f"only {len(train_rows)} training samples by {panel.calendar[p].date()}: start later, "
+                        "add symbols or history")
+    fit_rows, val_rows = validation_split(panel, train_rows, config.val_fraction if config.patience else 0.0)
+    ordered = np.concatenate([fit_rows, val_rows])
+    labels = normalise_by_day(panel.label[ordered], panel.day[ordered], len(panel.calendar), config.label_norm)
+    mean, std = _scaler(panel, fit_rows)
+    features = _scaled(panel, mean, std, device)
+    x = PanelWindows(features, torch.as_tensor(ordered, device=device), panel.lookback)
+    y = torch.as_tensor(labels, dtype=torch.float32)[:, None]  # batches move to the device in train()
+    warm = config.warm_start and previous is not None
+    train_config = TrainConfig(epochs=config.warm_start_epochs if warm else config.epochs,
+                               batch_size=config.batch_size, lr=config.lr, loss=config.loss,
+                               grad_clip=config.grad_clip, patience=config.patience,
+                               val_fraction=config.val_fraction, seed=config.seed)
+    epochs = 0
+    model = {"scaler.mean": torch.from_numpy(mean), "scaler.std": torch.from_numpy(std),
+             "label.sigma": torch.tensor([_daily_spread(panel, fit_rows)], dtype=torch.float64)}
+    for member in range(config.ensemble):
+        seed = config.seed + member
+        module = _member(features.shape[1], config, seed, device)
+        prefix = f"m{member}."
+        if warm:
+            module.load_state_dict({name[len(prefix):]: value for name, value in previous.items()
+                                    if name.startswith(prefix)})
+        history = train(module, x, y, dataclasses.replace(train_config, seed=seed), device=device,
+                        n_val=len(val_rows))
+        epochs += len(history)
+        model |= {prefix + name: value.detach().cpu().clone() for name, value in module.state_dict().items()}
+    return model, (len(fit_rows), len(val_rows), epochs)
+
+
+def _member(inputs: int, config: ForecastConfig, seed: int, device: torch.device) -> RecurrentNet:
+    with seeded(seed, device):  # the initial weights depend on the seed only
+        return RecurrentNet(inputs, 1, config.cell, config.hidden, config.dropout).to(device)
+
+
+def score_fold(panel: Panel, config: ForecastConfig, device: torch.device, model: Mapping[str, torch.Tensor],
+           rows: np.ndarray) -> np.ndarray:
+    """The fold's forecasts of ``rows``: the ensemble's mean normalised label times the label's spread,
+    in the raw label's unit, from ``model`` as :func:`fit_fold` returns it (trained now or read back)."""
+    features = _scaled(panel, model["scaler.mean"].numpy(), model["scaler.std"].numpy(), device)
+    total = np.zeros(len(rows))
+    for member in range(config.ensemble):
+        prefix = f"m{member}."
+        module = _member(features.shape[1], config, config.seed + member, device)
+        module.load_state_dict({name[len(prefix):]: value for name, value in model.items() if name.startswith(prefix)})
+        total += _predict(module, features, rows, panel.day[rows], panel.lookback, device)
+    return total / config.ensemble * float(model["label.sigma"][0])
+
+
+def _daily_spread(panel: Panel, rows: np.ndarray) -> float:
+    """Mean over days of the cross-sectional standard deviation of the raw label."""
+    frame = pd.DataFrame({"day": panel.day[rows], "label": panel.label[rows]})
+    spread = frame.groupby("day")["label"].std().dropna()
+    return float(spread.mean()) if len(spread) else 0.0
+
+
+def _scaler(panel: Panel, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mean and spread of the feature rows in the windows of the training ``rows`` (spread 1 where 0)."""
+    lookback = panel.lookback
+    window_rows = np.unique((rows[:, None] + np.arange(-lookback + 1, 1)).ravel())
+    sample = panel.features[window_rows].astype(np.float64)
+    mean, std = sample.mean(axis=0), sample.std(axis=0)
+    std[~(std > 0)] = 1.0
+    return mean, std
+
+
+def _scaled(panel: Panel, mean: np.ndarray, std: np.ndarray, device: torch.device) -> torch.Tensor:
+    """The feature rows standardised with ``mean`` and ``std``; undefined values become 0 (the mean)."""
+    scaled = (panel.features - mean) / std
+    scaled[~np.isfinite(scaled)] = 0.0
+    return torch.as_tensor(scaled, dtype=torch.float32, device=device)
+
+
+@torch.no_grad()
+def _predict(module: RecurrentNet, features: torch.Tensor, rows: np.ndarray, days: np.ndarray, lookback: int,
+             device: torch.device) -> np.ndarray:
+    """The module's output for each of ``rows``, one forward pass per market day.
+
+    A matrix product's blocking, and so the last bits of a row's result, can change with how many rows
+    share the pass; a pass per day holds exactly that day's rows (in symbol order), so a forecast's
+    arithmetic depends on no later row, on every processor (the timing contract, bit for bit).
+    """
+    module.eval()
+    out = np.zeros(len(rows))
+    order = np.argsort(days, kind="stable")
+    bounds = np.flatnonzero(np.diff(days[order])) + 1
+    windows = PanelWindows(features, torch.as_tensor(rows, device=device), lookback)
+    for piece in np.split(order, bounds) if len(rows) else []:
+        out[piece] = module(windows[torch.as_tensor(piece)])[:, 0].cpu().numpy()  # (rows of the day,)
+    return out
+

@@ -1,0 +1,101 @@
+"""A pooled universe forecast: every source is loaded here and one model per retrain learns from
+them all (:func:`~rnnstrategy.forecasting.pooled.walkforward.pooled_walk_forward`); the summary,
+forecast files and cross-section are those of :func:`~rnnstrategy.universe.forecast.forecast_universe`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from rnnstrategy.data.fingerprint import DataFingerprint
+from rnnstrategy.data.securities import Security
+from rnnstrategy.errors import ConfigError, DataError, RnnStrategyError
+from rnnstrategy.evaluation.metrics import forecast_metrics
+from rnnstrategy.forecasting.config import ForecastConfig
+from rnnstrategy.forecasting.foldstore import recorded_warnings
+from rnnstrategy.forecasting.pooled.walkforward import PooledFold, pooled_walk_forward
+from rnnstrategy.forecasting.training import torch_threads
+from rnnstrategy.universe.cross_section import write_cross_section
+from rnnstrategy.universe.outputs import write_summary, write_symbol_forecasts
+from rnnstrategy.universe.sources import load_run_bars
+from rnnstrategy.universe.summary import NOTED_LOGGERS, DateLike, date_text, day, finish, stem, summary_row
+
+__all__ = ["forecast_pooled"]
+
+
+def forecast_pooled(
+    paths: list[str], config: ForecastConfig, start: DateLike, end: DateLike, out: Path, store: str | None,
+    threads: int | None, strict: bool, adjust: str, names_file: str | None, metadata: dict[str, Security],
+    progress: Callable[[dict[str, object]], None] | None, on_fold: Callable[[PooledFold], None] | None,
+    evaluate: bool,
+) -> pd.DataFrame:
+    """:func:`~rnnstrategy.universe.forecast.forecast_universe` with one pooled model per retrain
+    (``config.pooled``)."""
+    if start is None:
+        raise ConfigError("a pooled run needs a start date (the first retrain): pass --start, e.g. 2018-01-02")
+    started = time.perf_counter()
+    start_text, end_text = date_text(start), date_text(end)
+    rows, bars, index_of = _load_sources(paths, config, start_text, adjust, strict, metadata)
+    if not bars:
+        write_summary(out, rows, config, start, end, "pooled", time.perf_counter() - started, names_file)
+        raise DataError(f"none of the {len(paths)} sources could be loaded; see {out / 'summary.csv'}")
+    market = None
+    if config.market:
+        market = load_run_bars(config.market, config, start_text, adjust=adjust, strict=strict)
+    with torch_threads(threads), recorded_warnings(*NOTED_LOGGERS) as notes:
+        frames = pooled_walk_forward(bars, config, start_text, end_text, market=market, store=store,
+                                     progress=on_fold)
+    written: dict[str, str] = {}
+    for symbol, k in index_of.items():
+        row = rows[k]
+        forecasts = frames.get(symbol)
+        if forecasts is None:
+            row.update(status="skipped", message=f"no forecast: fewer than lookback={config.lookback} bars "
+                       f"before {day(bars[symbol].index[-1])} in the range")
+        else:
+            metrics = forecast_metrics(forecasts, bars[symbol]) if evaluate else {}
+            folds = forecasts.attrs["folds"]
+            row.update(forecasts=len(forecasts), first_forecast=day(forecasts.index[0]),
+                       last_forecast=day(forecasts.index[-1]), folds=len(folds),
+                       trained=sum(not f["stored"] for f in folds), rmse=metrics.get("rmse"),
+                       baseline_rmse=metrics.get("baseline_prev_close_rmse"), rmse_ratio=metrics.get("rmse_ratio"),
+                       direction_hit_rate=metrics.get("direction_hit_rate"),
+                       notes=" | ".join(notes) or None)
+            write_symbol_forecasts(out, row, forecasts, written)
+        if progress:
+            progress(row)
+    closes = {symbol: bars[symbol]["close"] for symbol in frames}
+    cross_section = write_cross_section(out, frames, closes) if evaluate else None
+    return write_summary(out, rows, config, start, end, "pooled", time.perf_counter() - started, names_file,
+                         cross_section)
+
+
+def _load_sources(
+    paths: list[str], config: ForecastConfig, start: str, adjust: str, strict: bool, metadata: dict[str, Security],
+) -> tuple[dict[int, dict[str, object]], dict[str, pd.DataFrame], dict[str, int]]:
+    """Every source's bars over the run's range: ``(summary rows by source position, bars by symbol,
+    source position by symbol)``; a source that cannot be loaded, or repeats a symbol, fails its row."""
+    rows: dict[int, dict[str, object]] = {}
+    bars: dict[str, pd.DataFrame] = {}
+    index_of: dict[str, int] = {}
+    for k, source in enumerate(paths):
+        loaded = time.perf_counter()
+        row: dict[str, object] = {"symbol": stem(source), "source": source}
+        try:
+            frame = load_run_bars(source, config, start, adjust=adjust, strict=strict)
+        except RnnStrategyError as exc:
+            rows[k] = summary_row(finish(row, loaded, "failed", str(exc)), 1, metadata)
+            continue
+        symbol = str(frame.attrs.get("symbol") or row["symbol"])
+        row.update(symbol=symbol, bars=len(frame), first_bar=day(frame.index[0]), last_bar=day(frame.index[-1]),
+                   fingerprint=DataFingerprint(frame).upto(len(frame) - 1))
+        if symbol in index_of:
+            rows[k] = summary_row(finish(row, loaded, "failed", f"{source} is the symbol {symbol} again "
+                                         f"({paths[index_of[symbol]]}); keep one of them"), 1, metadata)
+            continue
+        bars[symbol], index_of[symbol] = frame, k
+        rows[k] = summary_row(finish(row, loaded, "ok", ""), 1, metadata)
+    return rows, bars, index_of
