@@ -37,6 +37,7 @@ _EXPORTS = {
     "SweepSpec": "rnnstrategy.api",
     "load_sweep": "rnnstrategy.api",
     "ForecastConfig": "rnnstrategy.forecasting.config",
+    "PooledConfig": "rnnstrategy.forecasting.pooled.config",
     "AShareRules": "rnnstrategy.ashare.rules",
     "SecurityRules": "rnnstrategy.ashare.security",
     "RunConfig": "rnnstrategy.config",

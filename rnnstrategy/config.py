@@ -10,8 +10,8 @@ an unknown table or key is an error, never ignored::
     [benchmark]                  # BenchmarkSpec: what it is compared with
     source = "../../shared/data/index/sh000300.csv"   # omit for buy-and-hold of the stock
 
-    [forecast]                   # rnnstrategy.forecasting.config.ForecastConfig
-    cell = "lstm"
+    [forecast]                   # rnnstrategy.forecasting.config.ForecastConfig; with pooled = true,
+    cell = "lstm"                # rnnstrategy.forecasting.pooled.config.PooledConfig
     hidden = [32]
 
     [backtest]                   # BacktestSpec: strategy, execution, cash, window
@@ -48,6 +48,8 @@ from typing import Any, Literal
 from rnnstrategy.ashare.rules import AShareRules
 from rnnstrategy.errors import ConfigError
 from rnnstrategy.forecasting.config import ForecastConfig
+from rnnstrategy.forecasting.config_dict import forecast_table
+from rnnstrategy.forecasting.pooled.config import PooledConfig
 
 try:
     import tomllib
@@ -161,14 +163,18 @@ class RunConfig:
     table each: ``[data] [benchmark] [forecast] [backtest] [rules]``)."""
 
     data: DataSpec
-    forecast: ForecastConfig = field(default_factory=ForecastConfig)
+    forecast: ForecastConfig | PooledConfig = field(default_factory=ForecastConfig)
     backtest: BacktestSpec = field(default_factory=BacktestSpec)
     benchmark: BenchmarkSpec = field(default_factory=BenchmarkSpec)
     rules: AShareRules = field(default_factory=AShareRules)
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any], base: str | Path | None = None) -> RunConfig:
+    def from_dict(cls, values: Mapping[str, Any], base: str | Path | None = None, *,
+                  recorded: bool = False) -> RunConfig:
         """Build from nested mappings (the TOML tables); relative paths are looked up in ``base`` first.
+        ``[forecast]`` is a :class:`ForecastConfig`, or with ``pooled = true`` a :class:`PooledConfig`;
+        ``recorded``: the tables a run recorded (its manifest), whose forecaster of an older version is read
+        as it was meant (:func:`~rnnstrategy.forecasting.config_dict.forecast_table`).
 
         Raises:
             ConfigError: for an unknown table or key, a value of the wrong type, or no ``[data]``.
@@ -184,6 +190,8 @@ class RunConfig:
             table = values.get(name, {})
             if not isinstance(table, Mapping):
                 raise ConfigError(f"[{name}] must be a table of settings, got {table!r}")
+            if name == "forecast":
+                spec, table = _forecast_table(table, recorded)
             _check_types(spec, table, name)
             try:
                 built[name] = spec(**_resolve_paths(name, table, base))
@@ -193,15 +201,24 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """The nested mapping :meth:`from_dict` reads (for the manifest; None where unset)."""
-        return {name: dataclasses.asdict(getattr(self, name)) for name in TABLES}
+        return {name: self.forecast.to_dict() if name == "forecast" else dataclasses.asdict(getattr(self, name))
+                for name in TABLES}
 
 
 TABLES: dict[str, type] = {"data": DataSpec, "benchmark": BenchmarkSpec, "forecast": ForecastConfig,
                            "backtest": BacktestSpec, "rules": AShareRules}
-"""The tables of a run definition and the dataclass each maps onto."""
+"""The tables of a run definition and the dataclass each maps onto (``[forecast]`` with ``pooled = true``:
+:class:`PooledConfig`)."""
 
 _PATH_KEYS = {"data": ("source", "names"), "benchmark": ("source",), "backtest": ("forecasts",),
               "forecast": ("market",), "rules": ("securities_file",)}
+
+
+def _forecast_table(table: Mapping[str, Any], recorded: bool) -> tuple[type, dict[str, Any]]:
+    try:
+        return forecast_table(table, recorded=recorded)
+    except ConfigError as exc:
+        raise ConfigError(f"[forecast] {exc}") from None
 
 
 def _resolve_paths(table_name: str, table: Mapping[str, Any], base: str | Path | None) -> dict[str, Any]:
@@ -321,6 +338,6 @@ def load_run_config(path: str | Path) -> RunConfig:
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     try:
-        return RunConfig.from_dict(values, base=base)
+        return RunConfig.from_dict(values, base=base, recorded=path.suffix == ".json")
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None

@@ -33,6 +33,7 @@ from safetensors.torch import save_file
 from rnnstrategy.backtrader.indicator import RNNForecast
 from rnnstrategy.forecasting.config import ForecastConfig
 from rnnstrategy.forecasting.foldstore import DIGEST_KEY
+from rnnstrategy.forecasting.pooled.config import PooledConfig
 
 REQUIRE_DATA_ENV = "RNNSTRATEGY_REQUIRE_DATA"
 
@@ -44,10 +45,11 @@ WARM = replace(TINY, warm_start=True, warm_start_epochs=2)
 """TINY whose retrains start from the previous fold's weights and train 2 epochs."""
 
 
-def tiny_args(config: ForecastConfig = TINY) -> list[str]:
-    """``config`` as command-line options: one for every field that differs from the defaults."""
-    defaults = ForecastConfig()
-    args: list[str] = []
+def tiny_args(config: ForecastConfig | PooledConfig = TINY) -> list[str]:
+    """``config`` as command-line options: one for every field that differs from its class's defaults (and
+    ``--pooled`` for a :class:`PooledConfig`)."""
+    defaults = type(config)()
+    args: list[str] = ["--pooled"] if isinstance(config, PooledConfig) else []
     for field in fields(config):
         value = getattr(config, field.name)
         if value == getattr(defaults, field.name):

@@ -12,8 +12,8 @@ from helpers import TINY, tiny_args
 import rnnstrategy as rs
 from rnnstrategy.cli import main
 from rnnstrategy.config import RunConfig
-from rnnstrategy.forecasting.walkforward import walk_forward
 from rnnstrategy.data.records import EQUITY_COLUMNS, TRADE_COLUMNS
+from rnnstrategy.forecasting.walkforward import walk_forward
 
 START, END = "2019-01-02", "2019-12-31"
 

@@ -13,10 +13,10 @@ from helpers import TINY
 import rnnstrategy as rs
 from rnnstrategy import datasets
 from rnnstrategy.cli import main
+from rnnstrategy.data.forecast_files import read_forecasts
 from rnnstrategy.errors import ConfigError, DataError
 from rnnstrategy.evaluation.significance import diebold_mariano
 from rnnstrategy.evaluation.spa import spa_test
-from rnnstrategy.data.forecast_files import read_forecasts
 from rnnstrategy.report.compare import FILES, compare_runs
 
 START, END = "2019-06-03", "2019-12-31"

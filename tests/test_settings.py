@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import typing
 from typing import Any, Literal
 
@@ -14,6 +15,8 @@ from rnnstrategy.cli import build_parser
 from rnnstrategy.cli.backtest import run_config_from_args
 from rnnstrategy.cli.options import flag_of
 from rnnstrategy.config import TABLES, load_run_config
+from rnnstrategy.forecasting.config import ForecastConfig
+from rnnstrategy.forecasting.pooled.config import PooledConfig
 
 SPECIAL = {  # values a field's type alone cannot suggest
     ("data", "source"): "other.csv",
@@ -27,6 +30,7 @@ SPECIAL = {  # values a field's type alone cannot suggest
     ("forecast", "features"): ("gap", "range"),
     ("forecast", "device"): "cpu",
     ("forecast", "train_window"): 500,
+    ("forecast", "train_days"): 500,
     ("rules", "st"): ("600666.SH", "000004.SZ"),
     ("rules", "listing_dates"): {"688981.SH": "2020-07-16"},
     ("rules", "securities_file"): "basic_stock_data.csv",
@@ -94,10 +98,14 @@ def _settings() -> list[tuple[str, dataclasses.Field, Any]]:
 
 
 SETTINGS = _settings()
+POOLED_SETTINGS = [("forecast", field, _changed("forecast", field, hint))
+                   for field, hint in ((f, typing.get_type_hints(PooledConfig)[f.name])
+                                       for f in dataclasses.fields(PooledConfig))]
+"""Every field of a pooled model's settings (``--pooled``; ``pooled = true`` in ``[forecast]``)."""
 
 
 def test_every_setting_has_help():
-    assert [f"[{t}] {f.name}" for t, f, _ in SETTINGS if not f.metadata.get("help")] == []
+    assert [f"[{t}] {f.name}" for t, f, _ in SETTINGS + POOLED_SETTINGS if not f.metadata.get("help")] == []
 
 
 @pytest.mark.parametrize(("table", "field", "value"), SETTINGS, ids=[f"{t}.{f.name}" for t, f, _ in SETTINGS])
@@ -117,6 +125,87 @@ def test_each_setting_reaches_its_dataclass_from_the_cli_and_from_toml(table, fi
     from_toml = getattr(load_run_config(toml), table)
     assert getattr(from_toml, field.name) == value
     assert from_toml == from_cli  # nothing else differs either
+
+
+@pytest.mark.parametrize(("table", "field", "value"), POOLED_SETTINGS, ids=[f.name for _, f, _ in POOLED_SETTINGS])
+def test_each_pooled_setting_reaches_pooled_config_from_the_cli_and_from_toml(table, field, value, tmp_path):
+    args = build_parser().parse_args(["backtest", "600519", "--out", "x", "--pooled", *_cli_words(field, value)])
+    from_cli = run_config_from_args(args).forecast
+    assert isinstance(from_cli, PooledConfig) and getattr(from_cli, field.name) == value
+    toml = tmp_path / "run.toml"
+    toml.write_text(f'[data]\nsource = "600519"\n[forecast]\npooled = true\n{field.name} = {_toml(value)}\n',
+                    encoding="utf-8")
+    assert load_run_config(toml).forecast == from_cli
+    assert load_run_config(toml).to_dict()["forecast"]["pooled"] is True  # the tag a record is read back by
+
+
+def test_the_forecaster_options_are_one_per_setting_of_either_kind(capsys):
+    """A setting both kinds have is one option showing both defaults; a setting not given takes its class's
+    default."""
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["forecast", "--help"])
+    out = capsys.readouterr().out
+    text = " ".join(out.split())
+    listed = [line.split()[0].rstrip(",") for line in out.splitlines() if line.startswith("  --")]
+    names = {f.name for f in dataclasses.fields(ForecastConfig)} | {f.name for f in dataclasses.fields(PooledConfig)}
+    for name in names:
+        assert listed.count(f"--{name.replace('_', '-')}") == 1, name
+    assert "bars per input window (default: 40; pooled: 20)" in text
+    assert "default: 1000; pooled: --train-days" in text
+    parse = build_parser().parse_args
+    assert run_config_from_args(parse(["backtest", "600519", "--out", "x"])).forecast == ForecastConfig()
+    assert run_config_from_args(parse(["backtest", "600519", "--out", "x", "--pooled"])).forecast == PooledConfig()
+
+
+@pytest.mark.parametrize(("words", "message"), [
+    (["--pooled", "--train-window", "500"], r"^--train-window is a per-stock setting; pooled models count market "
+                                           r"days: give --train-days instead$"),
+    (["--pooled", "--retrain-every", "20"], r"give --retrain-every-days instead$"),
+    (["--pooled", "--min-train", "20"], r"^--min-train is a setting of per-stock models; pooled models \(--pooled\) "
+                                        r"have none$"),
+    (["--label-norm", "zscore"], r"^--label-norm is a setting of pooled models: add --pooled"),
+    (["--train-days", "500"], r"^--train-days is a setting of pooled models: add --pooled"),
+])
+def test_an_option_of_the_other_kind_of_model_is_refused_in_one_line(words, message, capsys):
+    from rnnstrategy.cli import main
+
+    assert main(["backtest", "600519", "--out", "x", *words]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1
+    assert re.search(message, error.removeprefix("rnnstrategy: error: ")), error
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ("pooled = true\ntrain_window = 500", r"\[forecast\] pooled models take train_days \(market days\), not "
+                                          r"train_window; valid: pooled, cell, .*train_days"),
+    ("pooled = true\ntarget = 'level'", r"target is a setting of per-stock models; pooled models have none"),
+    ("label_norm = 'zscore'", r"label_norm is a setting of pooled models: add pooled = true"),
+    ("pooled = 'yes'", r"pooled = 'yes': give true"),
+])
+def test_a_toml_setting_of_the_other_kind_is_refused_naming_the_right_one(table, message, tmp_path):
+    from rnnstrategy.errors import ConfigError
+
+    toml = tmp_path / "run.toml"
+    toml.write_text(f'[data]\nsource = "600519"\n[forecast]\n{table}\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_run_config(toml)
+
+
+def test_a_pooled_run_recorded_before_pooled_models_had_their_own_settings_replays(tmp_path):
+    """Such a record holds every field of the one class there was: a pooled one's train_window and
+    retrain_every counted market days (train_days, retrain_every_days now); the other kind's fields are unused."""
+    old_fields = {"target": "logret", "feature_scaling": "standard", "min_train": 250}
+    pooled = {"pooled": True, "lookback": 20, "train_window": 750, "retrain_every": 120, "epochs": 6,
+              "label_norm": "zscore", "feature_norm": "none", "market": None, "ensemble": 3, **old_fields}
+    per_stock = {"pooled": False, "lookback": 30, "train_window": 500, "retrain_every": 20, "label_norm": "rank",
+                 "feature_norm": "none", "market": None, "ensemble": 1, **old_fields}
+    manifest = tmp_path / "manifest.json"
+    for recorded, expected in ((pooled, PooledConfig(train_days=750, retrain_every_days=120, label_norm="zscore",
+                                                     ensemble=3)),
+                               (per_stock, ForecastConfig(lookback=30, train_window=500))):
+        manifest.write_text(json.dumps({"config": {"data": {"source": "600519"}, "forecast": recorded}}),
+                            encoding="utf-8")
+        assert load_run_config(manifest).forecast == expected
 
 
 def _strategy_parameters() -> list[tuple[str, str, Any]]:

@@ -11,7 +11,7 @@ import pytest
 from helpers import WARM
 from rnnstrategy.strategies.forecast_long import ForecastLong
 from rnnstrategy.strategies.overnight_gap import OvernightGap
-from test_btindicator import CASES, FOLDS, MODES, backtest, case_bars
+from test_backtrader_indicator import CASES, FOLDS, MODES, backtest, case_bars
 
 from rnnstrategy.backtrader.commission import AShareCommission
 from rnnstrategy.backtrader.feed import to_feed
@@ -56,7 +56,7 @@ def planned_forecasts(bars: pd.DataFrame, expected: dict[str, float], execution:
 def test_default_strategy_on_moutai(moutai_case, moutai_forecasts):
     """ForecastLong with its defaults (entry: round-trip cost, exit: 0) on tiny walk-forward forecasts.
 
-    (The forecasts are computed once for this module; test_btindicator shows that computing
+    (The forecasts are computed once for this module; test_backtrader_indicator shows that computing
     them inside the indicator gives the same lines and trades.)
     """
     result = backtest([moutai_case], ForecastLong, forecasts=moutai_forecasts)

@@ -5,7 +5,7 @@
 
 Runs a Cerebro over the bundled Moutai sample (``rnnstrategy.datasets.path("moutai")``,
 its first ``--bars`` bars) with ``preload=False``, so Backtrader feeds the indicator one bar
-at a time and its :class:`~rnnstrategy.forecasting.walkforward.WalkForwardStream` retrains and
+at a time and its :class:`~rnnstrategy.forecasting.stream.WalkForwardStream` retrains and
 forecasts as bars arrive. The fold store is warmed first by a batch
 :func:`~rnnstrategy.forecasting.walkforward.walk_forward` over the same bars, so every retrain
 loads its fold from the store and the timings show the streaming path, not training.

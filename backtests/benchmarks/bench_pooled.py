@@ -6,7 +6,7 @@
 
 Loads every CSV of the folder (bars from ``--from`` on), runs
 :func:`rnnstrategy.forecasting.pooled.walkforward.pooled_walk_forward` with the default pooled
-configuration (``ForecastConfig(pooled=True)``), or with each ``--variant``'s overrides,
+configuration (``PooledConfig()``), or with each ``--variant``'s overrides (PooledConfig fields),
 and prints per run: seconds (loading excluded), seconds per fold, and the cross-sectional
 figures of :func:`rnnstrategy.evaluation.cross_section_metrics` (mean daily rank IC, ICIR,
 t, quintile spread) beside the 5-day reversal baseline on the same stock-days. Nothing is
@@ -26,7 +26,7 @@ import torch
 
 from rnnstrategy.data import load_bars
 from rnnstrategy.evaluation import cross_section_metrics
-from rnnstrategy.forecasting.config import ForecastConfig
+from rnnstrategy.forecasting.pooled.config import PooledConfig
 from rnnstrategy.forecasting.pooled.walkforward import pooled_walk_forward
 
 
@@ -79,7 +79,7 @@ def main() -> None:
     for name, overrides in variants:
         market_path = overrides.pop("market", args.market)
         market = load_bars(market_path, start=args.first) if market_path else None
-        config = ForecastConfig(pooled=True, device=args.device, **overrides)
+        config = PooledConfig(device=args.device, **overrides)
         t0 = time.perf_counter()
         frames = pooled_walk_forward(bars, config, args.start, args.end, market=market)
         seconds = time.perf_counter() - t0

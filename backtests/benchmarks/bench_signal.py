@@ -5,8 +5,8 @@
 
 DATA is one stock (a CSV; default ../shared/data/SH600519.csv, traded by ``forecast_long``) or a
 universe (a folder of CSVs, traded by ``top_k``; ``--symbols N``: its first N files; ``--pooled``:
-one pooled model per retrain, ``ForecastConfig(pooled=True)``, else one model per symbol). The
-forecaster is ``ForecastConfig`` with its defaults, or with ``--set`` overrides (``--set epochs=2
+one pooled model per retrain, ``PooledConfig``, else one model per symbol, ``ForecastConfig``). The
+forecaster has its class's defaults, or ``--set`` overrides of its fields (``--set epochs=2
 --set hidden=8``). Each call decides with no positions and 1,000,000 CNY, into its own folder,
 with one fold store that starts empty (a temporary folder unless ``--store``):
 
@@ -21,8 +21,8 @@ The decision day D is found from the schedule the signal runs: per symbol, the r
 :func:`~rnnstrategy.forecasting.walkforward.first_retrain_row` over the bars loaded as the signal
 loads them (``history_needed()`` bars before ``start``), then every ``retrain_every`` bars; pooled,
 the market days of :func:`~rnnstrategy.forecasting.pooled.panel.retrain_days` on the union calendar of
-the symbols. D is the latest day on or before ``--end`` (default: the bar before the last, so that
-a next bar exists) that is a retrain day for the most symbols and whose previous bar is one for
+the symbols (every ``retrain_every_days``). D is the latest day on or before ``--end`` (default: the
+bar before the last, so that a next bar exists) that is a retrain day for the most symbols and whose previous bar is one for
 the fewest. Without ``--start``, the start is put ``--folds`` retrain periods before that day, so
 the cold run trains ``--folds`` folds per symbol (per pooled run).
 
@@ -54,6 +54,7 @@ from rnnstrategy import api
 from rnnstrategy.data import load_bars
 from rnnstrategy.errors import RnnStrategyError
 from rnnstrategy.forecasting.config import ForecastConfig
+from rnnstrategy.forecasting.pooled.config import PooledConfig
 from rnnstrategy.forecasting.pooled.panel import retrain_days
 from rnnstrategy.forecasting.walkforward import first_retrain_row
 from rnnstrategy.universe.sources import resolve_sources
@@ -61,25 +62,32 @@ from rnnstrategy.universe.sources import resolve_sources
 DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "SH600519.csv"
 
 
-def _overrides(items: list[str]) -> dict[str, object]:
-    """``--set key=value`` as ForecastConfig fields (a sequence field takes one value too: hidden=8)."""
-    fields = {f.name: f for f in dataclasses.fields(ForecastConfig)}
+def _overrides(items: list[str], cls: type[ForecastConfig] | type[PooledConfig]) -> dict[str, object]:
+    """``--set key=value`` as fields of ``cls`` (a sequence field takes one value too: hidden=8)."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
     values: dict[str, object] = {}
     for item in items:
         key, _, raw = item.partition("=")
         if key not in fields:
-            raise SystemExit(f"--set {item}: {key!r} is no ForecastConfig field; valid: {', '.join(sorted(fields))}")
+            raise SystemExit(f"--set {item}: {key!r} is no {cls.__name__} field; valid: {', '.join(sorted(fields))}")
         try:
             value = ast.literal_eval(raw)
         except (ValueError, SyntaxError):
             value = raw
-        if isinstance(getattr(ForecastConfig(), key), tuple) and not isinstance(value, (tuple, list)):
+        if isinstance(getattr(cls(), key), tuple) and not isinstance(value, (tuple, list)):
             value = tuple(str(value).split(",")) if isinstance(value, str) else (value,)
         values[key] = value
     return values
 
 
-def _loaded(sources: list[str], config: ForecastConfig, start: str | None) -> dict[str, pd.DataFrame]:
+def _schedule(config: ForecastConfig | PooledConfig) -> tuple[int, int | None]:
+    """(retrain period, training window): market days for a pooled model, bars of the stock otherwise."""
+    if isinstance(config, PooledConfig):
+        return config.retrain_every_days, config.train_days
+    return config.retrain_every, config.train_window
+
+
+def _loaded(sources: list[str], config: ForecastConfig | PooledConfig, start: str | None) -> dict[str, pd.DataFrame]:
     """Each source's bars as the signal loads them: ``history_needed()`` bars before ``start``, then all."""
     bars = {}
     for source in sources:
@@ -96,11 +104,12 @@ def _calendar(bars: dict[str, pd.DataFrame]) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(sorted(set().union(*(frame.index for frame in bars.values()))))
 
 
-def _retrain_dates(bars: dict[str, pd.DataFrame], config: ForecastConfig, start: str) -> dict[str, set[pd.Timestamp]]:
+def _retrain_dates(bars: dict[str, pd.DataFrame], config: ForecastConfig | PooledConfig,
+                   start: str) -> dict[str, set[pd.Timestamp]]:
     """The retrain days of each symbol (pooled: of the pooled model, under the key ``"pooled"``)."""
-    if config.pooled:
+    if isinstance(config, PooledConfig):
         calendar = _calendar(bars)
-        return {"pooled": {calendar[p] for p, _ in retrain_days(calendar, start, None, config.retrain_every)}}
+        return {"pooled": {calendar[p] for p, _ in retrain_days(calendar, start, None, config.retrain_every_days)}}
     days = {}
     for symbol, frame in bars.items():
         first = first_retrain_row(config, frame.index, start)
@@ -108,7 +117,7 @@ def _retrain_dates(bars: dict[str, pd.DataFrame], config: ForecastConfig, start:
     return days
 
 
-def _decision_day(bars: dict[str, pd.DataFrame], config: ForecastConfig, start: str,
+def _decision_day(bars: dict[str, pd.DataFrame], config: ForecastConfig | PooledConfig, start: str,
                   end: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp, int, int]:
     """``(D, P, symbols due on D, symbols due on P)``: D a retrain day on or before ``end`` after the first
     retrain, for the most symbols, whose previous market day P is one for the fewest (the latest such D)."""
@@ -116,8 +125,9 @@ def _decision_day(bars: dict[str, pd.DataFrame], config: ForecastConfig, start: 
     due = _retrain_dates(bars, config, start)
     firsts = [min(days) for days in due.values() if days]
     if not firsts:
-        raise SystemExit(f"no retrain from {start} on: too little history (min_train={config.min_train}); "
-                         "give an earlier --start or more bars")
+        needed = "" if isinstance(config, PooledConfig) else f" (min_train={config.min_train})"
+        raise SystemExit(f"no retrain from {start} on: too little history{needed}; give an earlier --start or more "
+                         "bars")
     best: tuple[int, int, int] | None = None
     for position in range(1, len(calendar)):
         day = calendar[position]
@@ -129,17 +139,18 @@ def _decision_day(bars: dict[str, pd.DataFrame], config: ForecastConfig, start: 
             best = (on_day - on_previous, on_day, position)
     if best is None:
         raise SystemExit(f"no retrain day after the first ({min(firsts):%Y-%m-%d}) on or before {end:%Y-%m-%d}: "
-                         f"give an earlier --start or a later --end (retrain_every={config.retrain_every})")
+                         f"give an earlier --start or a later --end (a retrain every {_schedule(config)[0]})")
     position = best[2]
     day, previous = calendar[position], calendar[position - 1]
     return day, previous, best[1], sum(previous in days for days in due.values())
 
 
-def _default_start(calendar: pd.DatetimeIndex, config: ForecastConfig, end: pd.Timestamp, folds: int) -> str:
+def _default_start(calendar: pd.DatetimeIndex, config: ForecastConfig | PooledConfig, end: pd.Timestamp,
+                   folds: int) -> str:
     """The start that puts ``folds`` retrain periods between it and the last market day on or before ``end``
     (counted on the union calendar: exact for symbols that traded every day)."""
     last = int(calendar.searchsorted(end, side="right")) - 1
-    return f"{calendar[max(0, last - folds * config.retrain_every)]:%Y-%m-%d}"
+    return f"{calendar[max(0, last - folds * _schedule(config)[0])]:%Y-%m-%d}"
 
 
 def _folds_trained(out: Path, reports: list[object], pooled: bool) -> int:
@@ -159,11 +170,11 @@ def main() -> None:
     parser.add_argument("--start", default=None, help="first forecast date (default: --folds periods before D)")
     parser.add_argument("--end", default=None, help="D is on or before it (default: the bar before the last)")
     parser.add_argument("--folds", type=int, default=3, help="folds per symbol the cold run trains, without --start")
-    parser.add_argument("--pooled", action="store_true", help="universe: one pooled model (ForecastConfig(pooled=True))")
+    parser.add_argument("--pooled", action="store_true", help="universe: one pooled model (PooledConfig)")
     parser.add_argument("--symbols", type=int, default=None, help="universe: only the first N files of the folder")
     parser.add_argument("--k", type=int, default=None, help="top_k: stocks to hold (default: the strategy's)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="a ForecastConfig field (repeatable): --set epochs=2 --set hidden=8")
+                        help="a field of the forecaster's class (repeatable): --set epochs=2 --set hidden=8")
     parser.add_argument("--store", type=Path, default=None, help="fold store, empty (default: a temporary folder)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
     parser.add_argument("--executor", default="auto", choices=("auto", "inprocess", "process"),
@@ -178,7 +189,8 @@ def main() -> None:
     universe = args.data.is_dir()
     if args.pooled and not universe:
         raise SystemExit("--pooled: a pooled model learns across a universe; give a folder of CSVs")
-    config = ForecastConfig(pooled=args.pooled, **_overrides(args.overrides))
+    forecaster = PooledConfig if args.pooled else ForecastConfig
+    config = forecaster(**_overrides(args.overrides, forecaster))
     sources = resolve_sources(args.data)[: args.symbols] if universe else [str(args.data)]
     data: str | list[str] = sources if universe and args.symbols else str(args.data)
     strategy = "top_k" if universe else "forecast_long"
@@ -192,11 +204,11 @@ def main() -> None:
     day, previous, due, due_before = _decision_day(bars, config, start, end)
     after = calendar[calendar > day]
     following = after[0] if len(after) else None
-    kind = "pooled" if config.pooled else "per symbol"
+    kind = "pooled" if args.pooled else "per symbol"
+    every, window = _schedule(config)
     print(f"{args.data}: {len(bars)} symbol(s), {strategy}, {kind} models ({config.cell} {config.hidden}, lookback "
-          f"{config.lookback}, {config.epochs} epochs, retrain every {config.retrain_every}, train window "
-          f"{config.train_window}); start {start}")
-    what = "the pooled model" if config.pooled else f"{due} of {len(bars)} symbol(s)"
+          f"{config.lookback}, {config.epochs} epochs, retrain every {every}, train window {window}); start {start}")
+    what = "the pooled model" if args.pooled else f"{due} of {len(bars)} symbol(s)"
     print(f"D = {day:%Y-%m-%d}: a retrain day of {what} (the bar before, {previous:%Y-%m-%d}, of {due_before}); "
           f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), "
           f"{os.cpu_count()} CPU(s), {platform.processor() or platform.machine()}")
@@ -224,7 +236,7 @@ def main() -> None:
                              executor=args.executor)
             seconds = time.perf_counter() - started
             rows.append({"state": state, "decided_on": f"{run.decided_on}", "seconds": round(seconds, 3),
-                         "folds_trained": _folds_trained(out, reports, config.pooled), "on_fold_calls": len(reports),
+                         "folds_trained": _folds_trained(out, reports, args.pooled), "on_fold_calls": len(reports),
                          "orders": len(run.orders), "order_list": [(o["symbol"], o["side"], o["shares"])
                                                                    for o in run.orders]})
             row = rows[-1]
@@ -234,7 +246,7 @@ def main() -> None:
         print("warning: deciding on D twice gave different orders")
     if args.json:
         args.json.write_text(json.dumps({
-            "data": str(args.data), "symbols": len(bars), "strategy": strategy, "pooled": config.pooled,
+            "data": str(args.data), "symbols": len(bars), "strategy": strategy, "pooled": args.pooled,
             "executor": args.executor,
             "config": config.to_dict(), "start": start, "decision_day": f"{day:%Y-%m-%d}",
             "previous_bar": f"{previous:%Y-%m-%d}", "due_on_decision_day": due, "due_on_previous_bar": due_before,

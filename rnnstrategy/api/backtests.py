@@ -19,6 +19,7 @@ from rnnstrategy.config import BacktestSpec, BenchmarkSpec, DataSpec, RunConfig,
 from rnnstrategy.errors import ConfigError
 from rnnstrategy.forecasting.config import ForecastConfig
 from rnnstrategy.forecasting.foldroot import DEFAULT_STORE
+from rnnstrategy.forecasting.pooled.config import PooledConfig
 from rnnstrategy.report.folder_checks import check_kind
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ def backtest(
     data: Source | Sequence[str | Path] | None,
     benchmark: Source | None = None,
     *,
-    forecast: ForecastConfig | None = None,
+    forecast: ForecastConfig | PooledConfig | None = None,
     strategy: str = _SPEC.strategy,
     params: Mapping[str, Any] | None = None,
     execution: str | None = _SPEC.execution,
@@ -72,7 +73,8 @@ def backtest(
             universe: a folder of CSVs, or a list of paths or symbols.
         benchmark: an index or stock to compare with (path, symbol or frame); None compares
             with buy-and-hold of the traded stock.
-        forecast: the forecaster and its schedule (default :class:`ForecastConfig`).
+        forecast: the forecaster and its schedule (default :class:`ForecastConfig`; a universe may take a
+            :class:`PooledConfig`).
         strategy: a ready strategy (``"forecast_long"``, ``"overnight_gap"``) or a dotted path
             to a :class:`~rnnstrategy.backtrader.strategy.ForecastStrategy` subclass.
         params: the strategy's own parameters (``{"k": 10}``; the strategy checks them before any work:

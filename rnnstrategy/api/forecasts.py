@@ -1,6 +1,6 @@
 """``forecast()``: walk-forward forecasts of one security or of a universe, and the forecasting steps the
-other verbs share (the device check, one walk-forward through the fold store, forecasts reused instead of
-trained, a universe forecast into a folder)."""
+other verbs share (the device check, the forecaster of one stock, one walk-forward through the fold store,
+forecasts reused instead of trained, a universe forecast into a folder)."""
 
 from __future__ import annotations
 
@@ -18,19 +18,21 @@ from rnnstrategy.api.sources import Source, is_universe, load
 from rnnstrategy.config import date_text
 from rnnstrategy.errors import ConfigError
 from rnnstrategy.forecasting.config import ForecastConfig
+from rnnstrategy.forecasting.config_dict import forecast_config_from_dict
 from rnnstrategy.forecasting.foldroot import DEFAULT_STORE, resolve_store
+from rnnstrategy.forecasting.pooled.config import PooledConfig
 from rnnstrategy.report.folder_checks import check_kind
 
 if TYPE_CHECKING:
     from rnnstrategy.forecasting.walkforward import FoldReport
 
-__all__ = ["check_device", "forecast", "forecast_universe", "reused_forecasts", "universe_forecast_config",
-           "run_walk_forward"]
+__all__ = ["check_device", "forecast", "forecast_universe", "reused_forecasts", "stock_forecaster",
+           "universe_forecast_config", "run_walk_forward"]
 
 
 def forecast(
     data: Source | Sequence[str | Path],
-    config: ForecastConfig | None = None,
+    config: ForecastConfig | PooledConfig | None = None,
     *,
     start: str | None = None,
     end: str | None = None,
@@ -50,7 +52,8 @@ def forecast(
     Args:
         data: one security (a CSV path, a symbol such as ``"600519"``, or a bar frame), or a
             universe (a folder of CSVs, or a list of paths/symbols).
-        config: the forecaster and its schedule (default :class:`ForecastConfig`).
+        config: the forecaster and its schedule (default :class:`ForecastConfig`; for a universe, a
+            :class:`PooledConfig` trains one model per retrain across all its stocks).
         start, end: first and last forecast dates (training uses the bars before ``start``;
             only the bars a run needs are loaded and validated).
         out: for a universe, the directory each symbol's forecasts and the summary are
@@ -81,6 +84,7 @@ def forecast(
         return forecast_universe(data, config, start, end, Path(out), adjust=adjust, strict=strict, store=store,
                                  threads=threads, executor=executor, workers=workers, retries=retries,
                                  on_symbol=on_symbol, on_fold=on_fold)
+    config = stock_forecaster(config)
     bars = load(data, adjust, start, config.history_needed(), strict=strict)
     started = time.perf_counter()
     frame = run_walk_forward(bars, config, start, end, store=store, threads=threads, on_fold=on_fold)
@@ -97,7 +101,15 @@ def check_device(device: str) -> None:
     resolve_device(device)
 
 
-def forecast_universe(data: Any, config: ForecastConfig, start: str | None, end: str | None, out: Path,
+def stock_forecaster(config: ForecastConfig | PooledConfig) -> ForecastConfig:
+    """``config`` as the forecaster of one stock; a pooled one is refused before any work."""
+    if isinstance(config, PooledConfig):
+        raise ConfigError("a pooled model (PooledConfig, --pooled) learns across a universe: give a folder of CSVs "
+                          "or several sources, or forecast one stock with a ForecastConfig")
+    return config
+
+
+def forecast_universe(data: Any, config: ForecastConfig | PooledConfig, start: str | None, end: str | None, out: Path,
                       **options: Any) -> UniverseForecastRun:
     """Forecast every source of ``data`` into ``out`` (``options``: those of
     :func:`rnnstrategy.universe.forecast.forecast_universe`, and ``on_symbol``, ``on_fold``, ``manifest``:
@@ -166,8 +178,9 @@ def _forecast_metrics(forecasts: pd.DataFrame, bars: pd.DataFrame, config: Forec
     }
 
 
-def reused_forecasts(forecasts: str | Path | pd.DataFrame | None,
-                     forecast: ForecastConfig | None) -> tuple[pd.DataFrame | None, ForecastConfig | None]:
+def reused_forecasts(
+    forecasts: str | Path | pd.DataFrame | None, forecast: ForecastConfig | PooledConfig | None,
+) -> tuple[pd.DataFrame | None, ForecastConfig | PooledConfig | None]:
     """The forecasts a run reuses instead of training, and its forecaster configuration.
 
     ``forecasts`` is a forecast frame, its CSV (read once here) or the folder of a universe run (whose
@@ -182,14 +195,14 @@ def reused_forecasts(forecasts: str | Path | pd.DataFrame | None,
 
         reused = read_forecasts(forecasts)
     if forecast is None and reused is not None and reused.attrs.get("config"):
-        forecast = ForecastConfig.from_dict(reused.attrs["config"])  # the configuration that made them
+        forecast = forecast_config_from_dict(reused.attrs["config"], recorded=True)  # the one that made them
     return reused, forecast
 
 
-def universe_forecast_config(folder: Path) -> ForecastConfig | None:
+def universe_forecast_config(folder: Path) -> ForecastConfig | PooledConfig | None:
     """The forecaster configuration a universe run in ``folder`` recorded in its ``summary.json``."""
     try:
         recorded = json.loads((folder / "summary.json").read_text(encoding="utf-8")).get("config")
     except (OSError, ValueError, AttributeError):
         return None
-    return ForecastConfig.from_dict(recorded) if isinstance(recorded, Mapping) else None
+    return forecast_config_from_dict(recorded, recorded=True) if isinstance(recorded, Mapping) else None

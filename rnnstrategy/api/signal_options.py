@@ -14,6 +14,7 @@ from rnnstrategy.ashare.rules import AShareRules
 from rnnstrategy.config import BacktestSpec, RunConfig
 from rnnstrategy.errors import ConfigError
 from rnnstrategy.forecasting.config import ForecastConfig
+from rnnstrategy.forecasting.pooled.config import PooledConfig
 
 __all__ = ["SignalOptions", "defined_options"]
 
@@ -28,7 +29,7 @@ class SignalOptions:
     cash: float | None = None
     strategy: str = _SPEC.strategy
     params: dict[str, Any] = field(default_factory=dict)
-    forecast: ForecastConfig | None = None
+    forecast: ForecastConfig | PooledConfig | None = None
     forecasts: str | Path | pd.DataFrame | None = None
     rules: AShareRules | None = None
     start: str | None = _SPEC.start

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from rnnstrategy.api.forecasts import check_device, reused_forecasts, run_walk_forward
+from rnnstrategy.api.forecasts import check_device, reused_forecasts, run_walk_forward, stock_forecaster
 from rnnstrategy.api.positions import holdings
 from rnnstrategy.api.results import SignalRun
 from rnnstrategy.api.signal_options import SignalOptions, defined_options
@@ -23,6 +23,7 @@ from rnnstrategy.config import BacktestSpec, DataSpec, RunConfig, date_text, mer
 from rnnstrategy.errors import ConfigError, DataError
 from rnnstrategy.forecasting.config import ForecastConfig
 from rnnstrategy.forecasting.foldroot import DEFAULT_STORE
+from rnnstrategy.forecasting.pooled.config import PooledConfig
 
 if TYPE_CHECKING:
     from rnnstrategy.forecasting.walkforward import FoldReport
@@ -40,7 +41,7 @@ def signal(
     cash: float | None = None,
     strategy: str = _SPEC.strategy,
     params: Mapping[str, Any] | None = None,
-    forecast: ForecastConfig | None = None,
+    forecast: ForecastConfig | PooledConfig | None = None,
     forecasts: str | Path | pd.DataFrame | None = None,
     rules: AShareRules | None = None,
     start: str | None = _SPEC.start,
@@ -141,7 +142,7 @@ def _signal_stock(data: Source, strategy: type, held: dict[str, int], cash: floa
     reused, forecast = reused_forecasts(options.forecasts, options.forecast)
     config = forecast or ForecastConfig()
     if reused is None:
-        check_device(config.device)
+        check_device(stock_forecaster(config).device)
     history = config.history_needed() if reused is None else 1
     bars = load(data, options.adjust, spec.start if reused is None else None, history, strict=options.strict)
     if spec.end is not None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from rnnstrategy.api.forecasts import check_device, run_walk_forward
+from rnnstrategy.api.forecasts import check_device, run_walk_forward, stock_forecaster
 from rnnstrategy.api.record import Timer, definition_record, manifest, measure, names_file
 from rnnstrategy.api.replay import changed_data, refuse_changed
 from rnnstrategy.api.results import BacktestRun
@@ -78,7 +78,7 @@ def _load(config: RunConfig, reused: pd.DataFrame | None, bars: pd.DataFrame | N
     not cover the window."""
     spec = config.backtest
     if reused is None:
-        check_device(config.forecast.device)  # before any training
+        check_device(stock_forecaster(config.forecast).device)  # before any training
     window_start = spec.start if reused is None else max(reused.index[0], pd.Timestamp(spec.start or 0))
     history = config.forecast.history_needed() if reused is None else 1
     if bars is None:

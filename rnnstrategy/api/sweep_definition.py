@@ -6,7 +6,7 @@ A sweep definition is a run definition (the tables of ``rnnstrategy run``, see
     [sweep]
     sources = ["SH600519.csv", "SZ000001.csv"]   # optional; default: the [data] source
 
-    [sweep.forecast]             # ForecastConfig field -> values (a grid)
+    [sweep.forecast]             # forecaster field -> values (a grid)
     cell = ["gru", "lstm"]
 
     [sweep.params]               # strategy parameter -> values (a grid)
@@ -36,7 +36,7 @@ from typing import Any
 
 from rnnstrategy.config import RunConfig, tomllib
 from rnnstrategy.errors import ConfigError, SymbolError
-from rnnstrategy.forecasting.config import ForecastConfig
+from rnnstrategy.forecasting.config_dict import forecast_config_class
 
 __all__ = ["SweepSpec", "expand", "load_sweep"]
 
@@ -54,7 +54,7 @@ class SweepSpec:
 
     Attributes:
         tables: the run definition's tables (``data``, ``forecast``, ``backtest``, ...), as read.
-        forecast: ForecastConfig field -> the values to try (a grid).
+        forecast: forecaster field (of ForecastConfig, or PooledConfig with pooled = true) -> the values to try.
         params: strategy parameter -> the values to try (a grid).
         sources: the stocks (CSV paths or symbols); empty: the ``[data]`` source.
         runs: explicit combinations (``{"forecast": {...}, "params": {...}, "source": ...}``),
@@ -83,7 +83,10 @@ class SweepSpec:
             raise ConfigError("no [sweep] table: add [sweep.forecast] and/or [sweep.params] with lists of values "
                               "to try, e.g. cell = [\"gru\", \"lstm\"]")
         _check_keys("[sweep]", sweep, SWEEP_KEYS)
-        forecast = _grid("[sweep.forecast]", sweep.get("forecast", {}), [f.name for f in dataclasses.fields(ForecastConfig)])
+        base_forecast = values.get("forecast", {})
+        forecaster = forecast_config_class(base_forecast if isinstance(base_forecast, Mapping) else {})
+        forecast = _grid("[sweep.forecast]", sweep.get("forecast", {}),
+                         [f.name for f in dataclasses.fields(forecaster)])
         params = _grid("[sweep.params]", sweep.get("params", {}), None)
         sources = sweep.get("sources", [])
         if not isinstance(sources, list) or not all(isinstance(s, str) and s for s in sources):

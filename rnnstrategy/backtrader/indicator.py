@@ -22,7 +22,7 @@ Modes give identical lines. In batch mode (``runonce``) the indicator runs
 :func:`~rnnstrategy.forecasting.walkforward.walk_forward` on the feed's whole array, which is
 legitimate because each forecast reads bars up to its own date only (the timing contract).
 Bar by bar (``runonce=False``, also with ``preload=False``, live-like) it never reads a bar
-after the current one: a :class:`~rnnstrategy.forecasting.walkforward.WalkForwardStream` receives each
+after the current one: a :class:`~rnnstrategy.forecasting.stream.WalkForwardStream` receives each
 bar as it closes, retrains on the same rows as the batch walk-forward and forecasts the bar
 from bars up to it, so the numbers are the same. A bar without a retrain costs one feature
 row and one forward pass of the fold's network, not a pass over the history; a retrain logs
@@ -43,20 +43,26 @@ import pandas as pd
 from rnnstrategy.data.forecast_files import forecast_horizon, read_forecasts
 from rnnstrategy.errors import ConfigError
 from rnnstrategy.forecasting.splitter import first_sample_end
-from rnnstrategy.forecasting.walkforward import (
-    ForecastConfig,
-    WalkForwardStream,
-    bars_frame,
-    first_retrain_row,
-    walk_forward,
-)
+from rnnstrategy.forecasting.stream import WalkForwardStream
+from rnnstrategy.forecasting.walkforward import ForecastConfig, bars_frame, first_retrain_row, walk_forward
 
-__all__ = ["EXECUTIONS", "RNNForecast", "check_execution", "feed_bars"]
+__all__ = ["EXECUTIONS", "RUN_PARAMS", "RNNForecast", "check_execution", "feed_bars"]
 
 log = logging.getLogger(__name__)
 
 EXECUTIONS = ("next_open", "close")
 """How a strategy's order fills: at the next bar's open (default) or at this bar's close."""
+
+RUN_PARAMS = (
+    ("config", None),
+    ("forecasts", None),
+    ("store", None),
+    ("start", None),
+    ("execution", "next_open"),
+)
+"""The Backtrader params a run sets from its own settings, with their defaults: params of
+:class:`RNNForecast` and of every :class:`~rnnstrategy.backtrader.strategy.ForecastStrategy`,
+which hands them on to its indicators."""
 
 
 def check_execution(execution: str, horizon: int) -> None:
@@ -104,14 +110,7 @@ class RNNForecast(bt.Indicator):
     """
 
     lines = ("next_open", "expected_return")
-    params = (
-        ("config", None),
-        ("forecasts", None),
-        ("store", None),
-        ("start", None),
-        ("execution", "next_open"),
-        ("progress", None),
-    )
+    params = (*RUN_PARAMS, ("progress", None))
     plotinfo = (("subplot", False), ("plotname", "RNN forecast"))  # on the price panel; plotmaster set in __init__
     plotlines = (("next_open", {"ls": "--", "_name": "predicted open"}), ("expected_return", {"_plotskip": True}))
 

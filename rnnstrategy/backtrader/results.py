@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import backtrader as bt
 import pandas as pd
@@ -33,9 +33,13 @@ from rnnstrategy.backtrader.strategy import ForecastStrategy
 from rnnstrategy.backtrader.trades import TradeLog
 from rnnstrategy.errors import ConfigError
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
 __all__ = [
     "BacktestResult",
     "BarProgress",
+    "CerebroOptions",
     "EquityCurve",
     "add_result_analyzers",
     "collect_results",
@@ -137,17 +141,23 @@ def collect_results(strategy: bt.Strategy) -> BacktestResult:
                           trades=analyzers.getbyname(TRADES).frame(), start_value=equity.start_value)
 
 
-def run_backtest(
-    bars: pd.DataFrame,
-    forecasts: pd.DataFrame,
-    strategy: type[ForecastStrategy],
-    *,
-    cash: float = 1_000_000.0,
-    execution: str | None = None,
-    params: Mapping[str, Any] | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    rules: AShareRules | None = None,
-) -> BacktestResult:
+class CerebroOptions(TypedDict, total=False):
+    """The keyword options of :func:`run_backtest` and :func:`run_universe_backtest`, each optional."""
+
+    cash: float
+    """Starting cash, CNY (default 1,000,000)."""
+    execution: str | None
+    """``"next_open"`` or ``"close"`` (cheat-on-close); None (default) keeps the strategy's default."""
+    params: Mapping[str, Any] | None
+    """The strategy's own parameters."""
+    progress: Callable[[int, int], None] | None
+    """Called with (bars done, bars in total) after every bar."""
+    rules: AShareRules | None
+    """The A-share broker rules; default ``AShareRules()`` (every rule on)."""
+
+
+def run_backtest(bars: pd.DataFrame, forecasts: pd.DataFrame, strategy: type[ForecastStrategy],
+                 **options: Unpack[CerebroOptions]) -> BacktestResult:
     """Trade ``forecasts`` with ``strategy`` under A-share broker rules over the forecast dates.
 
     Args:
@@ -156,12 +166,7 @@ def run_backtest(
         forecasts: the forecast frame (one row per forecast date).
         strategy: a :class:`~rnnstrategy.backtrader.strategy.ForecastStrategy` subclass; a strategy
             with ``next_open`` (trades at the open) gets ``cheat_on_open``.
-        cash: starting cash, CNY.
-        execution: ``"next_open"`` or ``"close"`` (cheat-on-close); None keeps the
-            strategy's default.
-        params: the strategy's own parameters.
-        progress: called with (bars done, bars in total) after every bar.
-        rules: the A-share broker rules; default ``AShareRules()`` (every rule on).
+        options: ``cash``, ``execution``, ``params``, ``progress``, ``rules`` (see :class:`CerebroOptions`).
 
     Raises:
         ConfigError: for an unknown strategy parameter or bad execution.
@@ -170,27 +175,18 @@ def run_backtest(
     if window.empty:
         raise ConfigError(f"the forecasts ({forecasts.index[0]:%Y-%m-%d}..{forecasts.index[-1]:%Y-%m-%d}) "
                           f"cover no bar of {bars.attrs.get('symbol', 'the bars')}")
-    return _run_cerebro([window], forecasts, strategy, cash, execution, params, progress, rules)
+    return _run_cerebro([window], forecasts, strategy, **options)
 
 
-def run_universe_backtest(
-    bars: Sequence[pd.DataFrame],
-    forecasts: Mapping[str, pd.DataFrame],
-    strategy: type[ForecastStrategy],
-    *,
-    cash: float = 1_000_000.0,
-    execution: str | None = None,
-    params: Mapping[str, Any] | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    rules: AShareRules | None = None,
-) -> BacktestResult:
+def run_universe_backtest(bars: Sequence[pd.DataFrame], forecasts: Mapping[str, pd.DataFrame],
+                          strategy: type[ForecastStrategy], **options: Unpack[CerebroOptions]) -> BacktestResult:
     """Trade the forecasts of a universe with ``strategy`` (e.g. ``top_k``) in one Cerebro, one feed per stock.
 
     Args:
         bars: canonical bars of each stock (``attrs["symbol"]`` names its feed); each feed covers its
             own first to last forecast date.
         forecasts: the forecast frame of each symbol.
-        strategy, cash, execution, params, progress, rules: as for :func:`run_backtest`.
+        strategy, options: as for :func:`run_backtest`.
 
     Returns:
         A :class:`BacktestResult` whose trades carry each fill's symbol; ``equity``'s ``position`` and
@@ -211,13 +207,13 @@ def run_universe_backtest(
             raise ConfigError(f"the forecasts of {symbol} ({dates[0]:%Y-%m-%d}..{dates[-1]:%Y-%m-%d}) cover none "
                               "of its bars")
         windows.append(window)
-    return _run_cerebro(windows, dict(forecasts), strategy, cash, execution, params, progress, rules)
+    return _run_cerebro(windows, dict(forecasts), strategy, **options)
 
 
 def _run_cerebro(windows: Sequence[pd.DataFrame], forecasts: pd.DataFrame | Mapping[str, pd.DataFrame],
-                 strategy: type[ForecastStrategy], cash: float, execution: str | None,
-                 params: Mapping[str, Any] | None, progress: Callable[[int, int], None] | None,
-                 rules: AShareRules | None) -> BacktestResult:
+                 strategy: type[ForecastStrategy], *, cash: float = 1_000_000.0, execution: str | None = None,
+                 params: Mapping[str, Any] | None = None, progress: Callable[[int, int], None] | None = None,
+                 rules: AShareRules | None = None) -> BacktestResult:
     """One Cerebro with a feed per bar window, the A-share rules and the result analyzers; run it."""
     trades_at_open = strategy.next_open is not bt.Strategy.next_open
     cerebro = bt.Cerebro(stdstats=False, cheat_on_open=trades_at_open)
@@ -226,8 +222,7 @@ def _run_cerebro(windows: Sequence[pd.DataFrame], forecasts: pd.DataFrame | Mapp
         feed = to_feed(window)
         cerebro.adddata(feed, name=feed._name)
     use_ashare_rules(cerebro, rules)
-    run_params = {"forecasts": forecasts} | ({"execution": execution} if execution else {})
-    cerebro.addstrategy(strategy, **run_params, **strategy.check_params(params or {}))
+    cerebro.addstrategy(strategy, **strategy.cerebro_params(forecasts, execution, params))
     add_result_analyzers(cerebro, progress)
     return collect_results(cerebro.run()[0])
 

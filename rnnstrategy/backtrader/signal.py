@@ -105,8 +105,7 @@ def decide(
     broker = use_ashare_rules(cerebro, rules)
     held = _held(positions or {}, closes)
     broker.p.positions = held
-    run_params = {"forecasts": forecasts} | ({"execution": execution} if execution else {})
-    cerebro.addstrategy(_on_day(strategy, day), **run_params, **strategy.check_params(params or {}))
+    cerebro.addstrategy(_on_day(strategy, day), **strategy.cerebro_params(forecasts, execution, params))
     ran = cerebro.run()[0]
     limits = (rules or AShareRules()).price_limits
     return [_order_row(ran, order, day, previous[order.data._name] if limits else None) for order in broker.orders]

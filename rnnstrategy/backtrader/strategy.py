@@ -31,7 +31,7 @@ import backtrader as bt
 import pandas as pd
 
 from rnnstrategy.backtrader.commission import order_fees
-from rnnstrategy.backtrader.indicator import RNNForecast
+from rnnstrategy.backtrader.indicator import RUN_PARAMS, RNNForecast
 from rnnstrategy.backtrader.sizer import LotSizer
 from rnnstrategy.errors import ConfigError
 
@@ -127,17 +127,11 @@ class ForecastStrategy(bt.Strategy):
     """Whether the strategy ranks several feeds against each other (``top_k``): it then trades a universe
     (``rnnstrategy backtest FOLDER``) and refuses a single stock; the others trade one stock."""
 
-    params = (
-        ("config", None),
-        ("forecasts", None),
-        ("store", None),
-        ("start", None),
-        ("execution", "next_open"),
-        ("target", 0.95),
-    )
+    params = (*RUN_PARAMS, ("target", 0.95))
 
-    run_params: ClassVar[tuple[str, ...]] = ("config", "forecasts", "store", "start", "execution")
-    """The params a run sets from its own settings; the others are the strategy's parameters."""
+    run_params: ClassVar[tuple[str, ...]] = tuple(name for name, _ in RUN_PARAMS)
+    """The params a run sets from its own settings (:data:`~rnnstrategy.backtrader.indicator.RUN_PARAMS`);
+    the others are the strategy's parameters."""
 
     param_help: ClassVar[Mapping[str, str]] = {
         "target": "fraction of the portfolio value to hold in total, split equally between the feeds, in (0, 1]",
@@ -184,6 +178,14 @@ class ForecastStrategy(bt.Strategy):
             checked[key] = known[key].checked(value, cls.__name__)
         cls.check_values({name: param.default for name, param in known.items()} | checked)
         return checked
+
+    @classmethod
+    def cerebro_params(cls, forecasts: ForecastSource | Mapping[str, ForecastSource] | None, execution: str | None,
+                       params: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The params a run adds the strategy to a Cerebro with: its ``forecasts``, its ``execution`` (None
+        keeps the strategy's default) and the strategy's own ``params``, checked (:meth:`check_params`)."""
+        run = {"forecasts": forecasts} | ({"execution": execution} if execution else {})
+        return run | cls.check_params(params or {})
 
     @classmethod
     def check_values(cls, values: Mapping[str, Any]) -> None:

@@ -2,7 +2,8 @@
 
 Every option is derived from a field of the run's dataclasses (:class:`~rnnstrategy.config.DataSpec`,
 :class:`~rnnstrategy.config.BacktestSpec`, :class:`~rnnstrategy.config.BenchmarkSpec`,
-:class:`~rnnstrategy.forecasting.config.ForecastConfig`, :class:`~rnnstrategy.ashare.rules.AShareRules`),
+:class:`~rnnstrategy.forecasting.config.ForecastConfig` or, with ``--pooled``,
+:class:`~rnnstrategy.forecasting.pooled.config.PooledConfig`, :class:`~rnnstrategy.ashare.rules.AShareRules`),
 or from a parameter of a ready strategy (``--k 10``, the same as ``--param k=10``); the work is
 :func:`rnnstrategy.api.run`, shared with ``rnnstrategy run`` and Python.
 """
@@ -24,6 +25,7 @@ from rnnstrategy.cli.forecast import (
     fold_progress,
     symbol_progress,
 )
+from rnnstrategy.cli.forecaster import forecaster_from_args
 from rnnstrategy.cli.options import (
     STRATEGY_OPTIONS,
     HelpFormatter,
@@ -36,7 +38,6 @@ from rnnstrategy.cli.options import (
 )
 from rnnstrategy.config import BacktestSpec, BenchmarkSpec, DataSpec, RunConfig
 from rnnstrategy.errors import ConfigError
-from rnnstrategy.forecasting.config import ForecastConfig
 
 __all__ = ["execute", "register", "run_config_from_args"]
 
@@ -48,7 +49,7 @@ def run_config_from_args(args: argparse.Namespace) -> RunConfig:
     if getattr(args, "example", False) and benchmark.source is None:
         benchmark = dataclasses.replace(benchmark, source=str(datasets.path("csi300")))
     params = strategy_params(args, values_from_args(BacktestSpec, args)["params"])
-    return RunConfig(data=data, forecast=build(ForecastConfig, args), backtest=build(BacktestSpec, args, params=params),
+    return RunConfig(data=data, forecast=forecaster_from_args(args), backtest=build(BacktestSpec, args, params=params),
                      benchmark=benchmark, rules=build(AShareRules, args))
 
 

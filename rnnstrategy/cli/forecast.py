@@ -14,9 +14,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from rnnstrategy.cli.options import HelpFormatter, add_options, build, check_output_dir
+from rnnstrategy.cli.forecaster import FORECASTER_OPTIONS, add_forecaster_settings, forecaster_from_args
+from rnnstrategy.cli.options import HelpFormatter, check_output_dir
 from rnnstrategy.errors import ConfigError
-from rnnstrategy.forecasting.config import ForecastConfig
 
 __all__ = ["add_compute_options", "add_forecaster_options", "add_universe_options", "compute_options", "fold_progress",
            "register", "symbol_progress"]
@@ -25,8 +25,8 @@ EXECUTORS = ("inprocess", "process", "ray")  # rnnstrategy.universe.executors.EX
 
 
 def add_forecaster_options(parser: argparse.ArgumentParser) -> None:
-    """One option per :class:`ForecastConfig` field, plus the compute options."""
-    add_options(parser.add_argument_group("forecaster and walk-forward schedule (ForecastConfig)"), ForecastConfig)
+    """The forecaster's options (:mod:`rnnstrategy.cli.forecaster`), plus the compute options."""
+    add_forecaster_settings(parser.add_argument_group(FORECASTER_OPTIONS))
     add_compute_options(parser)
 
 
@@ -108,7 +108,7 @@ def symbol_progress(bar: tqdm) -> Any:
 def _forecast(args: argparse.Namespace) -> int:
     from rnnstrategy.api import UniverseForecastRun, forecast
 
-    config = build(ForecastConfig, args)
+    config = forecaster_from_args(args)
     data = args.data[0] if len(args.data) == 1 else args.data
     check_output_dir(args.out)  # a file or a read-only place fails now, not after the training
     compute = compute_options(args)

@@ -1,7 +1,7 @@
 """Command-line options derived from the settings dataclasses, so no setting is written twice.
 
-Every field of a settings dataclass (:class:`~rnnstrategy.forecasting.config.ForecastConfig`,
-:class:`~rnnstrategy.ashare.rules.AShareRules`, the specs of :mod:`rnnstrategy.config`) becomes
+Every field of a settings dataclass (:class:`~rnnstrategy.ashare.rules.AShareRules`, the specs of
+:mod:`rnnstrategy.config`; the forecaster's two classes through :mod:`rnnstrategy.cli.forecaster`) becomes
 one option: the name ``--field-name`` (or ``metadata["flag"]``), the type and choices from the
 type hint, the default from the field and the help from ``metadata["help"]``:
 
@@ -41,8 +41,9 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-__all__ = ["STRATEGY_OPTIONS", "CommandParser", "HelpFormatter", "add_options", "add_strategy_options", "build",
-           "check_output_dir", "flag_of", "parse_value", "strategy_params", "values_from_args"]
+__all__ = ["STRATEGY_OPTIONS", "CommandParser", "HelpFormatter", "add_options", "add_strategy_options",
+           "argument_keywords", "build", "check_output_dir", "flag_of", "parse_value", "strategy_params",
+           "values_from_args"]
 
 STRATEGY_OPTIONS = "parameters of the ready strategies (--NAME VALUE is --param NAME=VALUE)"
 """The title of the group of :func:`add_strategy_options` in a command's help."""
@@ -176,8 +177,8 @@ def _or_none(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return lambda text: None if text.strip().lower() in ("none", "") else parse(text)
 
 
-def _argument(option: str, hint: Any) -> dict[str, Any]:
-    """``add_argument`` keywords for a field of type ``hint``."""
+def argument_keywords(option: str, hint: Any) -> dict[str, Any]:
+    """``add_argument`` keywords (type, choices, action, metavar) of ``option``, a field's of type ``hint``."""
     hint, optional = _optional(hint)
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if hint is bool and not optional:
@@ -210,7 +211,7 @@ def add_options(parser: argparse.ArgumentParser | argparse._ArgumentGroup, cls: 
             parser.add_argument(_dest(cls, field), help=help_text, metavar=metadata["positional"],
                                 nargs=metadata["nargs"])
             continue
-        keywords = _argument(flag_of(field), hint)
+        keywords = argument_keywords(flag_of(field), hint)
         if "metavar" in metadata:
             keywords["metavar"] = metadata["metavar"]
         if field.default is not dataclasses.MISSING:

@@ -25,8 +25,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from rnnstrategy.report.plots import use_agg
     from rnnstrategy.report.folder import FILES, read_run, render
+    from rnnstrategy.report.plots import use_agg
 
     use_agg()
 

@@ -21,6 +21,7 @@ from rnnstrategy.cli.forecast import (
     compute_options,
     fold_progress,
 )
+from rnnstrategy.cli.forecaster import forecaster_from_args
 from rnnstrategy.cli.options import (
     STRATEGY_OPTIONS,
     HelpFormatter,
@@ -33,7 +34,6 @@ from rnnstrategy.cli.options import (
 )
 from rnnstrategy.config import BacktestSpec, DataSpec
 from rnnstrategy.errors import ConfigError
-from rnnstrategy.forecasting.config import ForecastConfig
 
 __all__ = ["register"]
 
@@ -111,7 +111,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         raise ConfigError("no data: give DATA, a CSV path or a symbol such as 600519, a folder or several paths "
                           "(a universe), or --forecasts the folder of a universe run")
     return {"data": data.source, "strategy": spec["strategy"], "params": strategy_params(args, spec["params"]),
-            "forecast": build(ForecastConfig, args), "forecasts": spec["forecasts"], "rules": build(AShareRules, args),
+            "forecast": forecaster_from_args(args), "forecasts": spec["forecasts"], "rules": build(AShareRules, args),
             "start": spec["start"], "end": spec["end"], "adjust": data.adjust, "strict": data.strict}
 
 

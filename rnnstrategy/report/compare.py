@@ -41,10 +41,10 @@ from rnnstrategy.evaluation.significance import (
 )
 from rnnstrategy.evaluation.spa import SPA_DESCRIPTION, spa_test
 from rnnstrategy.files import atomic_write_text
-from rnnstrategy.report.plots import figure_style, figure_text, save_png
 from rnnstrategy.report.folder import FILES as RUN_FILES
 from rnnstrategy.report.folder import read_run, write_json
 from rnnstrategy.report.measures import RunReport
+from rnnstrategy.report.plots import figure_style, figure_text, save_png
 
 __all__ = ["FILES", "HORIZONS", "compare_runs", "equity_comparison_figure", "summary_lines"]
 

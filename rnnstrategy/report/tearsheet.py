@@ -31,8 +31,8 @@ from rnnstrategy.evaluation.sharpe import (
     probabilistic_sharpe,
 )
 from rnnstrategy.files import atomic_write_bytes
-from rnnstrategy.report.titles import Titles
 from rnnstrategy.report.plots import cjk_font, quiet_fonts
+from rnnstrategy.report.titles import Titles
 
 __all__ = ["HEADLINE_METRICS", "PERIODS_PER_YEAR", "headline_metrics", "offline_html", "write_tearsheet"]
 

@@ -14,7 +14,7 @@ Ray), and writes under ``out_dir``::
                                 (see :func:`~rnnstrategy.universe.cross_section.write_cross_section`)
 
 Each symbol loads only the bars its forecasts use: with a ``start``, the
-:meth:`~rnnstrategy.forecasting.config.ForecastConfig.history_needed` bars before it, then
+``history_needed()`` bars of its configuration before it, then
 everything after it (see :func:`~rnnstrategy.universe.sources.load_run_bars`), so bad rows
 long before the run neither fail it nor are dropped from it; ``strict`` applies inside that
 range. A tushare stock list among the sources (a folder's ``basic_stock_data.csv``, or any
@@ -45,6 +45,7 @@ from rnnstrategy.data.securities import Security
 from rnnstrategy.errors import ConfigError
 from rnnstrategy.forecasting.config import ForecastConfig
 from rnnstrategy.forecasting.foldroot import DEFAULT_STORE, resolve_store
+from rnnstrategy.forecasting.pooled.config import PooledConfig
 from rnnstrategy.forecasting.pooled.walkforward import PooledFold
 from rnnstrategy.universe.cross_section import cross_section_inputs, write_cross_section
 from rnnstrategy.universe.executors import Outcome, choose_executor, run_tasks
@@ -61,7 +62,7 @@ log = logging.getLogger(__name__)
 
 def forecast_universe(
     sources: str | Path | Sequence[str | Path],
-    config: ForecastConfig | None = None,
+    config: ForecastConfig | PooledConfig | None = None,
     start: DateLike = None,
     end: DateLike = None,
     *,
@@ -83,7 +84,8 @@ def forecast_universe(
     Args:
         sources: CSV paths or A-share symbols, or a folder (its ``*.csv`` files). A stock
             list among them is read as metadata, not forecast.
-        config: forecaster and schedule (default :class:`ForecastConfig`).
+        config: forecaster and schedule (default :class:`ForecastConfig`; a
+            :class:`~rnnstrategy.forecasting.pooled.config.PooledConfig` for a pooled run).
         start, end: first and last forecast dates, the same for every symbol (dates, not
             row positions: rows differ between symbols).
         out_dir: output folder (``forecasts/``, ``summary.csv``, ``summary.json``).
@@ -107,13 +109,13 @@ def forecast_universe(
             source (or ``$RNNSTRATEGY_NAMES``); a default one that cannot be read is
             logged and left out, a given one raises.
         progress: called with each symbol's summary row as it finishes.
-        on_fold: with ``config.pooled``, called as each pooled fold is trained or loaded.
+        on_fold: with a :class:`PooledConfig`, called as each pooled fold is trained or loaded.
         evaluate: measure the forecasts (each symbol's RMSE beside the naive forecast with its
             bootstrap interval, the cross-section); False leaves those columns and
             ``cross_section_daily.csv`` out, for a run that only trades on the forecasts (a daily
             signal), where they cost more than the forecasts themselves.
 
-    With ``config.pooled`` the symbols are loaded here and one model per retrain learns from
+    With a :class:`PooledConfig` the symbols are loaded here and one model per retrain learns from
     them all (:func:`~rnnstrategy.forecasting.pooled.walkforward.pooled_walk_forward`); ``executor``,
     ``workers`` and ``retries`` do not apply, and ``config.market`` is loaded as the index.
 
@@ -134,7 +136,7 @@ def forecast_universe(
     out = Path(out_dir)
     resolved = resolve_store(store)
     store_dir = str(resolved) if resolved is not None else None
-    if config.pooled:
+    if isinstance(config, PooledConfig):
         return forecast_pooled(paths, config, start, end, out, store_dir, threads, strict, adjust, names_file,
                                metadata, progress, on_fold, evaluate)
     tasks = [SymbolTask(source, config, date_text(start), date_text(end), store_dir, strict, adjust, evaluate)

@@ -13,6 +13,7 @@ import pandas as pd
 from rnnstrategy.data.forecast_files import write_forecasts
 from rnnstrategy.files import atomic_write_bytes
 from rnnstrategy.forecasting.config import ForecastConfig
+from rnnstrategy.forecasting.pooled.config import PooledConfig
 from rnnstrategy.universe.summary import SUMMARY_COLUMNS, DateLike, date_text
 
 __all__ = ["forecast_file_name", "write_summary", "write_symbol_forecasts"]
@@ -36,8 +37,8 @@ def write_symbol_forecasts(out: Path, row: dict[str, object], forecasts: pd.Data
 
 
 def write_summary(
-    out: Path, rows: dict[int, dict[str, object]], config: ForecastConfig, start: DateLike, end: DateLike,
-    executor: str, seconds: float, securities: str | None, cross_section: dict[str, object] | None = None,
+    out: Path, rows: dict[int, dict[str, object]], config: ForecastConfig | PooledConfig, start: DateLike,
+    end: DateLike, executor: str, seconds: float, securities: str | None, cross_section: dict[str, object] | None = None,
 ) -> pd.DataFrame:
     """Write ``summary.csv`` and ``summary.json`` (strict JSON: NaN as null) from the rows so far,
     with the ``cross_section`` metrics of a complete run; return the table."""

@@ -14,8 +14,8 @@ from rnnstrategy.data.fingerprint import DataFingerprint
 from rnnstrategy.data.securities import Security
 from rnnstrategy.errors import ConfigError, DataError, RnnStrategyError
 from rnnstrategy.evaluation.metrics import forecast_metrics
-from rnnstrategy.forecasting.config import ForecastConfig
 from rnnstrategy.forecasting.foldstore import recorded_warnings
+from rnnstrategy.forecasting.pooled.config import PooledConfig
 from rnnstrategy.forecasting.pooled.walkforward import PooledFold, pooled_walk_forward
 from rnnstrategy.forecasting.training import torch_threads
 from rnnstrategy.universe.cross_section import write_cross_section
@@ -27,13 +27,13 @@ __all__ = ["forecast_pooled"]
 
 
 def forecast_pooled(
-    paths: list[str], config: ForecastConfig, start: DateLike, end: DateLike, out: Path, store: str | None,
+    paths: list[str], config: PooledConfig, start: DateLike, end: DateLike, out: Path, store: str | None,
     threads: int | None, strict: bool, adjust: str, names_file: str | None, metadata: dict[str, Security],
     progress: Callable[[dict[str, object]], None] | None, on_fold: Callable[[PooledFold], None] | None,
     evaluate: bool,
 ) -> pd.DataFrame:
     """:func:`~rnnstrategy.universe.forecast.forecast_universe` with one pooled model per retrain
-    (``config.pooled``)."""
+    (a :class:`~rnnstrategy.forecasting.pooled.config.PooledConfig`)."""
     if start is None:
         raise ConfigError("a pooled run needs a start date (the first retrain): pass --start, e.g. 2018-01-02")
     started = time.perf_counter()
@@ -74,7 +74,7 @@ def forecast_pooled(
 
 
 def _load_sources(
-    paths: list[str], config: ForecastConfig, start: str, adjust: str, strict: bool, metadata: dict[str, Security],
+    paths: list[str], config: PooledConfig, start: str, adjust: str, strict: bool, metadata: dict[str, Security],
 ) -> tuple[dict[int, dict[str, object]], dict[str, pd.DataFrame], dict[str, int]]:
     """Every source's bars over the run's range: ``(summary rows by source position, bars by symbol,
     source position by symbol)``; a source that cannot be loaded, or repeats a symbol, fails its row."""

@@ -23,6 +23,7 @@ from rnnstrategy.data.securities import (
 )
 from rnnstrategy.errors import ConfigError, RnnStrategyError
 from rnnstrategy.forecasting.config import ForecastConfig
+from rnnstrategy.forecasting.pooled.config import PooledConfig
 
 __all__ = ["load_run_bars", "resolve_sources", "securities_among", "split_sources", "stock_list"]
 
@@ -87,10 +88,10 @@ def stock_list(securities: str | Path | None, lists: list[str], paths: list[str]
         return None, {}
 
 
-def load_run_bars(source: str, config: ForecastConfig, start: str | None, *, adjust: str, strict: bool) -> pd.DataFrame:
-    """The bars of ``source`` that a run from ``start`` reads: the
-    :meth:`~rnnstrategy.forecasting.config.ForecastConfig.history_needed` bars before ``start``,
-    then all after it (realised opens after the run's end included); the whole history without
-    a ``start``. ``strict`` is :func:`~rnnstrategy.data.load_bars`'s, inside that range."""
+def load_run_bars(source: str, config: ForecastConfig | PooledConfig, start: str | None, *, adjust: str,
+                  strict: bool) -> pd.DataFrame:
+    """The bars of ``source`` that a run from ``start`` reads: the ``config.history_needed()`` bars
+    before ``start``, then all after it (realised opens after the run's end included); the whole
+    history without a ``start``. ``strict`` is :func:`~rnnstrategy.data.load_bars`'s, inside that range."""
     history = config.history_needed() if start is not None else None
     return load_bars(source, start=start, adjust=adjust, history=history, strict=strict)

@@ -21,8 +21,8 @@ import pandas as pd
 import torch
 
 from rnnstrategy.errors import DataError
-from rnnstrategy.forecasting.config import ForecastConfig
 from rnnstrategy.forecasting.nets import RecurrentNet
+from rnnstrategy.forecasting.pooled.config import PooledConfig
 from rnnstrategy.forecasting.pooled.panel import Panel, normalise_by_day, training_rows, validation_split
 from rnnstrategy.forecasting.training import TrainConfig, seeded, train
 
@@ -51,14 +51,14 @@ class PanelWindows:
 
 
 def fit_fold(
-    panel: Panel, config: ForecastConfig, device: torch.device, p: int,
+    panel: Panel, config: PooledConfig, device: torch.device, p: int,
     previous: Mapping[str, torch.Tensor] | None,
 ) -> tuple[dict[str, torch.Tensor], tuple[int, int, int]]:
     """Train the fold retrained at day ``p`` (each ensemble member from its own weights of the previous
     fold when warm-starting) on the samples whose labels are known by then; return the fold's model
     (every member's weights, ``"m<k>."`` before each name, with the feature scaler and the label's
     spread; see :func:`score_fold`) and (training samples, validation samples, epochs run)."""
-    train_rows = training_rows(panel, p, config.train_window)
+    train_rows = training_rows(panel, p, config.train_days)
     if len(train_rows) < max(config.batch_size, 2 * config.lookback):
         raise DataError(f"only {len(train_rows)} training samples by {panel.calendar[p].date()}: start later, "
                         "add symbols or history")
@@ -91,12 +91,12 @@ def fit_fold(
     return model, (len(fit_rows), len(val_rows), epochs)
 
 
-def _member(inputs: int, config: ForecastConfig, seed: int, device: torch.device) -> RecurrentNet:
+def _member(inputs: int, config: PooledConfig, seed: int, device: torch.device) -> RecurrentNet:
     with seeded(seed, device):  # the initial weights depend on the seed only
         return RecurrentNet(inputs, 1, config.cell, config.hidden, config.dropout).to(device)
 
 
-def score_fold(panel: Panel, config: ForecastConfig, device: torch.device, model: Mapping[str, torch.Tensor],
+def score_fold(panel: Panel, config: PooledConfig, device: torch.device, model: Mapping[str, torch.Tensor],
            rows: np.ndarray) -> np.ndarray:
     """The fold's forecasts of ``rows``: the ensemble's mean normalised label times the label's spread,
     in the raw label's unit, from ``model`` as :func:`fit_fold` returns it (trained now or read back)."""

@@ -184,7 +184,7 @@ def retrain_days(calendar: pd.DatetimeIndex, start: object, end: object | None, 
     retrain only.
     """
     if every < 1:
-        raise ConfigError(f"retrain_every={every} must be >= 1")
+        raise ConfigError(f"retrain_every_days={every} must be >= 1")
     first = int(calendar.searchsorted(pd.Timestamp(start), side="left"))
     last = len(calendar) - 1 if end is None else int(calendar.searchsorted(pd.Timestamp(end), side="right")) - 1
     if first > last:

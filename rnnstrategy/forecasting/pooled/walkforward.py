@@ -1,6 +1,6 @@
 """Pooled walk-forward: one recurrent network per retrain, learned across a whole universe.
 
-At each retrain day (every ``retrain_every`` market days from ``start``) one network
+At each retrain day (every ``retrain_every_days`` market days from ``start``) one network
 (``cell``, ``hidden``, ... as for per-symbol models; ``ensemble`` of them with consecutive
 seeds, averaged) learns from the samples of every symbol whose labels are known by then
 (:func:`rnnstrategy.forecasting.pooled.panel.training_rows`): windows of ``lookback`` feature rows,
@@ -39,9 +39,9 @@ import pandas as pd
 import torch
 
 from rnnstrategy.data.fingerprint import DataFingerprint
-from rnnstrategy.forecasting.config import ForecastConfig
 from rnnstrategy.forecasting.foldstore import FoldStore
 from rnnstrategy.forecasting.forecaster import resolve_device
+from rnnstrategy.forecasting.pooled.config import PooledConfig
 from rnnstrategy.forecasting.pooled.fit import fit_fold, score_fold
 from rnnstrategy.forecasting.pooled.panel import Panel, build_panel, retrain_days
 
@@ -75,7 +75,7 @@ class PooledFold:
 
 def pooled_walk_forward(
     bars: Mapping[str, pd.DataFrame],
-    config: ForecastConfig,
+    config: PooledConfig,
     start: object,
     end: object | None = None,
     *,
@@ -88,7 +88,7 @@ def pooled_walk_forward(
     Args:
         bars: canonical bar frames by symbol; each should hold the history its first fold
             needs (``config.history_needed()`` bars before ``start``).
-        config: a :class:`ForecastConfig` (``pooled`` need not be set: this is the pooled run).
+        config: the model and its schedule (:class:`~rnnstrategy.forecasting.pooled.config.PooledConfig`).
         start, end: first and last forecast dates; the first retrain is the first market day
             on or after ``start``.
         market: the bars of an index (``config.market`` loaded), or None.
@@ -101,7 +101,7 @@ def pooled_walk_forward(
     """
     device = resolve_device(config.device)
     panel = build_panel(bars, config.features, config.lookback, feature_norm=config.feature_norm, market=market)
-    folds = retrain_days(panel.calendar, start, end, config.retrain_every)
+    folds = retrain_days(panel.calendar, start, end, config.retrain_every_days)
     keys = _FoldKeys(panel, bars, market, config)
     fold_store = FoldStore(store, "_pooled", keys.config) if store else None
     scores = np.full(len(panel), np.nan)
@@ -141,7 +141,7 @@ def pooled_walk_forward(
     return _frames(panel, config, scores, fold_of, [r.as_dict() for r in reports])
 
 
-def _frames(panel: Panel, config: ForecastConfig, scores: np.ndarray, fold_of: np.ndarray,
+def _frames(panel: Panel, config: PooledConfig, scores: np.ndarray, fold_of: np.ndarray,
             folds: list[dict[str, object]]) -> dict[str, pd.DataFrame]:
     """Per-symbol forecast frames from the rows' scores (relative log-returns)."""
     frames: dict[str, pd.DataFrame] = {}
@@ -169,7 +169,7 @@ class _FoldKeys:
     """Store keys: the configuration, the symbols, and every bar up to a fold's last forecast day."""
 
     def __init__(self, panel: Panel, bars: Mapping[str, pd.DataFrame], market: pd.DataFrame | None,
-                 config: ForecastConfig) -> None:
+                 config: PooledConfig) -> None:
         self.panel = panel
         self.config = {**config.fingerprint(), "symbols": list(panel.symbols), "pooled_model": True}
         self._rows = [DataFingerprint(bars[s]).rows for s in panel.symbols]

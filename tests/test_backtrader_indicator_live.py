@@ -20,12 +20,8 @@ from rnnstrategy import datasets
 from rnnstrategy.backtrader.feed import to_feed
 from rnnstrategy.errors import DataError
 from rnnstrategy.forecasting.features import FEATURES, Feature, make_features
-from rnnstrategy.forecasting.walkforward import (
-    FoldReport,
-    WalkForwardStream,
-    _RowFeatures,
-    walk_forward,
-)
+from rnnstrategy.forecasting.stream import WalkForwardStream, _RowFeatures
+from rnnstrategy.forecasting.walkforward import FoldReport, walk_forward
 
 BARS = 360  # first bars of the sample: 10 folds of TINY from row 111
 COURSE = replace(TINY, features=("open",), target="level", feature_scaling="minmax")
@@ -115,7 +111,7 @@ def test_a_non_finite_feature_raises_the_forecaster_error():
 def test_a_retrain_logs_its_start_and_end_and_reports_progress(bars, caplog, tmp_path):
     walk_forward(bars.iloc[:140], TINY, store=tmp_path)  # the first two folds are in the store
     reports: list[FoldReport] = []
-    caplog.set_level(logging.INFO, logger="rnnstrategy.forecasting.walkforward")
+    caplog.set_level(logging.INFO, logger="rnnstrategy.forecasting.stream")
     live = lines_of(bars.iloc[:170], preload=False, config=TINY, store=tmp_path, progress=reports.append)
     assert live["next_open"].notna().sum() == 170 - 111
     messages = [r.getMessage() for r in caplog.records if "walk-forward stream" in r.getMessage()]

@@ -9,9 +9,9 @@ import pytest
 from helpers import TINY
 
 import rnnstrategy as rs
+from rnnstrategy.api.sweep_definition import SweepSpec, expand, load_sweep
 from rnnstrategy.cli import main
 from rnnstrategy.errors import ConfigError
-from rnnstrategy.api.sweep_definition import SweepSpec, expand, load_sweep
 
 START, END = "2019-07-01", "2019-12-31"
 

@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnnstrategy.errors import DataError
 from rnnstrategy.data.forecast_files import (
     forecast_horizon,
     meta_path,
     read_forecasts,
     write_forecasts,
 )
+from rnnstrategy.errors import DataError
 
 
 @pytest.fixture

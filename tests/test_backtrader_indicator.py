@@ -23,10 +23,11 @@ from rnnstrategy.backtrader.rules import use_ashare_rules
 from rnnstrategy.backtrader.trades import TradeLog
 from rnnstrategy.data import load_bars
 from rnnstrategy.data.fingerprint import DataFingerprint
+from rnnstrategy.data.forecast_files import write_forecasts
 from rnnstrategy.errors import ConfigError, DataError
 from rnnstrategy.forecasting.forecaster import RNNForecaster
-from rnnstrategy.data.forecast_files import write_forecasts
-from rnnstrategy.forecasting.walkforward import WalkForwardStream, walk_forward
+from rnnstrategy.forecasting.stream import WalkForwardStream
+from rnnstrategy.forecasting.walkforward import walk_forward
 
 # symbol: (file under the data folder, first bar, first forecast)
 CASES = {

@@ -13,13 +13,14 @@ import torch
 from helpers import synthetic, tiny_args, with_garbage_after
 
 from rnnstrategy.cli import main
+from rnnstrategy.data.forecast_files import read_forecasts
 from rnnstrategy.errors import ConfigError
 from rnnstrategy.forecasting.config import ForecastConfig
-from rnnstrategy.data.forecast_files import read_forecasts
+from rnnstrategy.forecasting.pooled.config import PooledConfig
 from rnnstrategy.forecasting.pooled.walkforward import pooled_walk_forward
 
-POOLED = ForecastConfig(pooled=True, hidden=(4,), lookback=5, epochs=2, batch_size=64, patience=1,
-                        val_fraction=0.2, train_window=120, retrain_every=30, device="cpu")
+POOLED = PooledConfig(hidden=(4,), lookback=5, epochs=2, batch_size=64, patience=1, val_fraction=0.2, train_days=120,
+                      retrain_every_days=30, device="cpu")
 """A tiny pooled GRU: 4 units, 5-bar windows, 2 epochs with a validation split, 120 market days of
 samples, retrained every 30 market days."""
 START = "2020-07-01"
@@ -200,24 +201,34 @@ def test_a_new_fold_format_not_a_new_release_retrains_stored_folds(tmp_path: Pat
 
 
 def test_pooled_defaults_and_settings() -> None:
-    config = ForecastConfig(pooled=True)
-    assert (config.lookback, config.retrain_every, config.train_window, config.epochs, config.batch_size) == (
-        20, 250, 1250, 6, 1024)
-    # a value given on purpose is kept, even when it equals the per-symbol default
-    assert ForecastConfig(pooled=True, retrain_every=20).retrain_every == 20
-    assert ForecastConfig().retrain_every == 20 and type(ForecastConfig().retrain_every) is int
+    """Each kind of model has its own settings and defaults, and its schedule in its own unit."""
+    config = PooledConfig()
+    assert (config.lookback, config.retrain_every_days, config.train_days, config.epochs, config.batch_size,
+            config.patience) == (20, 250, 1250, 6, 1024, 2)
+    per_stock = ForecastConfig()
+    assert (per_stock.lookback, per_stock.retrain_every, per_stock.train_window, per_stock.epochs) == (40, 20, 1000, 30)
+    assert PooledConfig(train_days=0).train_days is None  # 0: every day's samples
     # per-symbol fingerprints do not carry the pooled settings (stored folds stay valid)
-    assert "label_norm" not in ForecastConfig().fingerprint()["config"]
-    assert config.fingerprint()["config"]["label_norm"] == "rank"
+    assert "label_norm" not in per_stock.fingerprint()["config"]
+    assert config.fingerprint()["config"]["label_norm"] == "rank" and config.to_dict()["pooled"] is True
     with pytest.raises(ConfigError, match="horizon"):
-        ForecastConfig(pooled=True, horizon=1)
+        PooledConfig(horizon=1)
     with pytest.raises(ConfigError, match="ensemble"):
-        ForecastConfig(pooled=True, ensemble=0)
+        PooledConfig(ensemble=0)
+    with pytest.raises(TypeError, match="pooled"):
+        ForecastConfig(pooled=True)
+
+
+def test_one_stock_is_not_forecast_with_a_pooled_model() -> None:
+    import rnnstrategy as rs
+
+    with pytest.raises(ConfigError, match="learns across a universe"):
+        rs.forecast(synthetic(300, seed=1, symbol="S1"), rs.PooledConfig(device="cpu"))
 
 
 LIQUID = ("600000.SH", "600036.SH", "600519.SH", "601318.SH", "000001.SZ", "000002.SZ", "000651.SZ",
           "000725.SZ", "002415.SZ", "300059.SZ", "600030.SH", "601166.SH")
-CLI_POOLED = replace(POOLED, train_window=250, retrain_every=60, batch_size=256, epochs=1, patience=0)
+CLI_POOLED = replace(POOLED, train_days=250, retrain_every_days=60, batch_size=256, epochs=1, patience=0)
 
 
 @pytest.mark.shared_data

@@ -1,0 +1,69 @@
+"""The settings of a pooled model: one network per retrain, learned across every stock of a universe.
+
+:class:`PooledConfig` shares the network and training settings of
+:class:`~rnnstrategy.forecasting.config.ForecastSettings` with per-stock models and has its own
+defaults and its own schedule, counted in market days of the universe's calendar. Like the
+per-stock class it imports no torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from rnnstrategy.errors import ConfigError
+from rnnstrategy.forecasting.config import ForecastSettings, forecast_setting
+
+__all__ = ["PooledConfig"]
+
+
+@dataclass(frozen=True)
+class PooledConfig(ForecastSettings):
+    """Everything that decides a pooled walk-forward forecast (a ``[forecast]`` table with ``pooled = true``).
+
+    At each retrain one network learns from the samples of every symbol whose labels are known
+    by then (see :mod:`rnnstrategy.forecasting.pooled.walkforward`). The label is the return the
+    ``next_open`` execution earns, log(open(t+2)/open(t+1)), normalised across the symbols of each
+    day (``label_norm``), so ``horizon`` must be at least 2; features may be normalised across
+    symbols too (``feature_norm``), and an index's own features added (``market``). ``ensemble``
+    models with consecutive seeds are averaged.
+
+    The schedule counts market days: retrain every ``retrain_every_days`` (250, about a year), each
+    fold learning from the samples of the latest ``train_days`` (1250, five years; None or 0: all).
+    Defaults: 20-bar windows, batches of 1024, up to 6 epochs with patience 2.
+    """
+
+    lookback: int = forecast_setting(20, "bars per input window")
+    train_days: int | None = forecast_setting(1250, "market days of training samples per fold, the latest ones; "
+                                              "0 = all (expanding)")
+    epochs: int = forecast_setting(6, "epochs of a cold (first) fit")
+    batch_size: int = forecast_setting(1024, "mini-batch size")
+    patience: int = forecast_setting(2, "early-stopping patience in epochs; 0 turns it off")
+    retrain_every_days: int = forecast_setting(250, "market days between retrains", group="schedule")
+    label_norm: Literal["rank", "zscore", "none"] = forecast_setting("rank", "the label normalised across each "
+                                                                     "day's symbols")
+    feature_norm: Literal["rank", "zscore", "none"] = forecast_setting("none", "features normalised across each "
+                                                                       "day's symbols")
+    market: str | None = forecast_setting(None, "an index's bars (CSV path or symbol) whose own features join "
+                                          "every stock's")
+    ensemble: int = forecast_setting(1, "models trained with seeds seed..seed+K-1 and averaged")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.train_days == 0:  # 0 means an expanding window
+            object.__setattr__(self, "train_days", None)
+        if self.ensemble < 1:
+            raise ConfigError(f"ensemble={self.ensemble} must be >= 1 (1: a single model)")
+        if self.horizon < 2:
+            raise ConfigError(f"horizon={self.horizon}: pooled models learn open(t+2)/open(t+1) and need "
+                              "horizon >= 2")
+
+    def to_dict(self) -> dict[str, object]:
+        """The fields, with ``"pooled": True`` first: the tag that tells a recorded configuration's class."""
+        return {"pooled": True, **super().to_dict()}
+
+    def history_needed(self) -> int:
+        """Bars of each stock before the first forecast date that a run reads: the training days' samples,
+        their input windows and the features' warm-up (all bars when the window is expanding)."""
+        samples = self.train_days if self.train_days is not None else 10**9
+        return samples + self.horizon + self.lookback + self.warmup
