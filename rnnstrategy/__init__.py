@@ -43,6 +43,8 @@ _EXPORTS = {
     "RunConfig": "rnnstrategy.config",
     "load_run_config": "rnnstrategy.config",
     "load_bars": "rnnstrategy.data.loader",
+    "adjusted_bars": "rnnstrategy.data.adjust",
+    "qlib_source": "rnnstrategy.data.qlib_dir",
     "Board": "rnnstrategy.ashare.symbols",
     "SymbolInfo": "rnnstrategy.ashare.symbols",
     "symbol_info": "rnnstrategy.ashare.symbols",

@@ -47,6 +47,7 @@ from typing import Any, Literal
 
 from rnnstrategy.ashare.rules import AShareRules
 from rnnstrategy.errors import ConfigError
+from rnnstrategy.files import check_path_length
 from rnnstrategy.forecasting.config import ForecastConfig
 from rnnstrategy.forecasting.config_dict import forecast_table
 from rnnstrategy.forecasting.pooled.config import PooledConfig
@@ -82,12 +83,21 @@ class DataSpec:
     strict: bool = setting(True, "fail on a bar that fails validation (default); --lenient drops such bars "
                                  "instead, each listed in a warning and in manifest.json", flag="--strict",
                            negative="--lenient")
+    universe: str | None = setting(None, "trade the universe DATA holds as it stood: an index's members of each day "
+                                         "(csi300: from DATA/instruments/csi300.txt, else the index-constitution "
+                                         "package), a CSV of spells (symbol,first,last), or all (every stock of DATA); "
+                                         "default: every stock of DATA, with no membership", metavar="NAME|all|FILE")
+    members_only_training: bool = setting(False, "with --universe NAME, a pooled model learns only from the rows of "
+                                                 "a stock's member days (default: from every stock with bars)")
 
     def __post_init__(self) -> None:
         if isinstance(self.source, list):  # a TOML list of paths or symbols: a universe
             object.__setattr__(self, "source", tuple(self.source))
         if isinstance(self.source, tuple) and len(self.source) == 1:
             object.__setattr__(self, "source", self.source[0])
+        if self.members_only_training and self.universe in (None, "all"):
+            raise ConfigError("members_only_training needs an index as the universe (--universe csi300, or a CSV of "
+                              "spells): without membership every stock is a member")
 
 
 @dataclass(frozen=True)
@@ -123,6 +133,8 @@ class BacktestSpec:
     params: dict[str, Any] = setting({}, "a strategy parameter, KEY=VALUE (repeat for several), e.g. "
                                          "entry_threshold=0.002", flag="--param")
     trials: int = setting(1, "configurations tried before choosing this one; > 1 deflates the Sharpe ratio")
+    keep_leavers: bool = setting(False, "with --universe, a held stock that leaves the index is kept until the "
+                                        "strategy's own exit rule (default: sold at the next open)")
 
     def __post_init__(self) -> None:
         if not self.cash > 0 or self.cash == float("inf"):
@@ -130,13 +142,16 @@ class BacktestSpec:
         if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
             raise ConfigError(f"trials={self.trials!r}: give the number of configurations tried, a whole number "
                               ">= 1 (1: this one only)")
+        dates = {}
         for name in ("start", "end"):
             value = getattr(self, name)
             if value is not None:
                 try:
-                    dt.date.fromisoformat(str(value)[:10])
+                    dates[name] = dt.date.fromisoformat(str(value)[:10])
                 except ValueError:
                     raise ConfigError(f"{name}={value!r}: give a date as YYYY-MM-DD, e.g. 2019-01-02") from None
+        if len(dates) == 2 and dates["start"] > dates["end"]:
+            raise ConfigError(f"start={self.start} is after end={self.end}: give a start on or before the end")
 
 
 def merge_params(params: Mapping[str, Any] | None, keywords: Mapping[str, Any]) -> dict[str, Any]:
@@ -210,7 +225,7 @@ TABLES: dict[str, type] = {"data": DataSpec, "benchmark": BenchmarkSpec, "foreca
 """The tables of a run definition and the dataclass each maps onto (``[forecast]`` with ``pooled = true``:
 :class:`PooledConfig`)."""
 
-_PATH_KEYS = {"data": ("source", "names"), "benchmark": ("source",), "backtest": ("forecasts",),
+_PATH_KEYS = {"data": ("source", "names", "universe"), "benchmark": ("source",), "backtest": ("forecasts",),
               "forecast": ("market",), "rules": ("securities_file",)}
 
 
@@ -282,9 +297,18 @@ def _manifest_config(path: Path) -> tuple[dict[str, Any], Path]:
         if isinstance(manifest, dict) and "paper" in manifest and "config" not in manifest:
             raise ConfigError(f"{path} is the report of a paper account, not a run to replay: redraw it with "
                               "`rnnstrategy report DIR`, or write it again with `rnnstrategy paper report`")
+        if isinstance(manifest, dict) and manifest.get("kind") == "forecast" and "config" not in manifest:
+            raise ConfigError(f"{path} is the manifest of a forecast run, not of a backtest: `rnnstrategy run` "
+                              "replays backtests; repeat the forecast with the command it records under 'command'")
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict):
+            what = "a JSON object" if isinstance(manifest, dict) else f"a JSON {type(manifest).__name__}"
+            raise TypeError(f"{what} without a 'config' object")
         config, cwd = dict(manifest["config"]), Path(manifest.get("cwd") or path.parent)
+    except ConfigError:  # a ValueError too: it says what the file is already
+        raise
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not a run manifest with a 'config' ({exc!r})") from None
+        raise ConfigError(f"{path}: not a run manifest with a 'config' ({exc}): give the manifest.json of a "
+                          "finished backtest, or a TOML definition") from None
     return _strategy_settings_into_params(config), cwd
 
 
@@ -327,6 +351,7 @@ def load_run_config(path: str | Path) -> RunConfig:
         ConfigError: naming the file when it is missing, not TOML, or has a bad setting.
     """
     path = Path(path)
+    check_path_length(path, "the run definition")
     if not path.is_file():
         raise ConfigError(f"{path}: no such file; give a TOML backtest definition such as backtests/moutai_lstm.toml")
     if path.suffix == ".json":

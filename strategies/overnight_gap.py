@@ -46,9 +46,13 @@ class OvernightGap(ForecastStrategy):
     }
     param_types = {"entry_threshold": float}
 
+    @classmethod
+    def check_execution(cls, execution: str | None) -> None:
+        if execution not in (None, "close"):
+            raise ConfigError(f"OvernightGap buys at the close: execution={execution!r} must be 'close'")
+
     def __init__(self) -> None:
-        if self.p.execution != "close":
-            raise ConfigError(f"OvernightGap buys at the close: execution={self.p.execution!r} must be 'close'")
+        self.check_execution(self.p.execution)
         super().__init__()
 
     def next(self) -> None:

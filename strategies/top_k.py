@@ -48,6 +48,10 @@ class TopK(ForecastStrategy):
       ``max_turnover`` of the portfolio value per day (one-way turnover); the worst
       holdings are sold first and the best candidates bought first, the rest waits.
 
+    In a universe as it stood (``rnnstrategy backtest DIR --universe csi300``) only the day's index
+    members are ranked and bought; a holding that left the index is sold at the next open, outside the
+    turnover limit (with ``keep_leavers`` it is ranked beside the members until the rules above sell it).
+
     Sells are sent before buys, so they fill first at the next open and free their cash;
     buys are sized against the cash after those sells. The A-share broker rules (lots,
     T+1, price limits, suspensions, fees) apply as for any strategy: a refused order
@@ -97,19 +101,24 @@ class TopK(ForecastStrategy):
         self.exit_rank = self.p.exit_rank or 2 * self.p.k
 
     def next(self) -> None:
+        leaving = self.sell_leavers()  # out of the index: sold at the next open, outside the turnover limit
         ranked = self.ranking()
         rank = {data: position for position, (_, data) in enumerate(ranked, start=1)}
         expected = {data: value for value, data in ranked}
         value = self.broker.getvalue()
         budget = self.p.max_turnover * value
 
-        held = [data for data in self.datas if self.getposition(data).size > 0]
+        # a dict keyed by feed: `feed in list` would compare feeds' closes (Backtrader overloads ==)
+        held = {data: None for data in self.datas if self.getposition(data).size > 0}
+        cash, sold = self.broker.getcash(), 0.0
+        for data in leaving:
+            cash += self.getposition(data).size * data.close[0]
+            del held[data]
         to_sell = sorted(
             (data for data in held  # ranked feeds have a bar today and no order in flight
              if data in rank and (rank[data] > self.exit_rank or expected[data] < self.p.exit_threshold)),
             key=lambda data: -rank[data],
         )
-        cash, sold = self.broker.getcash(), 0.0
         for data in to_sell:
             worth = self.getposition(data).size * data.close[0]
             if sold + worth > budget:
@@ -117,7 +126,7 @@ class TopK(ForecastStrategy):
             if self.exit(data) is not None:
                 sold += worth
                 cash += worth
-                held.remove(data)
+                del held[data]
 
         slot = self.p.target * value / self.p.k
         bought = 0.0
@@ -131,7 +140,7 @@ class TopK(ForecastStrategy):
                 spent = size * data.close[0]
                 bought += spent
                 cash -= spent
-                held.append(data)
+                held[data] = None
 
     def ranking(self) -> list[tuple[float, Any]]:
         """``(expected return, feed)`` of the feeds with a bar and a forecast today, best first."""

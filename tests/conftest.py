@@ -78,3 +78,13 @@ def _one_thread() -> None:
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test touches the user's real download cache."""
     monkeypatch.setenv("RNNSTRATEGY_CACHE", str(tmp_path_factory.mktemp("bar-cache")))
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Fail the test if a walk-forward run starts: the error must come before any training."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("training started; the error should have come first")
+
+    monkeypatch.setattr("rnnstrategy.forecasting.walkforward.walk_forward", refuse)

@@ -940,7 +940,7 @@ def _(ctx):
     return killed_universe(ctx, signal.SIGKILL)
 
 
-@case("SIGTERM of a universe run with a process pool: no orphans", PROCESS, -15)
+@case("SIGTERM of a universe run with a process pool: no orphans", PROCESS, 143)
 def _(ctx):
     return killed_universe(ctx, signal.SIGTERM)
 

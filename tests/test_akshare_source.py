@@ -151,3 +151,15 @@ def test_bad_rows_from_akshare_are_validated(data_dir, tmp_path):
     api.frame.loc[api.frame["日期"] == "2020-01-03", "最高"] = 1.0
     with pytest.raises(DataError, match=r"000300.SH: bad bar\(s\): high < low on 2020-01-03"):
         load_bars("sh000300", "2020-01-02", "2020-01-10", akshare=source(api, tmp_path))
+
+
+def test_history_before_start_comes_from_the_cache_when_it_holds_enough(fake, tmp_path, data_dir):
+    src = source(fake, tmp_path)
+    load_bars("sh000300", "2020-01-02", "2020-12-31", akshare=src)
+    bars = load_bars("sh000300", "2020-06-01", "2020-12-31", history=20, akshare=src)
+    assert len(fake.calls) == 1  # the 20 bars before 2020-06-01 are in the cache
+    expected = load_bars(data_dir / "index" / "sh000300.csv", "2020-06-01", "2020-12-31", history=20)
+    pd.testing.assert_frame_equal(bars, expected, check_freq=False)
+    assert bars.index[0] == pd.Timestamp("2020-04-29") and bars.attrs["read_from"] == pd.Timestamp("2020-04-29")
+    load_bars("sh000300", "2020-06-01", "2020-12-31", history=200, akshare=src)  # more than the cache holds
+    assert fake.calls[-1] == ("index_zh_a_hist", "000300", "19901219", "20201231")

@@ -20,7 +20,8 @@ from rnnstrategy.errors import ConfigError
 
 D = dt.date
 SWITCHES = ("commission", "stamp_duty", "transfer_fee", "lots", "no_short", "t_plus_one", "price_limits",
-            "skip_suspended")
+            "skip_suspended", "corporate_actions")
+OFF_BY_DEFAULT = ("dividend_tax",)  # rqalpha and qlib credit dividends gross
 
 # -- AShareRules -------------------------------------------------------------------------------------
 
@@ -28,6 +29,8 @@ SWITCHES = ("commission", "stamp_duty", "transfer_fee", "lots", "no_short", "t_p
 def test_every_rule_is_on_by_default():
     rules = AShareRules()
     assert all(getattr(rules, name) is True for name in SWITCHES)
+    assert not any(getattr(rules, name) for name in OFF_BY_DEFAULT)
+    assert rules.volume_limit == 0.25  # as rqalpha
     assert (rules.commission_rate, rules.min_commission) == (0.00025, 5.0)
     assert (rules.st, rules.listing_dates, rules.securities_file) == ((), {}, None)
     assert rules.securities() == {}
@@ -36,11 +39,12 @@ def test_every_rule_is_on_by_default():
 
 def test_off_switches_every_rule_off_and_keeps_the_rates():
     off = AShareRules.off()
-    assert [name for name in SWITCHES if getattr(off, name)] == []
+    assert [name for name in SWITCHES + OFF_BY_DEFAULT if getattr(off, name)] == []
+    assert off.volume_limit is None
     assert (off.commission_rate, off.min_commission) == (0.00025, 5.0)
     assert off.fee_schedule() is None  # no fee at all: Backtrader's own commission scheme stays
     # the switch names of the class are exactly these, so off() cannot miss a new one silently
-    assert [f.name for f in dataclasses.fields(AShareRules) if f.type in (bool, "bool")] == list(SWITCHES)
+    assert [f.name for f in dataclasses.fields(AShareRules) if f.type in (bool, "bool")] == list(SWITCHES + OFF_BY_DEFAULT)
 
 
 def test_fee_switches_turn_into_a_fee_schedule():

@@ -113,7 +113,7 @@ def test_spa_tests_the_best_strategy_against_buy_and_hold(compared, runs):
     assert spa["beats"] is (spa["pvalue"] < 0.05)
     word = "does" if spa["beats"] else "does not"
     assert spa["sentence"].startswith(f"the best strategy ({spa['best']}) {word} beat buy-and-hold (Buy and hold "
-                                      f"600519) after accounting for 3 strategies compared: SPA p = ")
+                                      f"600519 贵州茅台) after accounting for 3 strategies compared: SPA p = ")
 
 
 def test_more_trials_than_runs_adds_a_bonferroni_bound(runs, tmp_path):
@@ -158,7 +158,7 @@ def test_cli_prints_the_table_and_the_verdict(runs, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "2 runs on 145 common days 2019-06-03..2019-12-31" in printed
     assert "  gru " in printed and "  lstm " in printed and "Sharpe" in printed
-    assert "beat buy-and-hold (Buy and hold 600519) after accounting for 2 strategies compared: SPA p = " in printed
+    assert "beat buy-and-hold (Buy and hold 600519 贵州茅台) after accounting for 2 strategies compared: SPA p = " in printed
     assert str(out / FILES["html"]) in printed
     assert (out / FILES["json"]).is_file()
 

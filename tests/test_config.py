@@ -72,12 +72,14 @@ def test_manifest_config_reads_back_with_paths_from_its_directory(tmp_path):
     assert again.forecast.grad_clip is None and again.forecast == config.forecast
 
 
-@pytest.mark.shared_data
 @pytest.mark.parametrize("name", ["moutai_lstm.toml", "moutai_gru.toml"])
-def test_shipped_definitions_load_and_find_the_shared_data(name, data_dir):
+def test_shipped_definitions_load_and_find_the_bundled_sample(name):
+    """They run on a fresh clone: their data is the sample bundled with the package, not ../shared."""
+    from rnnstrategy import datasets
+
     config = load_run_config(BACKTESTS / name)
-    assert Path(config.data.source) == (data_dir / "SH600519.csv").resolve()
-    assert Path(config.benchmark.source) == (data_dir / "index" / "sh000300.csv").resolve()
+    assert Path(config.data.source) == datasets.path("moutai").resolve()
+    assert Path(config.benchmark.source) == datasets.path("csi300").resolve()
     assert config.benchmark.title == "CSI 300"
     assert config.forecast.cell == name.split("_")[1].removesuffix(".toml")
     assert config.backtest.strategy == "forecast_long"

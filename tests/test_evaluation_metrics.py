@@ -50,7 +50,7 @@ def test_unknown_future_gives_no_numbers(bars):
     forecasts = pd.DataFrame({"pred_open_1": [13.2]}, index=bars.index[[4]])
     m = forecast_metrics(forecasts, bars)
     assert m["n"] == 0 and "rmse" not in m and math.isnan(m["h1"]["rmse_ratio"])
-    assert m["h1"]["verdict"] == "no realised opens to compare with yet"
+    assert m["h1"]["verdict"] == "has no realised opens to compare with yet"
 
 
 def test_verdict_wording():

@@ -34,16 +34,6 @@ def bars_csv(tmp_path, bars: pd.DataFrame | None = None, name: str = "000001.csv
     return path
 
 
-@pytest.fixture
-def no_training(monkeypatch):
-    """Fail the test if a walk-forward run starts: the error must come before any training."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("training started; the error should have come first")
-
-    monkeypatch.setattr("rnnstrategy.forecasting.walkforward.walk_forward", refuse)
-
-
 def run_cli(capsys, *argv: str) -> tuple[int, list[str]]:
     code = main(list(argv))
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]

@@ -65,7 +65,8 @@ def test_refusals_follow_the_broker(tmp_path):
         # 10.00 -> open 11.00 is limit-up (10 %), and a 5 % ST limit makes 10.50 limit-up too
         "600000.SH": bars_of([("2024-02-29", 10.0, 10.0), ("2024-03-01", 11.0, 11.0)], "600000.SH"),
         "600666.SH": bars_of([("2024-02-29", 10.0, 10.0), ("2024-03-01", 10.5, 10.5)], "600666.SH"),
-        "000001.SZ": bars_of([("2024-02-28", 10.0, 10.0)], "000001.SZ"),  # suspended on 2024-03-01
+        # suspended on 2024-03-01: its bars go on after it
+        "000001.SZ": bars_of([("2024-02-28", 10.0, 10.0), ("2024-03-04", 10.0, 10.0)], "000001.SZ"),
         "600519.SH": bars_of([("2024-02-29", 1700.0, 1700.0), ("2024-03-01", 1710.0, 1720.0)]),
     }
     rules = AShareRules(st=("600666",))
@@ -141,15 +142,18 @@ def test_a_crash_between_journal_and_account_is_replayed(tmp_path, monkeypatch):
     crashed = PaperAccount.open(tmp_path / "crash", cash=1_000_000)
     crashed.fill(*sessions[0][:1], bars, session=sessions[0][1])
 
-    def die(path, data):
-        raise OSError("killed before account.json was written")
+    def die(folder, state):
+        raise KeyboardInterrupt("killed before account.json was written")
 
-    monkeypatch.setattr(paper, "atomic_write_bytes", die)
-    with pytest.raises(OSError, match="killed"):
+    monkeypatch.setattr(paper, "write_account", die)
+    with pytest.raises(KeyboardInterrupt, match="killed"):
         crashed.fill(sessions[1][0], bars, session=sessions[1][1])
     monkeypatch.undo()
+    journal = tmp_path / "crash" / "journal.jsonl"
     on_disk = json.loads((tmp_path / "crash" / "account.json").read_text())
-    assert on_disk["last_seq"] == 2 and len((tmp_path / "crash" / "journal.jsonl").read_text().splitlines()) == 3
+    assert on_disk["last_seq"] == 2 and len(journal.read_text().splitlines()) == 4  # the fill's lines in one write
+    # killed in the middle of that write: only its first line (the sell) reached the journal
+    journal.write_text("".join(journal.read_text().splitlines(keepends=True)[:3]))
 
     reopened = PaperAccount.open(tmp_path / "crash")  # replays journal line 3 (the sell)
     assert reopened.last_seq == 3
@@ -212,3 +216,95 @@ def test_fees_and_cash_match_the_backtrader_broker(moutai, tmp_path):
     final = result.equity.iloc[-1]
     assert account.cash == pytest.approx(final["cash"], abs=0.005)
     assert account.positions.get(paper.symbol_info(symbol).ts_code, 0) == final["position"]
+
+
+# -- money to the fen ------------------------------------------------------------------------------------
+
+
+def test_cash_is_an_exact_decimal_in_the_account_file(tmp_path):
+    """The previous version's binary floats summed these fills to 297989.55999999994; the account books exact
+    decimals and writes them so."""
+    bars = bars_of([("2024-02-29", 10.0, 10.0), ("2024-03-01", 10.01, 10.0), ("2024-03-04", 10.03, 10.0)])
+    account = PaperAccount.open(tmp_path, cash=300_000.1)
+    account.fill([order("b", "buy", 300)], {"600519.SH": bars}, session=D(2024, 3, 1))
+    account.fill([order("s", "sell", 100)], {"600519.SH": bars}, session=D(2024, 3, 4))
+    fees = (5.0 + 0.03) + (5.0 + 0.5 + 0.01)  # minimum commission, transfer fee; then stamp duty on the sell
+    assert str(account.exact_cash) == "297989.56"
+    assert account.exact_cash == paper.money.exact(300_000.1) - paper.money.exact(3003) + paper.money.exact(1003) - \
+        paper.money.exact(round(fees, 2))
+    text = (tmp_path / "account.json").read_text()
+    assert '"cash": 297989.56,' in text and '"opening_cash": 300000.10,' in text
+    assert json.loads(text)["format"] == 2
+    with pytest.raises(ConfigError, match=r"cash=1000\.005: the opening cash is 0 or a positive amount in CNY, in whole"):
+        PaperAccount.open(tmp_path / "sub", cash=1000.005)
+
+
+def _format_1(folder, journal_lines, opening, cash_error=0.0):
+    """``folder`` as the previous version left it: account.json in format 1 (binary float cash, hashed as such)."""
+    import hashlib
+
+    cash, positions, bought = float(opening), {}, {"session": None, "shares": {}}
+    for line in journal_lines:
+        if line["status"] == "filled":
+            sign = -1 if line["side"] == "buy" else 1
+            cash += sign * line["shares"] * line["price"]
+            cash -= line["commission"] + line["stamp_duty"] + line["transfer_fee"]
+            positions[line["symbol"]] = positions.get(line["symbol"], 0) - sign * line["shares"]
+            if line["side"] == "buy":
+                bought = {"session": line["session"], "shares": {line["symbol"]: line["shares"]}}
+    content = {"format": 1, "currency": "CNY", "opening_cash": float(opening), "cash": cash + cash_error,
+               "positions": {k: v for k, v in positions.items() if v}, "bought": bought,
+               "last_seq": len(journal_lines), "last_session": journal_lines[-1]["session"],
+               "first_session": journal_lines[0]["session"]}
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    content["sha256"] = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    (folder / "account.json").write_text(json.dumps(content, indent=2))
+    return content
+
+
+def test_an_account_of_the_previous_version_is_read_and_converted(tmp_path):
+    bars = {"600519.SH": bars_of([("2024-02-29", 10.0, 10.0), ("2024-03-01", 10.01, 10.0), ("2024-03-04", 10.03, 10.0)])}
+    new = PaperAccount.open(tmp_path / "new", cash=300_000.1)
+    new.fill([order("b1", "buy", 300)], bars, session=D(2024, 3, 1))
+    new.fill([order("s1", "sell", 100)], bars, session=D(2024, 3, 4))
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "journal.jsonl").write_bytes((tmp_path / "new" / "journal.jsonl").read_bytes())
+    written = _format_1(old, new.journal(), 300_000.1)
+    assert written["cash"] == 297989.55999999994  # as the previous version summed it
+    converted = PaperAccount.open(old)
+    assert str(converted.exact_cash) == "297989.56" and converted.positions == new.positions
+    assert json.loads((old / "account.json").read_text())["format"] == 2  # written back converted
+    assert '"cash": 297989.56,' in (old / "account.json").read_text()
+    _format_1(old, new.journal(), 300_000.1, cash_error=1.0)  # a float cash a yuan off its journal
+    (old / "journal.jsonl").write_bytes((tmp_path / "new" / "journal.jsonl").read_bytes())
+    with pytest.raises(DataError, match="account.json does not match .*journal.jsonl: its 2 journal lines give cash"):
+        PaperAccount.open(old)
+
+
+def test_an_open_that_is_no_price_is_refused_and_books_nothing(tmp_path):
+    bars = MOUTAI.copy()
+    bars.loc["2023-09-01", "open"] = float("nan")
+    account = PaperAccount.open(tmp_path, cash=1_000_000)
+    with pytest.raises(DataError, match="the bar of 600519.SH on 2023-09-01 opens at nan: not a price"):
+        account.fill([order("b1", "buy", 100)], {"600519.SH": bars}, session=D(2023, 9, 1))
+    assert account.journal() == [] and account.last_session is None
+
+
+def test_an_empty_fill_counts_and_orders_carry_their_account(tmp_path):
+    account = PaperAccount.open(tmp_path, cash=1_000_000)
+    account.fill([], {"600519.SH": MOUTAI}, session=D(2023, 9, 1))
+    assert account.last_session == D(2023, 9, 1) == account.first_session and account.journal() == []
+    with pytest.raises(ConfigError, match="session 2023-08-31 is before the account's last session 2023-09-01"):
+        account.fill([order("b0", "buy", 100)], {"600519.SH": MOUTAI}, session=D(2023, 8, 31))
+    mine = {"cash": 1_000_000.0, "positions": {}}
+    result = account.fill([order("b1", "buy", 100)], {"600519.SH": MOUTAI}, session=D(2023, 9, 4), decided_for=mine)
+    assert result.booked[0]["status"] == "filled"
+    # an interrupted fill of the same session is checked against the account before the session, not after it
+    again = account.fill([order("b1", "buy", 100), order("b2", "buy", 100)], {"600519.SH": MOUTAI},
+                         session=D(2023, 9, 4), decided_for=mine)
+    assert again.already_booked == ("b1",) and [line["order_id"] for line in again.booked] == ["b2"]
+    with pytest.raises(ConfigError, match="the orders were decided for cash 1,000,000.00 CNY and positions none, but "
+                                          "before 2023-09-05 the account .* holds cash 629,903.80 CNY and positions "
+                                          "600519.SH 200"):
+        account.fill([order("s1", "sell", 100)], {"600519.SH": MOUTAI}, session=D(2023, 9, 5), decided_for=mine)

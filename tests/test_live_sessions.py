@@ -8,7 +8,9 @@ import pytest
 from rnnstrategy.errors import ConfigError, DataError
 from rnnstrategy.live.sessions import (
     calendar_range,
+    calendar_says,
     check_fresh,
+    has_closed,
     is_session,
     last_completed_session,
     missing_sessions,
@@ -83,3 +85,15 @@ def test_dates_outside_the_calendar_name_its_range():
         last_completed_session(dt.datetime(last.year + 5, 1, 5, 16, 0))
     with pytest.raises(ConfigError, match="give a date"):
         next_session("tomorrow")
+
+
+def test_what_the_calendar_says_and_when_a_session_has_closed():
+    assert calendar_says(D(2024, 3, 1)) is True and calendar_says(D(2024, 3, 2)) is False  # a Friday, a Saturday
+    assert calendar_says(D(2020, 5, 1)) is False  # Labour Day
+    assert calendar_says(D(2099, 1, 5)) is None  # beyond the calendar: not known either way
+    friday = D(2024, 3, 1)
+    assert not has_closed(friday, dt.datetime(2024, 3, 1, 14, 59))
+    assert has_closed(friday, dt.datetime(2024, 3, 1, 15, 0))
+    assert not has_closed(friday, dt.datetime(2024, 3, 1, 6, 59, tzinfo=dt.timezone.utc))  # 14:59 in Shanghai
+    assert has_closed(friday, dt.datetime(2024, 3, 1, 7, 0, tzinfo=dt.timezone.utc))
+    assert not has_closed(D(2099, 1, 5))  # any date can be asked

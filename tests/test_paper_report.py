@@ -80,6 +80,13 @@ def test_the_report_of_a_replayed_backtest_is_the_backtest(replayed, tmp_path):
     assert m["excess_over_buy_and_hold"]["verdict"].startswith("After costs the strategy does not beat buy and hold")
     lines = run.summary()
     assert lines[0].startswith("Paper account moutai 2019-09-02..2019-11-27 (57 days)")
+    # 57 sessions are too few for a yearly figure: no CAGR, no excess a year, and a note that says so
+    assert m["strategy"]["cagr"] is None and m["buy_and_hold"]["cagr"] is None
+    assert m["excess_over_buy_and_hold"]["annualised"] is None and m["excess_over_buy_and_hold"]["p_value"] is not None
+    assert "CAGR n/a vs n/a" in lines[1]
+    assert lines[-1] == ("  note: 57 sessions are too few to measure a yearly figure: CAGR and the excess return a year "
+                         "are left out until the record has 63, and the tearsheet's rolling charts until it has half "
+                         "a year")
     assert any("excess return over buy and hold" in line for line in lines)
 
     # a later start: the same equity from that day, its first return against the close before, its trades only
@@ -140,6 +147,10 @@ def test_cli_paper_report_writes_a_backtest_folder_that_report_redraws(replayed,
     assert metrics["buy_and_hold"]["title"].startswith("Buy and hold 600519")
     equity = pd.read_csv(out / "equity.csv", index_col="date", parse_dates=["date"])
     assert (equity["value"] - result.equity["value"]).abs().max() < 1e-6
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert 'id="rolling_vol"' not in html and 'id="rolling_sharpe"' not in html  # empty for 57 days: left out
+    assert "57 sessions: too few for the rolling charts (a 122-session window)" in html
+    assert metrics["strategy"]["cagr"] is None and "note: 57 sessions are too few" in printed
     assert main(["report", str(out)]) == 0
     capsys.readouterr()
     assert main(["run", str(out / "manifest.json"), "--out", str(tmp_path / "replay")]) == 2
@@ -183,3 +194,11 @@ def test_paper_report_names_fills_the_bars_do_not_show(replayed):
         f"600519.SH buy on {first['session']} was filled at {first['price']} but the bars open at "
         f"{first['price'] + 1.0}"]
     assert any(line.startswith("  warning: 600519.SH buy") for line in run.summary())
+
+
+def test_a_record_of_a_quarter_keeps_its_yearly_figures():
+    from rnnstrategy.api.paper import SHORT_RECORD, _short_record
+
+    metrics = {"strategy": {"cagr": 0.1}, "excess_over_buy_and_hold": {"annualised": 0.02}}
+    assert _short_record(metrics, SHORT_RECORD) == [] and metrics["strategy"]["cagr"] == 0.1
+    assert _short_record(metrics, 9)[0].startswith("9 sessions are too few") and metrics["strategy"]["cagr"] is None

@@ -98,6 +98,8 @@ def _settings() -> list[tuple[str, dataclasses.Field, Any]]:
 
 
 SETTINGS = _settings()
+NEEDS = {("data", "members_only_training"): {"universe": "csi300"}}
+"""Settings refused alone, with the [data] setting each needs beside it."""
 POOLED_SETTINGS = [("forecast", field, _changed("forecast", field, hint))
                    for field, hint in ((f, typing.get_type_hints(PooledConfig)[f.name])
                                        for f in dataclasses.fields(PooledConfig))]
@@ -111,7 +113,9 @@ def test_every_setting_has_help():
 @pytest.mark.parametrize(("table", "field", "value"), SETTINGS, ids=[f"{t}.{f.name}" for t, f, _ in SETTINGS])
 def test_each_setting_reaches_its_dataclass_from_the_cli_and_from_toml(table, field, value, tmp_path):
     source = value if (table, field.name) == ("data", "source") else "600519"
-    args = build_parser().parse_args(["backtest", source, "--out", "x", *_cli_words(field, value)])
+    needs = NEEDS.get((table, field.name), {})  # a setting that only makes sense beside another
+    args = build_parser().parse_args(["backtest", source, "--out", "x", *_cli_words(field, value),
+                                      *[word for key, v in needs.items() for word in (f"--{key}", v)]])
     from_cli = getattr(run_config_from_args(args), table)
     assert getattr(from_cli, field.name) == value
 
@@ -121,6 +125,7 @@ def test_each_setting_reaches_its_dataclass_from_the_cli_and_from_toml(table, fi
         lines = ["[data]", 'source = "600519"', *lines]
     elif field.name != "source":
         lines.append('source = "600519"')
+    lines += [f"{key} = {_toml(v)}" for key, v in needs.items()]
     toml.write_text("\n".join(lines) + "\n", encoding="utf-8")
     from_toml = getattr(load_run_config(toml), table)
     assert getattr(from_toml, field.name) == value

@@ -193,6 +193,7 @@ def _universe(suspended: slice) -> tuple[list[pd.DataFrame], dict[str, pd.DataFr
     frames, forecasts = [], {}
     for symbol, seed in UNIVERSE:
         bars, first = synthetic(150, seed=seed, symbol=symbol), 94
+        bars["volume"] *= 10_000  # a liquid stock's volume: the 25 % volume limit never binds in these replays
         if symbol == SUSPENDED:
             bars = bars.drop(bars.index[suspended])
         if symbol == LISTED_LATE:

@@ -109,7 +109,7 @@ def test_verdict_boundaries():
         "loses to the previous-open forecast: RMSE 1.200x, DM p = < 0.001"
     assert verdict(0.01, 0.9, alpha=0.001).startswith("ties ")
     assert verdict(float("nan"), 0.9) == "ties the previous-close forecast: RMSE 0.900x, DM p = n/a"
-    assert verdict(float("nan"), float("nan")) == "no realised opens to compare with yet"
+    assert verdict(float("nan"), float("nan")) == "has no realised opens to compare with yet"
 
 
 def test_hit_rate_counts_days_without_a_move_as_misses():

@@ -1,5 +1,7 @@
 import datetime as dt
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from rnnstrategy.ashare.symbols import Board, Exchange, parse_symbol, symbol_info
@@ -93,3 +95,20 @@ def test_st_names_in_every_spelling():
     assert [is_st_name(n) for n in ("ST 中珠", "*ST 奥瑞", "S*ST 前锋", "SST 华新", " st康美", "贵州茅台")] == [
         True, True, True, True, True, False]
     assert symbol_info("600666", name="S*ST 奥瑞").st
+
+
+@pytest.mark.parametrize(
+    "symbol, name",
+    [("600519", ""), ("600519", "*ST茅台"), ("300750", ""), ("300750", "ST宁德"), ("688981", ""), ("830799", ""),
+     ("sh000300", "")],
+)
+def test_vectorised_price_limits_equal_price_limit_day_by_day(symbol, name):
+    """price_limits (one array call, as bar validation uses it) gives price_limit's answer on every day around
+    each date where a limit changes: the start of limits (1996-12-16) and ChiNext's 20 % (2020-08-24)."""
+    info = symbol_info(symbol, name=name)
+    days = pd.DatetimeIndex([day for first in ("1996-12-01", "2020-08-10") for day in pd.date_range(first, periods=30)])
+    at_noon = days + pd.Timedelta(hours=12)  # a time of day counts as its date
+    expected = np.array([np.nan if (limit := info.price_limit(day.date())) is None else limit for day in days])
+    for given in (days.to_numpy(), at_noon.to_numpy(), [day.date() for day in days]):
+        np.testing.assert_array_equal(info.price_limits(given), expected)
+    assert {limit for _, limit in info.price_limit_steps()} == set(expected[~np.isnan(expected)])

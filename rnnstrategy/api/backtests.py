@@ -13,6 +13,7 @@ import pandas as pd
 
 from rnnstrategy.api.definition import run
 from rnnstrategy.api.forecasts import reused_forecasts
+from rnnstrategy.api.preflight import check_compute, check_run, check_sources
 from rnnstrategy.api.sources import Source, label
 from rnnstrategy.ashare.rules import AShareRules
 from rnnstrategy.config import BacktestSpec, BenchmarkSpec, DataSpec, RunConfig, date_text, merge_params
@@ -57,6 +58,9 @@ def backtest(
     on_fold: Callable[[FoldReport], None] | None = None,
     on_bar: Callable[[int, int], None] | None = None,
     on_symbol: Callable[[dict[str, Any]], None] | None = None,
+    universe: str | None = None,
+    members_only_training: bool = False,
+    keep_leavers: bool = False,
     **strategy_params: Any,
 ) -> BacktestRun | UniverseBacktestRun:
     """Forecast walk-forward, trade the forecasts under A-share rules, and measure the result.
@@ -101,6 +105,9 @@ def backtest(
             pooled fold (a per-symbol universe reports each symbol through ``on_symbol``).
         on_bar: called with (bars done, bars in total) as the backtest runs.
         on_symbol: called with each universe summary row as its symbol finishes.
+        universe, members_only_training, keep_leavers: a universe as it stood (``universe="csi300"``, a CSV of
+            spells, or ``"all"``): ranked and traded among each day's index members, beside the equal-weight
+            basket of the day's members (see :mod:`rnnstrategy.universe.as_of`).
         strategy_params: the strategy's parameters as keywords (``k=10``), beside or instead of ``params``;
             checked as ``params`` are; None: the strategy's default.
 
@@ -108,6 +115,8 @@ def backtest(
         A :class:`BacktestRun` (a :class:`UniverseBacktestRun` for a universe); ``.write(path)`` writes
         the report files.
     """
+    for what, source in (("data", data), ("benchmark", benchmark), ("forecasts", forecasts)):
+        check_sources(source, what)  # "" or a name too long for the system: refused before a path is read
     if data is None:
         if forecasts is None or isinstance(forecasts, pd.DataFrame) or not Path(forecasts).is_dir():
             raise ConfigError("no data: give the stock (a CSV path or symbol), a universe (a folder or a list), or "
@@ -120,17 +129,19 @@ def backtest(
               if isinstance(frame, pd.DataFrame)}  # given in place of the sources the configuration records
     config = RunConfig(
         data=DataSpec(source=data if isinstance(data, tuple) else label(data), adjust=adjust, name=name,
-                      strict=strict),
+                      strict=strict, universe=universe, members_only_training=members_only_training),
         forecast=forecast or ForecastConfig(),
         backtest=BacktestSpec(strategy=strategy, execution=execution, cash=cash, start=date_text("start", start),
                               end=date_text("end", end), trials=trials,
                               forecasts=None if forecasts is None else label(forecasts),
-                              params=merge_params(params, strategy_params)),
+                              params=merge_params(params, strategy_params), keep_leavers=keep_leavers),
         benchmark=BenchmarkSpec(source=None if benchmark is None else label(benchmark), title=benchmark_title),
         rules=rules or AShareRules(),
     )
+    check_run(config, out=out, store=store, reused=forecasts is not None)  # before any loading or training
+    check_compute(workers=workers, threads=threads)
     if out is not None:
-        check_kind(out, "backtest")  # before the work, not after
+        check_kind(out, "backtest")
     result = run(config, store=store, threads=threads, on_fold=on_fold, on_bar=on_bar, out=out, executor=executor,
                  workers=workers, on_symbol=on_symbol, **frames)
     if out is not None:

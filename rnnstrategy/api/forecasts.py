@@ -12,6 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from rnnstrategy.api.preflight import (
+    check_cache,
+    check_compute,
+    check_forecaster,
+    check_output,
+    check_sources,
+    check_window,
+    source_paths,
+)
 from rnnstrategy.api.record import write_forecast_manifest
 from rnnstrategy.api.results import ForecastRun, UniverseForecastRun
 from rnnstrategy.api.sources import Source, is_universe, load
@@ -22,6 +31,7 @@ from rnnstrategy.forecasting.config_dict import forecast_config_from_dict
 from rnnstrategy.forecasting.foldroot import DEFAULT_STORE, resolve_store
 from rnnstrategy.forecasting.pooled.config import PooledConfig
 from rnnstrategy.report.folder_checks import check_kind
+from rnnstrategy.universe.as_of import universe_as_of
 
 if TYPE_CHECKING:
     from rnnstrategy.forecasting.walkforward import FoldReport
@@ -46,6 +56,8 @@ def forecast(
     retries: int = 1,
     on_fold: Callable[[FoldReport], None] | None = None,
     on_symbol: Callable[[dict[str, object]], None] | None = None,
+    universe: str | None = None,
+    members_only_training: bool = False,
 ) -> ForecastRun | UniverseForecastRun:
     """Walk-forward forecasts of one security, or of a universe.
 
@@ -68,22 +80,32 @@ def forecast(
             ``ray``; see :mod:`rnnstrategy.universe.executors`).
         on_fold: called after each fold of one security is fitted or loaded.
         on_symbol: called with each universe summary row as its symbol finishes.
+        universe: the universe as it stood (``"csi300"``, a CSV of spells, or ``"all"``; see
+            :mod:`rnnstrategy.universe.as_of`): only the stocks that were members on some day of
+            ``start .. end`` are forecast, and the cross-section is measured among each day's members.
+        members_only_training: with an index as ``universe``, a pooled model learns only from member days.
 
     Returns:
         A :class:`ForecastRun` for one security, a :class:`UniverseForecastRun` for several.
     """
     config = config or ForecastConfig()
-    check_device(config.device)  # before any loading or training
+    check_sources(data)  # everything before any loading or training
+    as_of = universe_as_of(data, universe, members_only_training=members_only_training)
+    check_forecaster(config)
+    check_compute(workers=workers, retries=retries, threads=threads)
     start, end = date_text("start", start), date_text("end", end)
-    if out is not None:  # refused before the work, not after
+    check_window(start, end)
+    if out is not None:
+        check_output(out, source_paths(data))
         check_kind(out, "forecast")
+    check_cache(store, source_paths(data))
     if is_universe(data):
         if out is None:
             raise ConfigError("a universe forecast writes each symbol's forecasts as it finishes: "
                               "pass out='runs/universe' (CLI: --out DIR)")
         return forecast_universe(data, config, start, end, Path(out), adjust=adjust, strict=strict, store=store,
                                  threads=threads, executor=executor, workers=workers, retries=retries,
-                                 on_symbol=on_symbol, on_fold=on_fold)
+                                 on_symbol=on_symbol, on_fold=on_fold, as_of=as_of)
     config = stock_forecaster(config)
     bars = load(data, adjust, start, config.history_needed(), strict=strict)
     started = time.perf_counter()

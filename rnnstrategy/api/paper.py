@@ -2,8 +2,9 @@
 
 ``rnnstrategy paper report ACCOUNT --data ... --out DIR`` and :func:`paper_report` write what a
 backtest writes (``report.html``, ``metrics.json``, ``trades.csv``, ``equity.csv``, the equity plot,
-``manifest.json``; see :mod:`rnnstrategy.report.folder`), so ``rnnstrategy report DIR`` redraws it and
-``rnnstrategy compare`` sets it beside the backtest it follows. The account's fills come from its
+``manifest.json``, and ``corporate_actions.csv`` when the account booked any; see
+:mod:`rnnstrategy.report.folder`), so ``rnnstrategy report DIR`` redraws it and ``rnnstrategy compare``
+sets it beside the backtest it follows. The account's fills and corporate actions come from its
 journal (:mod:`rnnstrategy.live.ledger`); beside them stand the benchmark and buy-and-hold of the
 stocks given (one stock: holding it; several: the equal-weight universe), bought at the open of the
 report's first day with the same cash, fees and lots, as a backtest measures them.
@@ -80,7 +81,7 @@ def paper_report(
             benchmark not covering the report.
     """
     from rnnstrategy.backtrader.buy_and_hold import run_buy_and_hold
-    from rnnstrategy.live.ledger import account_equity, journal_trades
+    from rnnstrategy.live.ledger import account_equity, journal_actions, journal_trades
     from rnnstrategy.report.measures import stocks_held
     from rnnstrategy.report.names import find_names_file
 
@@ -92,21 +93,24 @@ def paper_report(
     equity, before = account_equity(journal, account.opening_cash, bars, start, end, account.first_session)
     dates = equity.index
     symbols = tuple(bars)
-    trades = journal_trades([line for line in journal if dates[0] <= pd.Timestamp(line["session"]) <= dates[-1]])
+    inside = [line for line in journal if dates[0] <= pd.Timestamp(line["session"]) <= dates[-1]]
+    trades, actions = journal_trades(inside), journal_actions(inside)
     held_frames = [frame.loc[dates[0]:dates[-1]] for frame in frames]
     held = run_buy_and_hold([frame for frame in held_frames if len(frame)], dates[0], dates[-1], cash=before,
                             rules=rules)
     bench = load_bars(benchmark) if isinstance(benchmark, (str, Path)) else benchmark
     returns = equity["value"].div(equity["value"].shift(1).fillna(before)).sub(1.0)
     if len(symbols) > 1:
-        equity = equity.assign(position=stocks_held(trades, dates))
+        equity = equity.assign(position=stocks_held(trades, dates, actions))
     near = str(data) if isinstance(data, (str, Path)) else None
     named = run_titles(f"Paper account {account.folder.name}", symbols, names=names or find_names_file(near),
                    benchmark=None if bench is None else str(bench.attrs.get("symbol", "")))
     report, metrics = measure(equity, returns, trades, held=held, benchmark=bench, titles=named, symbols=symbols,
                               parameters={"Paper account": account.folder.name, "Stocks": len(symbols)},
-                              baseline="buy and hold" if len(symbols) == 1 else "the equal-weight universe")
+                              baseline="buy and hold" if len(symbols) == 1 else "the equal-weight universe",
+                              corporate_actions=actions)
     metrics["paper"] = _account_figures(account, journal, bars)
+    metrics["paper"]["notes"] = _short_record(metrics, len(dates))
     recorded = manifest({"paper": _account_record(account)}, data=[data_record(frame) for frame in frames],
                         benchmark=data_record(bench) if bench is not None else f"buy and hold of {named.security}")
     return PaperReportRun(metrics=metrics, trades=trades, equity=report.equity, manifest=recorded, report=report,
@@ -132,19 +136,41 @@ def _open(account: str | Path | PaperAccount) -> PaperAccount:
 
 def _account_figures(account: PaperAccount, journal: list[dict[str, Any]],
                      bars: Mapping[str, pd.DataFrame]) -> dict[str, Any]:
-    """What the metrics say of the account itself (``metrics["paper"]``): cash, positions, journal lines by
-    status, and the fills whose price the bars do not show (each also a warning)."""
+    """What the metrics say of the account itself (``metrics["paper"]``): cash, positions, order lines by
+    status, corporate actions booked, and the fills whose price the bars do not show (each also a warning)."""
+    from rnnstrategy.live.actions import is_action
     from rnnstrategy.live.ledger import price_mismatches
 
     mismatches = price_mismatches(journal, bars)
     for line in mismatches:
         log.warning("%s: the equity mixes the fill's price with the bars' closes", line)
-    statuses = [line["status"] for line in journal]
+    statuses = [line["status"] for line in journal if not is_action(line)]
     return {
         "account": str(account.folder), "opening_cash": account.opening_cash, "cash": account.cash,
-        "positions": account.positions, "last_session": str(account.last_session), "orders": len(journal),
+        "positions": account.positions, "last_session": str(account.last_session), "orders": len(statuses),
         "filled": statuses.count("filled"), "cancelled": statuses.count("cancelled"),
-        "rejected": statuses.count("rejected"), "price_mismatches": mismatches}
+        "rejected": statuses.count("rejected"), "corporate_actions": len(journal) - len(statuses),
+        "price_mismatches": mismatches}
+
+
+SHORT_RECORD = 63
+"""Sessions (a quarter) below which a paper report gives no annualised growth: a few days' return raised to the
+power of a year (a CAGR of +242 % after 9 days) says nothing yet."""
+
+
+def _short_record(metrics: dict[str, Any], days: int) -> list[str]:
+    """Leave the annualised growth out of ``metrics`` (CAGR, the excess return a year: None) when the record has
+    fewer than :data:`SHORT_RECORD` sessions; returns the note that says so (none for a long enough record)."""
+    if days >= SHORT_RECORD:
+        return []
+    for section in ("strategy", "benchmark", "buy_and_hold"):
+        if section in metrics:
+            metrics[section]["cagr"] = None
+    if "excess_over_buy_and_hold" in metrics:
+        metrics["excess_over_buy_and_hold"]["annualised"] = None
+    note = (f"{days} sessions are too few to measure a yearly figure: CAGR and the excess return a year are left out "
+            f"until the record has {SHORT_RECORD}, and the tearsheet's rolling charts until it has half a year")
+    return [note]
 
 
 def _account_record(account: PaperAccount) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -22,7 +23,8 @@ def read_positions(source: str | Path) -> tuple[dict[str, int], float | None]:
 
     Raises:
         ConfigError: a missing file or a folder without an account.
-        DataError: a file that is not one of the formats.
+        DataError: a file that is not one of the formats, or holds negative, fractional or repeated holdings, or
+            negative cash.
     """
     path = Path(source)
     if path.is_dir():
@@ -43,10 +45,13 @@ def read_positions(source: str | Path) -> tuple[dict[str, int], float | None]:
                 raise ValueError("expected {\"cash\": ..., \"positions\": {\"600519.SH\": 100}}")
             cash = content.get("cash")
             return ({str(k): _shares(k, v) for k, v in content.get("positions", {}).items()},
-                    None if cash is None else float(cash))
+                    None if cash is None else _cash(cash))
         frame = pd.read_csv(path, dtype={"symbol": str})
         if list(frame.columns[:2]) != ["symbol", "shares"]:
             raise ValueError(f"columns {list(frame.columns)}, expected symbol,shares")
+        repeated = sorted(set(frame["symbol"][frame["symbol"].duplicated()]))
+        if repeated:
+            raise ValueError(f"{', '.join(map(str, repeated))} listed more than once")
         return {row.symbol: _shares(row.symbol, row.shares) for row in frame.itertuples()}, None
     except (ValueError, TypeError) as err:
         raise DataError(f"positions {path}: {err}; write a CSV with columns symbol,shares or a JSON "
@@ -55,9 +60,17 @@ def read_positions(source: str | Path) -> tuple[dict[str, int], float | None]:
 
 def _shares(symbol: object, value: object) -> int:
     shares = float(value)  # type: ignore[arg-type]
-    if not shares >= 0 or not shares.is_integer():
+    if isinstance(value, bool) or not shares >= 0 or not shares.is_integer():
         raise ValueError(f"{symbol}: shares={value!r}, give a whole number >= 0")
     return int(shares)
+
+
+def _cash(value: object) -> float:
+    """``value`` as cash: a finite amount of 0 or more (a ValueError names it otherwise)."""
+    cash = float(value)  # type: ignore[arg-type]
+    if isinstance(value, bool) or not math.isfinite(cash) or cash < 0:
+        raise ValueError(f"cash={value!r}, give 0 or a positive amount in CNY")
+    return cash
 
 
 def holdings(positions: str | Path | Mapping[str, int] | None, cash: float | None,
@@ -66,11 +79,14 @@ def holdings(positions: str | Path | Mapping[str, int] | None, cash: float | Non
     else the positions' own, else ``default_cash`` when nothing is held.
 
     Raises:
-        ConfigError: positions without cash.
+        ConfigError: positions without cash, negative or fractional shares, cash that is negative or not finite.
     """
     held: dict[str, int] = {}
     if isinstance(positions, Mapping):
-        held = {str(name): int(shares) for name, shares in positions.items()}
+        try:
+            held = {str(name): _shares(name, shares) for name, shares in positions.items()}
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"positions: {err}") from None
     elif positions is not None:
         held, account_cash = read_positions(positions)
         cash = account_cash if cash is None else cash
@@ -79,4 +95,7 @@ def holdings(positions: str | Path | Mapping[str, int] | None, cash: float | Non
             raise ConfigError("positions without cash: give cash= (CLI: --cash), or a JSON positions file with "
                               "\"cash\", or a paper account folder")
         cash = default_cash
-    return held, float(cash)
+    try:
+        return held, _cash(cash)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{err} (CLI: --cash)") from None

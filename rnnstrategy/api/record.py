@@ -51,7 +51,8 @@ class Timer:
 def measure(equity: pd.DataFrame, returns: pd.Series, trades: pd.DataFrame, *, held: BacktestResult,
             benchmark: pd.DataFrame | None, titles: Titles, parameters: Mapping[str, object],
             forecasts: pd.DataFrame | None = None, forecast: Mapping[str, object] | None = None, trials: int = 1,
-            symbols: tuple[str, ...] = (), baseline: str | None = None) -> tuple[RunReport, dict[str, Any]]:
+            symbols: tuple[str, ...] = (), baseline: str | None = None,
+            corporate_actions: pd.DataFrame | None = None) -> tuple[RunReport, dict[str, Any]]:
     """The report and the metrics of a finished run.
 
     Args:
@@ -66,6 +67,7 @@ def measure(equity: pd.DataFrame, returns: pd.Series, trades: pd.DataFrame, *, h
         baseline: what buy-and-hold is called in the verdict on the excess return (``"the equal-weight
             universe"``); given, the metrics add that verdict, the stocks traded, the share of the value
             invested and ``"universe"`` (its size and the stocks traded); None: a one-stock backtest's metrics.
+        corporate_actions: the dividends, bonus shares and splits the broker booked (``corporate_actions.csv``).
     """
     from rnnstrategy.report.benchmark import benchmark_returns
     from rnnstrategy.report.measures import RunReport, excess_verdict, run_metrics
@@ -78,7 +80,8 @@ def measure(equity: pd.DataFrame, returns: pd.Series, trades: pd.DataFrame, *, h
         "buy_and_hold_return": held_returns,
     })
     report = RunReport(equity=equity, trades=trades, forecasts=pd.DataFrame() if forecasts is None else forecasts,
-                       titles=titles, parameters=parameters, trials=trials, symbols=symbols)
+                       titles=titles, parameters=parameters, trials=trials, symbols=symbols,
+                       corporate_actions=corporate_actions)
     metrics = run_metrics(report, forecast)
     if baseline is not None:
         metrics["trades"] |= {"symbols_traded": int(trades["symbol"].nunique()),

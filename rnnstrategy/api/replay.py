@@ -2,11 +2,13 @@
 
 :func:`changed_data` compares the bars loaded now with the fingerprints a manifest recorded;
 :func:`changed_universe` reads each stock of a recorded universe run again; :func:`refuse_changed`
-refuses a replay on changed data, or lets it go on with a warning when allowed.
+refuses a replay on changed data, or lets it go on with a warning when allowed; :func:`replayed_definition`
+is what a replay's manifest records of its definition (once: not the manifest it replayed).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,8 +20,9 @@ from rnnstrategy.config import RunConfig
 from rnnstrategy.data.fingerprint import DataFingerprint
 from rnnstrategy.data.loader import load_bars
 from rnnstrategy.errors import DataError, RnnStrategyError
+from rnnstrategy.files import file_sha256
 
-__all__ = ["changed_data", "changed_universe", "refuse_changed"]
+__all__ = ["changed_data", "changed_universe", "refuse_changed", "replayed_definition"]
 
 log = logging.getLogger(__name__)
 
@@ -95,3 +98,27 @@ def refuse_changed(changed: Sequence[str], allow: bool) -> None:
                         "on it")
     for change in changed:
         log.warning("%s: re-running on the changed data", change)
+
+
+def replayed_definition(manifest_file: str | Path, recorded: Mapping[str, Any]) -> dict[str, Any]:
+    """What the manifest of a replay of ``manifest_file`` (whose content is ``recorded``) records of its
+    definition: the file the recorded run was defined by, path and text, as that run recorded them (a TOML
+    file, or none for a run made in Python), and under ``replay_of`` which manifest was replayed (path,
+    creation time, SHA-256). The configuration itself is the manifest's ``config``.
+
+    The text of the manifest replayed is not copied: each replay nested every earlier manifest in its own
+    (10, 17, 26, ... 191 kB over 7 replays). A manifest nested so by an older version is unpacked to the
+    definition it started from."""
+    path = Path(manifest_file)
+    file, text = recorded.get("config_file"), recorded.get("config_file_text")
+    while isinstance(file, str) and file.endswith(".json") and isinstance(text, str):
+        try:
+            inner = json.loads(text)
+        except ValueError:
+            break
+        if not isinstance(inner, Mapping):
+            break
+        file, text = inner.get("config_file"), inner.get("config_file_text")
+    replayed = {"manifest": str(path), "created": recorded.get("created"),
+                "sha256": file_sha256(path) if path.is_file() else None}
+    return {"config_file": file, "config_file_text": text, "replay_of": replayed}

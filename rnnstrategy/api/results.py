@@ -32,8 +32,11 @@ if TYPE_CHECKING:
     from rnnstrategy.backtrader.results import BacktestResult
     from rnnstrategy.report.measures import RunReport
 
-__all__ = ["BacktestRun", "ForecastRun", "PaperReportRun", "RecordedRun", "SignalRun", "UniverseBacktestRun",
-           "UniverseForecastRun"]
+__all__ = ["COVERAGE_FILE", "BacktestRun", "ForecastRun", "PaperReportRun", "RecordedRun", "SignalRun",
+           "UniverseBacktestRun", "UniverseForecastRun"]
+
+COVERAGE_FILE = "coverage.csv"
+"""The members of a universe as it stood with and without bars, by day, in a universe run's folder."""
 
 
 # ---------------------------------------------------------------- forecasts
@@ -70,10 +73,16 @@ class ForecastRun:
         return paths + [write_forecast_manifest(out, [p.name for p in paths])]
 
     def summary(self) -> list[str]:
-        """A few lines for a console: the window, retrains and the verdict against the previous close."""
+        """A few lines for a console: the security (code and name), the window, retrains and the verdict against
+        the previous close."""
+        from rnnstrategy.report.names import find_names_file, security_name
+
         m = self.metrics
-        lines = [f"{m['symbol']}: {len(self.forecasts)} forecasts {m['first_forecast']}..{m['last_forecast']}, "
-                 f"{m['retrains']} retrains ({m['trained']} trained) in {m['seconds']:.1f}s"]
+        source = self.bars.attrs.get("source")
+        name = security_name(str(m["symbol"]), find_names_file(source if isinstance(source, str) else None))
+        lines = [(f"{m['symbol']}{' ' + name if name else ''}: {len(self.forecasts)} forecasts "
+                  f"{m['first_forecast']}..{m['last_forecast']}, "
+                  f"{m['retrains']} retrains ({m['trained']} trained) in {m['seconds']:.1f}s")]
         return lines + verdict_lines(m, "")
 
 
@@ -217,15 +226,32 @@ class UniverseBacktestRun(RecordedRun):
         config: the run's configuration (what ``manifest.json`` records).
         forecasts: the universe forecast run traded on (its ``summary`` and the folder holding
             ``forecasts/<symbol>.csv``).
+        coverage: for a universe as it stood, the index's members with and without a bar on each day
+            (``coverage.csv``; see :func:`~rnnstrategy.universe.membership_coverage.coverage`); else None.
     """
 
     config: RunConfig
     forecasts: UniverseForecastRun
+    coverage: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def forecast_files(self) -> list[str]:
         """The universe's forecast files, relative to a run folder: summaries and ``forecasts/<symbol>.csv``."""
         return ["summary.csv", "summary.json", *(f"forecasts/{symbol}.csv" for symbol in self.report.symbols)]
+
+    def _write_coverage(self, out: Path) -> list[str]:
+        """``coverage.csv`` of a universe as it stood (the ``without`` tuple as ``;``-joined symbols); none left
+        from an earlier run otherwise."""
+        path = out / COVERAGE_FILE
+        if self.coverage is None:
+            path.unlink(missing_ok=True)
+            return []
+        from rnnstrategy.files import atomic_write_text
+
+        table = self.coverage.assign(without=[";".join(names) for names in self.coverage["without"]])
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, table.to_csv(index_label="date", date_format="%Y-%m-%d"))
+        return [COVERAGE_FILE]
 
     def write(self, out: str | Path) -> list[Path]:
         """Write every file of the run into ``out`` (see :meth:`BacktestRun.write`), with the universe's
@@ -243,13 +269,22 @@ class UniverseBacktestRun(RecordedRun):
                 meta = source.with_suffix(".meta.json")
                 if meta.is_file():
                     shutil.copyfile(meta, (out / name).with_suffix(".meta.json"))
-        return self._write(out, self.manifest, checked=tuple(self.forecast_files))
+        coverage = self._write_coverage(out)
+        return self._write(out, self.manifest, checked=(*self.forecast_files, *coverage))
 
     def summary(self) -> list[str]:
         """A few lines for a console: the strategy, the benchmark and the equal-weight universe side by side,
-        trading and fees, and whether the strategy beats the equal-weight universe after costs
-        (:func:`rnnstrategy.report.console.universe_backtest_summary`)."""
-        return universe_backtest_summary(self.metrics)
+        trading and fees, whether the strategy beats the equal-weight universe after costs
+        (:func:`rnnstrategy.report.console.universe_backtest_summary`) and, for a universe as it stood, how
+        much of the index it could not trade."""
+        lines = universe_backtest_summary(self.metrics)
+        covered = self.metrics.get("universe", {}).get("coverage")
+        if covered:
+            name = self.metrics["universe"]["as_of"]["name"]
+            lines.append(f"  {name} as it stood: {covered['members']:.1f} members a day on average, "
+                         f"{covered['without_bars']:.1f} ({covered['without_share']:.1%}) without bars to trade; "
+                         f"{covered['ever_without']} member(s) lacked bars on some day (see coverage.csv)")
+        return lines
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -282,6 +317,7 @@ class PaperReportRun(RecordedRun):
         lines.append(f"  account: cash {paper['cash']:,.2f} CNY, positions {held}; {paper['orders']} orders "
                      f"journaled ({paper['cancelled']} cancelled, {paper['rejected']} rejected)")
         lines += [f"  warning: {line}" for line in paper["price_mismatches"]]
+        lines += [f"  note: {line}" for line in paper.get("notes", [])]
         return lines
 
 

@@ -35,13 +35,17 @@ class SignalOptions:
     start: str | None = _SPEC.start
     adjust: str = "qfq"
     strict: bool = True
+    universe: str | None = None
+    members_only_training: bool = False
+    keep_leavers: bool = False
 
     def given(self) -> list[str]:
         """The options given, that is, not at their defaults (``data`` and ``cash`` aside), in signature order."""
         given = {"strategy": self.strategy != _SPEC.strategy, "params": bool(self.params),
                  "forecast": self.forecast is not None, "forecasts": self.forecasts is not None,
                  "rules": self.rules is not None, "start": self.start != _SPEC.start, "adjust": self.adjust != "qfq",
-                 "strict": self.strict is not True}
+                 "strict": self.strict is not True, "universe": self.universe is not None,
+                 "members_only_training": self.members_only_training, "keep_leavers": self.keep_leavers}
         return [name for name, was_given in given.items() if was_given]
 
 
@@ -68,4 +72,5 @@ def defined_options(config: str | Path | RunConfig, options: SignalOptions, has_
     return SignalOptions(
         data=options.data if options.data is not None else defined.data.source, cash=cash, strategy=spec.strategy,
         params=spec.params, forecast=defined.forecast, forecasts=spec.forecasts, rules=defined.rules,
-        start=spec.start, adjust=defined.data.adjust, strict=defined.data.strict)
+        start=spec.start, adjust=defined.data.adjust, strict=defined.data.strict, universe=defined.data.universe,
+        members_only_training=defined.data.members_only_training, keep_leavers=spec.keep_leavers)

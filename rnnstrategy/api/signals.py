@@ -14,16 +14,27 @@ import pandas as pd
 
 from rnnstrategy.api.forecasts import check_device, reused_forecasts, run_walk_forward, stock_forecaster
 from rnnstrategy.api.positions import holdings
+from rnnstrategy.api.preflight import (
+    check_cache,
+    check_compute,
+    check_forecaster,
+    check_output,
+    check_sources,
+    check_universe_size,
+    check_window,
+    source_paths,
+)
 from rnnstrategy.api.results import SignalRun
 from rnnstrategy.api.signal_options import SignalOptions, defined_options
 from rnnstrategy.api.sources import Source, check_strategy_fits, is_universe, label, load
-from rnnstrategy.api.universe_inputs import universe_forecasts, universe_inputs
+from rnnstrategy.api.universe_inputs import run_universe_as_of, universe_forecasts, universe_inputs
 from rnnstrategy.ashare.rules import AShareRules
 from rnnstrategy.config import BacktestSpec, DataSpec, RunConfig, date_text, merge_params
 from rnnstrategy.errors import ConfigError, DataError
 from rnnstrategy.forecasting.config import ForecastConfig
 from rnnstrategy.forecasting.foldroot import DEFAULT_STORE
 from rnnstrategy.forecasting.pooled.config import PooledConfig
+from rnnstrategy.universe.as_of import universe_as_of
 
 if TYPE_CHECKING:
     from rnnstrategy.forecasting.walkforward import FoldReport
@@ -55,6 +66,9 @@ def signal(
     now: dt.datetime | None = None,
     executor: str = "auto",
     workers: int | None = None,
+    universe: str | None = None,
+    members_only_training: bool = False,
+    keep_leavers: bool = False,
     **strategy_params: Any,
 ) -> SignalRun:
     """The orders for the next session: the backtest's strategy decides at the close of the last bar.
@@ -90,6 +104,8 @@ def signal(
         out: write ``orders.csv`` and ``orders.json`` there (a universe forecast now: its ``summary.csv`` and
             ``forecasts/<symbol>.csv`` too; required then).
         now: the present, for the stale check.
+        universe, members_only_training, keep_leavers: a universe as it stood, as for
+            :func:`~rnnstrategy.api.backtests.backtest`: the strategy ranks the index members of D.
         strategy_params: the strategy's parameters as keywords (``k=10``), as for
             :func:`~rnnstrategy.api.backtests.backtest`.
 
@@ -102,10 +118,13 @@ def signal(
 
     options = SignalOptions(data=data, cash=cash, strategy=strategy, params=merge_params(params, strategy_params),
                             forecast=forecast, forecasts=forecasts, rules=rules, start=start, adjust=adjust,
-                            strict=strict)
+                            strict=strict, universe=universe, members_only_training=members_only_training,
+                            keep_leavers=keep_leavers)
     if config is not None:
         options = defined_options(config, options, has_positions=positions is not None)
     data, forecasts = options.data, options.forecasts
+    check_sources(data)
+    check_sources(forecasts, "forecasts")  # before a path is read: "" or a name too long for the system
     if data is None and isinstance(forecasts, (str, Path)) and Path(forecasts).is_dir():
         data = str(forecasts)  # the folder of a universe run names its sources
     if data is None:
@@ -116,11 +135,14 @@ def signal(
     universe = is_universe(data) or (isinstance(forecasts, (str, Path)) and Path(forecasts).is_dir())
     held, cash = holdings(positions, options.cash, _SPEC.cash)
     spec = BacktestSpec(strategy=options.strategy, start=date_text("start", options.start), end=date_text("end", end),
-                        params=dict(options.params))
+                        params=dict(options.params), keep_leavers=options.keep_leavers)
     strategy_class = load_strategy(options.strategy)
     source = data if isinstance(data, tuple) else label(data)
     check_strategy_fits(strategy_class, RunConfig(data=DataSpec(source=source), backtest=spec), universe)
+    universe_as_of(source, options.universe, members_only_training=options.members_only_training)  # before work
     strategy_class.check_params(spec.params)  # a bad parameter fails now, not after forecasting
+    _check_before_work(source, spec, options, out=out, store=store, workers=workers, threads=threads,
+                       universe=universe)
     compute = {"store": store, "threads": threads, "on_fold": on_fold}
     if universe:
         result = _signal_universe(source, strategy_class, held, cash, spec, options, out=out, now=now,
@@ -132,11 +154,30 @@ def signal(
     return result
 
 
+def _check_before_work(source: str | tuple[str, ...], spec: BacktestSpec, options: SignalOptions, *,
+                       out: str | Path | None, store: str | Path | None, workers: int | None, threads: int | None,
+                       universe: bool) -> None:
+    """What a signal checks before any data is loaded or model trained: the window, the forecaster (unless
+    forecasts are reused), the output folder, the cache and the workers."""
+    reused_folder = source_paths(options.forecasts)  # the folder of a universe run names its sources: no bars
+    sources = [path for path in source_paths(source) if path not in reused_folder]
+    check_window(spec.start, spec.end)
+    if options.forecasts is None:
+        check_forecaster(options.forecast or ForecastConfig())
+        if universe:
+            check_universe_size(source)
+    if out is not None:
+        check_output(out, sources)
+    check_cache(store if options.forecasts is None else None, sources)
+    check_compute(workers=workers, threads=threads)
+
+
 def _signal_stock(data: Source, strategy: type, held: dict[str, int], cash: float, spec: BacktestSpec,
                   options: SignalOptions, *, store: str | Path | None, threads: int | None,
                   on_fold: Callable[[Any], None] | None, now: dt.datetime | None) -> SignalRun:
     """:func:`signal` for one stock: its forecasts (reused, or walk-forward up to D) and its bars up to D."""
     from rnnstrategy.backtrader.signal import decide
+    from rnnstrategy.live.decision_day import check_decision_day
     from rnnstrategy.live.sessions import check_fresh
 
     reused, forecast = reused_forecasts(options.forecasts, options.forecast)
@@ -150,6 +191,7 @@ def _signal_stock(data: Source, strategy: type, held: dict[str, int], cash: floa
     if bars.empty:
         raise DataError(f"no bars of {bars.attrs.get('symbol', label(data))} on or before {spec.end}")
     day = bars.index[-1]
+    check_decision_day(day.date(), str(bars.attrs.get("source") or label(data)), now)
     if spec.end is None:
         check_fresh(day.date(), now)
     if reused is None:
@@ -174,6 +216,7 @@ def _signal_universe(source: str | tuple[str, ...], strategy: type, held: dict[s
     read from ``forecasts``, the folder of a universe run), the bars of each stock as its feed there, and the
     strategy deciding on the newest bar D of them all."""
     from rnnstrategy.backtrader.signal import decide
+    from rnnstrategy.live.decision_day import check_decision_day
     from rnnstrategy.live.sessions import check_fresh
 
     config = _universe_config(source, spec, options, out)
@@ -186,6 +229,8 @@ def _signal_universe(source: str | tuple[str, ...], strategy: type, held: dict[s
     if not frames:
         raise DataError(f"no bars of the universe on or before {spec.end}")
     day = max(frame.index[-1] for frame in frames)
+    newest = next(frame for frame in frames if frame.index[-1] == day)
+    check_decision_day(day.date(), str(newest.attrs.get("source") or newest.attrs.get("symbol")), now)
     if spec.end is None:
         check_fresh(day.date(), now)
     missing = [str(frame.attrs["symbol"]) for frame in frames
@@ -193,8 +238,10 @@ def _signal_universe(source: str | tuple[str, ...], strategy: type, held: dict[s
     if missing:
         raise DataError(f"the forecasts of {', '.join(missing)} have no row for {day:%Y-%m-%d}, the bar to decide "
                         f"on; forecast up to that bar (see {universe.out / 'summary.csv'}), or leave --forecasts out")
+    as_of = run_universe_as_of(config)
+    members = None if as_of is None else as_of.by_day([day], [str(frame.attrs["symbol"]) for frame in frames])
     orders = decide(frames, by_symbol, strategy, positions=held, cash=cash, params=spec.params,
-                    rules=config.rules)
+                    rules=config.rules, members=members, keep_leavers=spec.keep_leavers)
     symbols = ",".join(str(frame.attrs["symbol"]) for frame in frames)
     return _signal_run(orders, day, symbols, spec.strategy, cash, held)
 
@@ -212,7 +259,8 @@ def _universe_config(source: str | tuple[str, ...], spec: BacktestSpec, options:
         raise ConfigError("a universe signal forecasts each symbol into out/forecasts: pass out='signals/today' "
                           "(CLI: --out DIR), or forecasts= the folder of a universe run")
     forecast = options.forecast if folder is None else reused_forecasts(folder, options.forecast)[1]
-    return RunConfig(data=DataSpec(source=source, adjust=options.adjust, strict=options.strict),
+    return RunConfig(data=DataSpec(source=source, adjust=options.adjust, strict=options.strict,
+                                   universe=options.universe, members_only_training=options.members_only_training),
                      forecast=forecast or ForecastConfig(),
                      backtest=dataclasses.replace(spec, forecasts=None if folder is None else str(folder)),
                      rules=options.rules or AShareRules())

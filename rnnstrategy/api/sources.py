@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from rnnstrategy.config import RunConfig
+from rnnstrategy.data.frame import check_prices_move
 from rnnstrategy.data.loader import load_bars
 from rnnstrategy.errors import ConfigError
 
@@ -48,10 +49,11 @@ def is_universe_config(config: RunConfig) -> bool:
 
 
 def load(data: Source, adjust: str, start: str | None, history: int, *, strict: bool = True) -> pd.DataFrame:
-    """The bars a run reads: ``history`` bars before ``start`` and all after (a frame as given)."""
-    if isinstance(data, pd.DataFrame):
-        return data
-    return load_bars(data, start=start, history=history, adjust=adjust, strict=strict)
+    """The bars a run reads: ``history`` bars before ``start`` and all after (a frame as given); bars whose
+    prices never move are refused (:func:`~rnnstrategy.data.frame.check_prices_move`)."""
+    bars = data if isinstance(data, pd.DataFrame) else load_bars(data, start=start, history=history, adjust=adjust,
+                                                                strict=strict)
+    return check_prices_move(bars, label(data))
 
 
 def check_strategy_fits(strategy: type, config: RunConfig, universe: bool) -> None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from rnnstrategy.api.forecasts import check_device, run_walk_forward, stock_forecaster
+from rnnstrategy.api.preflight import check_measurable, check_run
 from rnnstrategy.api.record import Timer, definition_record, manifest, measure, names_file
 from rnnstrategy.api.replay import changed_data, refuse_changed
 from rnnstrategy.api.results import BacktestRun
@@ -39,10 +40,12 @@ def run_stock(config: RunConfig, strategy: type, *, bars: pd.DataFrame | None, b
     from rnnstrategy.evaluation import forecast_metrics
 
     spec = config.backtest
+    check_run(config, out=None, store=store, reused=forecasts is not None or bool(spec.forecasts))
     timer = Timer()
     with timer.stage("load"):
         reused = forecasts if forecasts is not None else _read_reused(spec)
         bars, benchmark = _load(config, reused, bars, benchmark)
+        check_measurable(reused.index if reused is not None else bars.index, spec.start, spec.end)
         changed = changed_data(recorded, {"data": bars, "benchmark": benchmark}) if recorded is not None else []
         refuse_changed(changed, allow_changed_data)
     with timer.stage("forecast"):
@@ -51,6 +54,7 @@ def run_stock(config: RunConfig, strategy: type, *, bars: pd.DataFrame | None, b
         else:
             frame = run_walk_forward(bars, config.forecast, spec.start, spec.end, store=store, threads=threads,
                                      on_fold=on_fold)
+        check_measurable(frame.index, spec.start, spec.end)
     with timer.stage("backtest"):
         result = run_backtest(bars, frame, strategy, cash=spec.cash, execution=spec.execution,
                               params=spec.params, rules=config.rules, progress=on_bar)
@@ -62,7 +66,7 @@ def run_stock(config: RunConfig, strategy: type, *, bars: pd.DataFrame | None, b
             result.equity, result.returns, result.trades, held=held, benchmark=benchmark, forecasts=frame,
             titles=_titles(config, bars, benchmark, frame),
             parameters={"Strategy": spec.strategy, "Execution": spec.execution or strategy.params.execution},
-            trials=spec.trials, forecast=forecast_metrics(frame, bars))
+            trials=spec.trials, forecast=forecast_metrics(frame, bars), corporate_actions=result.corporate_actions)
     recorded_now = manifest(definition_record(config, config_file, strategy), data=data_record(bars),
                             benchmark=data_record(benchmark) if benchmark is not None else
                             "buy and hold of the traded stock", forecasts=_forecasts_record(config, frame),

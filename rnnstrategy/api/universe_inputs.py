@@ -15,8 +15,9 @@ from rnnstrategy.api.results import UniverseForecastRun
 from rnnstrategy.config import RunConfig
 from rnnstrategy.data.loader import load_bars
 from rnnstrategy.errors import ConfigError, DataError
+from rnnstrategy.universe.as_of import AsOfUniverse, universe_as_of
 
-__all__ = ["universe_forecasts", "universe_inputs"]
+__all__ = ["run_universe_as_of", "universe_forecasts", "universe_inputs"]
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,13 @@ def universe_forecasts(config: RunConfig, *, store: str | Path | None, threads: 
     return forecast_universe(config.data.source, config.forecast, spec.start, spec.end, Path(out),
                              adjust=config.data.adjust, strict=config.data.strict, store=store, threads=threads,
                              executor=executor, workers=workers, retries=1, on_symbol=on_symbol, on_fold=on_fold,
-                             manifest=False, evaluate=evaluate)
+                             manifest=False, evaluate=evaluate, as_of=run_universe_as_of(config))
+
+
+def run_universe_as_of(config: RunConfig) -> AsOfUniverse | None:
+    """The universe as it stood that ``config`` trades (``data.universe`` beside ``data.source``); None without one."""
+    return universe_as_of(config.data.source, config.data.universe,
+                          members_only_training=config.data.members_only_training)
 
 
 def universe_inputs(config: RunConfig, universe: UniverseForecastRun,

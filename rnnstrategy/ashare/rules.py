@@ -24,6 +24,7 @@ from rnnstrategy.ashare.fees import (
 )
 from rnnstrategy.ashare.security import SecurityRules
 from rnnstrategy.ashare.symbols import symbol_info
+from rnnstrategy.ashare.volume import check_volume_limit
 from rnnstrategy.errors import ConfigError, SymbolError
 
 __all__ = ["AShareRules"]
@@ -38,7 +39,10 @@ def _setting(default: object, help: str, **metadata: object) -> object:
 
 @dataclass(frozen=True)
 class AShareRules:
-    """The broker rules of a run; every rule on by default (all off is plain Backtrader).
+    """The broker rules of a run; every rule on by default but ``dividend_tax`` (all off is plain Backtrader).
+
+    ``dividend_tax`` is off by default because rqalpha and qlib credit dividends gross, as the total-return
+    figures a strategy is compared with do; an individual investor's account turns it on.
 
     ``st`` and ``listing_dates`` are keyed by symbol in any spelling (``600666``,
     ``600666.SH``); ``securities_file`` reads ST status (an ``ST``/``*ST`` name) and listing
@@ -54,6 +58,14 @@ class AShareRules:
     t_plus_one: bool = _setting(True, "shares bought today cannot be sold today")
     price_limits: bool = _setting(True, "no buy fill at limit-up, no sell fill at limit-down")
     skip_suspended: bool = _setting(True, "no fills on days without a bar (suspension)")
+    corporate_actions: bool = _setting(True, "book cash dividends, bonus shares and splits on the ex-date, read from "
+                                             "the bars' adjustment factor (raw prices with a factor column)")
+    dividend_tax: bool = _setting(False, "charge an individual's dividend tax by holding period (since 2015-09-08: "
+                                         "20 % up to a month, 10 % up to a year, none beyond), due when the shares "
+                                         "are sold (default off: dividends credited gross, as rqalpha and qlib do)")
+    volume_limit: float | None = _setting(0.25, "largest share of a day's volume one stock's fills may take "
+                                                "(0.25 = 25 %, as rqalpha), rounded down to lots; the rest of the "
+                                                "order is cancelled; 0 or none: no limit")
     commission_rate: float = _setting(FeeSchedule.commission_rate,
                                       "broker commission, a fraction of value (0.00025 = 0.025 %)")
     min_commission: float = _setting(FeeSchedule.min_commission, "minimum commission per order, CNY")
@@ -66,6 +78,7 @@ class AShareRules:
     def __post_init__(self) -> None:
         object.__setattr__(self, "st", tuple(self.st))
         check_commission("commission_rate", self.commission_rate, self.min_commission)
+        check_volume_limit("volume_limit", self.volume_limit)
         for symbol in (*self.st, *self.listing_dates):
             _ts_code(symbol)
         for symbol, date in self.listing_dates.items():
@@ -73,8 +86,8 @@ class AShareRules:
 
     @classmethod
     def off(cls) -> AShareRules:
-        """Every rule off: plain Backtrader fills and no fees."""
-        return cls(**{f.name: False for f in dataclasses.fields(cls) if f.type in (bool, "bool")})
+        """Every rule off: plain Backtrader fills, no fees, no corporate actions and no volume limit."""
+        return cls(**{f.name: False for f in dataclasses.fields(cls) if f.type in (bool, "bool")}, volume_limit=None)
 
     def fee_schedule(self) -> FeeSchedule | None:
         """The :class:`~rnnstrategy.ashare.fees.FeeSchedule` of the fee switches; ``None`` when every fee is off."""

@@ -27,8 +27,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
+
+import numpy as np
 
 from rnnstrategy.errors import SymbolError
 
@@ -130,7 +133,31 @@ class SymbolInfo:
             return 0.20 if date >= CHINEXT_20PCT_FROM else (0.05 if self.st else 0.10)
         return 0.05 if self.st else 0.10
 
-    def with_st(self, st: bool = True) -> "SymbolInfo":
+    def price_limit_steps(self) -> tuple[tuple[dt.date, float], ...]:
+        """:meth:`price_limit` as a table: ``(first day, limit)`` steps, ascending; each limit holds from its
+        day until the next step's. No limit before the first step (none at all for an index)."""
+        if self.is_index:
+            return ()
+        if self.board is Board.BSE:
+            return ((PRICE_LIMITS_START, 0.30),)
+        if self.board is Board.STAR:
+            return ((PRICE_LIMITS_START, 0.20),)
+        steps = ((PRICE_LIMITS_START, 0.05 if self.st else 0.10),)
+        return (*steps, (CHINEXT_20PCT_FROM, 0.20)) if self.board is Board.CHINEXT else steps
+
+    def price_limits(self, days: np.ndarray | Sequence[dt.date]) -> np.ndarray:
+        """:meth:`price_limit` of many days at once: a float64 array, NaN where there is no limit.
+
+        ``days``: ``datetime64`` values (a ``DatetimeIndex``'s ``.to_numpy()``) or dates; a time of
+        day counts as its date. A missing day (NaT) has no limit.
+        """
+        days = np.asarray(days, dtype="datetime64[D]")
+        limits = np.full(days.shape, np.nan)
+        for first, limit in self.price_limit_steps():
+            limits[days >= np.datetime64(first, "D")] = limit
+        return limits
+
+    def with_st(self, st: bool = True) -> SymbolInfo:
         """A copy with the ST flag set (or cleared)."""
         return replace(self, st=st)
 

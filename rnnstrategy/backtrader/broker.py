@@ -35,9 +35,28 @@ param that can be switched off (all off: plain ``BackBroker`` behaviour):
     expires that day (Backtrader alone would keep it and fill it at the first
     open after the suspension).
 
-An order refused by ``price_limits`` or ``skip_suspended`` is cancelled
-(status ``Canceled``, logged): A-share orders are day orders, and an unfilled
-one expires at the close, so the strategy decides again on the next bar.
+``volume_limit``
+    The fills of one stock on a day take at most this share of the fill bar's
+    volume (0.25: 25 %, as rqalpha), rounded down to the board's lot; the rest
+    of the order is cancelled, and a bar without volume fills nothing. ``None``
+    or 0: no limit.
+``corporate_actions``
+    On a feed with a ``factor`` line (raw prices and their back-adjustment
+    factor, :class:`~rnnstrategy.backtrader.feed.FactorFeed`), the actions of an
+    ex-date (cash dividends, bonus shares and splits, read from the factor's
+    step) are booked on the positions held at the close before, before any fill
+    at the ex-date's open: see :mod:`rnnstrategy.backtrader.actions`. What was
+    booked is :meth:`AShareBroker.corporate_actions_frame`. Price limits on such
+    a feed are judged from the ex-reference price (the previous raw close over
+    the factor's step), as the exchanges do.
+``dividend_tax``
+    (default off) an individual's dividend tax by holding period, withheld on
+    the ex-date and on each sale (FIFO lots): see
+    :mod:`rnnstrategy.ashare.dividend_tax`.
+
+An order refused by ``price_limits``, ``skip_suspended`` or ``volume_limit`` is cancelled
+(status ``Canceled``, logged, listed in :attr:`AShareBroker.refusals`): A-share orders are day
+orders, and an unfilled one expires at the close, so the strategy decides again on the next bar.
 ``Canceled`` rather than ``Expired`` lets the usual ``notify_order`` pattern
 (Canceled/Margin/Rejected) release the strategy's pending order.
 
@@ -61,11 +80,15 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import backtrader as bt
+import pandas as pd
 
 from rnnstrategy.ashare.limits import limit_refusal
 from rnnstrategy.ashare.security import SecurityRules
 from rnnstrategy.ashare.symbols import SymbolInfo, symbol_info
+from rnnstrategy.ashare.volume import check_volume_limit, volume_room
+from rnnstrategy.backtrader.actions import ActionBook
 from rnnstrategy.backtrader.commission import AShareCommission
+from rnnstrategy.backtrader.feed import has_factor
 from rnnstrategy.errors import ConfigError, SymbolError
 
 __all__ = ["AShareBroker", "securities_by_code"]
@@ -76,11 +99,15 @@ _NO_RULES = SecurityRules()
 
 
 class AShareBroker(bt.brokers.BackBroker):
-    """``BackBroker`` with A-share lots, no shorting, T+1, price limits and suspensions.
+    """``BackBroker`` with A-share lots, no shorting, T+1, price limits, suspensions, a volume limit,
+    corporate actions and dividend tax.
 
     Params (besides those of ``BackBroker``):
-        lots, no_short, t_plus_one, price_limits, skip_suspended: switch each
+        lots, no_short, t_plus_one, price_limits, skip_suspended, corporate_actions: switch each
             rule (see the module docstring); all default to ``True``.
+        volume_limit: share of a bar's volume a day's fills of one stock may take (default 0.25);
+            None or 0: no limit.
+        dividend_tax: charge dividend tax by holding period (default ``False``).
         securities: mapping of feed name to
             :class:`~rnnstrategy.ashare.security.SecurityRules` (ST, listing date).
         positions: holdings to start with, feed name -> shares or (shares, price); None starts
@@ -94,12 +121,16 @@ class AShareBroker(bt.brokers.BackBroker):
         ("t_plus_one", True),
         ("price_limits", True),
         ("skip_suspended", True),
+        ("volume_limit", 0.25),
+        ("corporate_actions", True),
+        ("dividend_tax", False),
         ("securities", None),
         ("positions", None),
     )
 
     def __init__(self) -> None:
         super().__init__()
+        check_volume_limit("volume_limit", self.p.volume_limit)
         self._rules = securities_by_code(self.p.securities)
 
     def init(self) -> None:
@@ -140,6 +171,15 @@ class AShareBroker(bt.brokers.BackBroker):
         self._prev_market_dt: float | None = None
         self._warned: set[str] = set()
         self._fill_date: dt.date | None = None  # trade date of the fill being executed
+        self._volume_used: dict[Any, tuple[dt.date, float]] = {}  # data -> (date, shares filled that day)
+        self._actions = ActionBook(tax=self.p.dividend_tax)
+        #: Orders a rule refused or cut: dicts of date, symbol, side, shares (not filled), status, reason.
+        self.refusals: list[dict[str, Any]] = []
+
+    def corporate_actions_frame(self) -> pd.DataFrame:
+        """The corporate actions and dividend tax booked so far, one row each
+        (:data:`~rnnstrategy.data.records.CORPORATE_ACTION_COLUMNS`)."""
+        return self._actions.frame()
 
     # -- metadata ---------------------------------------------------------------------------
 
@@ -211,7 +251,18 @@ class AShareBroker(bt.brokers.BackBroker):
     def next(self) -> None:
         self._prev_market_dt = self._market_dt
         self._market_dt = self._newest_bar_dt()
-        super().next()
+        super().next()  # fills at an ex-date's open book its actions first (_execute)
+        if self.p.corporate_actions:
+            booked = [self._actions.book(self, data) for data in getattr(getattr(self, "cerebro", None), "datas", ())]
+            if any(booked):
+                self._get_value()
+
+    def _book_actions(self, data: Any, dtcoc: float | None) -> None:
+        """Before a fill on ``data``'s current bar, the actions of that bar if it is an ex-date: the holder at
+        the close before receives them, not the buyer at this open. A cheat-on-close fill is on the bar
+        before, so it comes first."""
+        if self.p.corporate_actions and dtcoc is None:
+            self._actions.book(self, data)
 
     def _try_exec(self, order: bt.Order) -> None:
         if self.p.skip_suspended and self._suspended_since_created(order):
@@ -242,19 +293,84 @@ class AShareBroker(bt.brokers.BackBroker):
         fill_dt = self._fill_dt(order, ago, dtcoc)
         fill_date = data.num2date(fill_dt).date()
         if ago is not None:
+            self._book_actions(data, dtcoc)
             refusal = self._refusal(order, ago, price, fill_dt, fill_date, coc=dtcoc is not None)
             if refusal is not None:
                 self._refuse(order, *refusal, fill_date=fill_date)
                 return None
 
+        room = None if ago is None else self._volume_cap(order, fill_dt, fill_date)
+        if room == 0:
+            self._refuse(order, "cancel", self._volume_reason(order, fill_dt, fill_date, 0), fill_date=fill_date)
+            return None
         executed_before = order.executed.size
-        with self._fees_dated(fill_date):
+        with self._fees_dated(fill_date), self._filling_at_most(room):
             result = super()._execute(order, ago=ago, price=price, cash=cash, position=position, dtcoc=dtcoc)
-        bought = order.executed.size - executed_before
-        if ago is not None and bought > 0:
-            day, shares = self._bought.get(data, (fill_date, 0.0))
-            self._bought[data] = (fill_date, bought + (shares if day == fill_date else 0.0))
+        filled = order.executed.size - executed_before
+        if ago is not None and filled:
+            self._after_fill(order, filled, fill_date)
+            if room is not None and order.alive():  # the volume limit cut it: a day order, the rest expires
+                self._refuse(order, "cancel", self._volume_reason(order, fill_dt, fill_date, abs(filled)),
+                             fill_date=fill_date)
         return result
+
+    def _after_fill(self, order: bt.Order, filled: float, fill_date: dt.date) -> None:
+        """Count a fill of ``filled`` shares (negative: sold) for T+1, the volume limit and dividend tax."""
+        data = order.data
+        if filled > 0:
+            day, shares = self._bought.get(data, (fill_date, 0.0))
+            self._bought[data] = (fill_date, filled + (shares if day == fill_date else 0.0))
+        day, used = self._volume_used.get(data, (fill_date, 0.0))
+        self._volume_used[data] = (fill_date, abs(filled) + (used if day == fill_date else 0.0))
+        held_before = self.getposition(data).size - filled
+        self.cash -= self._actions.fill(data, fill_date, filled, held_before)
+
+    # -- volume limit ------------------------------------------------------------------------------
+
+    def _volume_cap(self, order: bt.Order, fill_dt: float, fill_date: dt.date) -> float | None:
+        """Shares this fill may take when the volume limit cuts the order (0: none), else None."""
+        if not self.p.volume_limit:
+            return None
+        room = volume_room(self._fill_bar_volume(order.data, fill_dt), self.p.volume_limit,
+                           self._volume_used_on(order.data, fill_date))
+        if room >= abs(order.executed.remsize):
+            return None
+        return float(self.security(order.data).valid_order_size(room) if self.p.lots else int(room))
+
+    def _fill_bar_volume(self, data: Any, fill_dt: float) -> float:
+        k = _bar_offset(data, fill_dt)
+        return float(data.volume[0 if k is None else k])
+
+    def _volume_used_on(self, data: Any, date: dt.date) -> float:
+        day, used = self._volume_used.get(data, (date, 0.0))
+        return used if day == date else 0.0
+
+    def _volume_reason(self, order: bt.Order, fill_dt: float, fill_date: dt.date, filled: float) -> str:
+        volume = self._fill_bar_volume(order.data, fill_dt)
+        if volume <= 0:
+            return f"volume limit: no volume on {fill_date}, nothing can fill"
+        return (f"volume limit: {_shares(filled)} shares filled, {self.p.volume_limit:.0%} of the day's "
+                f"{_shares(volume)} shares less earlier fills, rounded down to lots; "
+                "the rest expires (A-share orders are day orders)")
+
+    @contextlib.contextmanager
+    def _filling_at_most(self, shares: float | None) -> Iterator[None]:
+        """Within the block (one ``BackBroker._execute``), a fill takes at most ``shares`` (None: no cap), through
+        Backtrader's ``filler`` hook, on top of any filler installed."""
+        if shares is None:
+            yield
+            return
+        outer = self.p.filler
+
+        def capped(order: bt.Order, price: float, ago: int) -> float:
+            size = abs(order.executed.remsize) if outer is None else outer(order, price, ago)
+            return min(size, shares)
+
+        self.p.filler = capped
+        try:
+            yield
+        finally:
+            self.p.filler = outer
 
     def getcommissioninfo(self, data: Any) -> bt.CommInfoBase:
         """The commission scheme of ``data``.
@@ -315,7 +431,10 @@ class AShareBroker(bt.brokers.BackBroker):
             return None  # no previous close to judge from
         info = self.security(data)
         rules = self.security_rules(data)
-        return limit_refusal(order.isbuy(), price, data.close[k - 1], fill_date, info, rules,
+        previous = data.close[k - 1]
+        if has_factor(data):  # raw prices: the exchange's reference is the previous close, ex the action
+            previous *= data.factor[k - 1] / data.factor[k]
+        return limit_refusal(order.isbuy(), price, previous, fill_date, info, rules,
                              self._bars_since_listing(data, k, info, rules))
 
     def _bars_since_listing(self, data: Any, k: int, info: SymbolInfo, rules: SecurityRules) -> int | None:
@@ -357,6 +476,9 @@ class AShareBroker(bt.brokers.BackBroker):
         logger.info("%s %s: order %s (%s %s) %s: %s", order.data._name, fill_date, order.ref, side,
                     _shares(abs(order.executed.remsize)), verb, reason)
         order.addinfo(ashare_refusal=reason)
+        self.refusals.append({"date": fill_date, "symbol": order.data._name, "side": side,
+                              "shares": abs(order.executed.remsize), "status": "Rejected" if status == "reject"
+                              else "Canceled", "reason": reason})
         if status == "reject":
             order.reject(self)
         else:

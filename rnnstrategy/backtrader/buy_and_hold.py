@@ -8,8 +8,11 @@ Usage::
 
 It runs through the same machinery as :func:`~rnnstrategy.backtrader.results.run_backtest`: the
 same feed, :func:`~rnnstrategy.backtrader.rules.use_ashare_rules` (lots, fees, price limits,
-suspensions) and analyzers, so its :class:`~rnnstrategy.backtrader.results.BacktestResult`
-compares with the strategy's day by day: same dates, same starting cash.
+suspensions, the volume limit, corporate actions) and analyzers, so its
+:class:`~rnnstrategy.backtrader.results.BacktestResult` compares with the strategy's day by day: same
+dates, same starting cash. On raw prices with a ``factor`` column the broker books the same dividends,
+bonus shares and splits as for the strategy; dividends stay in cash (not reinvested, as rqalpha's
+default), and ``held.corporate_actions`` lists them.
 """
 
 from __future__ import annotations
@@ -42,7 +45,8 @@ class BuyAndHold(bt.Strategy):
     Buy: at the open of the first bar (the Cerebro needs ``cheat_on_open=True``), each feed
     gets an equal share of ``target`` times the starting cash and buys as many valid lots as
     that share pays for at this open, the broker's fees included. A buy the broker refuses (limit-up,
-    suspension) is sent again at the next open of that feed.
+    suspension) is sent again at the next open of that feed; one the volume limit cuts buys the rest
+    of its share at the next opens, until no more lot fits in it.
 
     Sell: never; the position is valued at each close until the last bar.
 
@@ -58,6 +62,7 @@ class BuyAndHold(bt.Strategy):
         self._sizer = LotSizer(target=1.0)
         self._pending: set[str] = set()
         self._bought: set[str] = set()
+        self._spent: dict[str, float] = {}  # feed name -> cost of its fills so far, fees included
         self._budget = 0.0
 
     def start(self) -> None:
@@ -76,16 +81,21 @@ class BuyAndHold(bt.Strategy):
             name = data._name
             if name in self._bought or name in self._pending or not len(data) or data.datetime[0] != today:
                 continue  # held, in flight, not started yet, or suspended today
-            budget = min(self._budget, float(self.broker.getcash()))
+            budget = min(self._budget - self._spent.get(name, 0.0), float(self.broker.getcash()))
             shares = self._sizer.shares_for(data, budget, price=data.open[0])
             if shares > 0 and self.buy(data, size=shares) is not None:
                 self._pending.add(name)
+            elif name in self._spent:  # bought in part (volume limit): the rest of its share buys no lot
+                self._bought.add(name)
 
     def notify_order(self, order: bt.Order) -> None:
         if order.status in _DONE:
-            self._pending.discard(order.data._name)
+            name = order.data._name
+            self._pending.discard(name)
+            if order.executed.size:
+                self._spent[name] = self._spent.get(name, 0.0) + order.executed.value + order.executed.comm
             if order.status == bt.Order.Completed:
-                self._bought.add(order.data._name)
+                self._bought.add(name)
 
 
 def run_buy_and_hold(

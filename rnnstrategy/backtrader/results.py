@@ -20,7 +20,7 @@ done to a callback (a progress bar). Fills come from :class:`~rnnstrategy.backtr
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
 import backtrader as bt
@@ -29,8 +29,12 @@ import pandas as pd
 from rnnstrategy.ashare.rules import AShareRules
 from rnnstrategy.backtrader.feed import to_feed
 from rnnstrategy.backtrader.rules import use_ashare_rules
-from rnnstrategy.backtrader.strategy import ForecastStrategy
-from rnnstrategy.backtrader.trades import TradeLog
+from rnnstrategy.backtrader.strategy import ForecastStrategy, Members
+from rnnstrategy.backtrader.trades import (
+    CORPORATE_ACTION_COLUMNS,
+    CorporateActionLog,
+    TradeLog,
+)
 from rnnstrategy.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -49,6 +53,7 @@ __all__ = [
 
 EQUITY = "equity"
 TRADES = "trades"
+ACTIONS = "corporate_actions"
 PROGRESS = "progress"
 
 
@@ -109,12 +114,15 @@ class BacktestResult:
         returns: daily returns of the portfolio value, named ``return``.
         trades: the fills, columns of :data:`rnnstrategy.backtrader.trades.TRADE_COLUMNS`.
         start_value: the portfolio value before the first bar (the starting cash).
+        corporate_actions: the dividends, bonus shares, splits and dividend tax booked (columns of
+            :data:`rnnstrategy.data.records.CORPORATE_ACTION_COLUMNS`; empty without a ``factor`` column).
     """
 
     equity: pd.DataFrame
     returns: pd.Series
     trades: pd.DataFrame
     start_value: float
+    corporate_actions: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(CORPORATE_ACTION_COLUMNS)))
 
     @property
     def final_value(self) -> float:
@@ -125,6 +133,7 @@ def add_result_analyzers(cerebro: bt.Cerebro, progress: Callable[[int, int], Non
     """Attach what :func:`collect_results` needs (and a progress callback) to ``cerebro``."""
     cerebro.addanalyzer(EquityCurve, _name=EQUITY)
     cerebro.addanalyzer(TradeLog, _name=TRADES)
+    cerebro.addanalyzer(CorporateActionLog, _name=ACTIONS)
     if progress is not None:
         cerebro.addanalyzer(BarProgress, _name=PROGRESS, callback=progress)
 
@@ -137,8 +146,10 @@ def collect_results(strategy: bt.Strategy) -> BacktestResult:
         raise ValueError("the strategy ran without the result analyzers; "
                          "call add_result_analyzers(cerebro) before run()")
     equity = analyzers.getbyname(EQUITY)
+    actions = analyzers.getbyname(ACTIONS).frame() if ACTIONS in names else None
     return BacktestResult(equity=equity.frame(), returns=equity.returns(),
-                          trades=analyzers.getbyname(TRADES).frame(), start_value=equity.start_value)
+                          trades=analyzers.getbyname(TRADES).frame(), start_value=equity.start_value,
+                          **({} if actions is None else {"corporate_actions": actions}))
 
 
 class CerebroOptions(TypedDict, total=False):
@@ -154,6 +165,10 @@ class CerebroOptions(TypedDict, total=False):
     """Called with (bars done, bars in total) after every bar."""
     rules: AShareRules | None
     """The A-share broker rules; default ``AShareRules()`` (every rule on)."""
+    members: Members | None
+    """A universe as it stood: the feeds that are index members on each day (None: every feed, every day)."""
+    keep_leavers: bool
+    """With ``members``: a holding that leaves the index stays until the strategy's own exit rule."""
 
 
 def run_backtest(bars: pd.DataFrame, forecasts: pd.DataFrame, strategy: type[ForecastStrategy],
@@ -213,7 +228,8 @@ def run_universe_backtest(bars: Sequence[pd.DataFrame], forecasts: Mapping[str, 
 def _run_cerebro(windows: Sequence[pd.DataFrame], forecasts: pd.DataFrame | Mapping[str, pd.DataFrame],
                  strategy: type[ForecastStrategy], *, cash: float = 1_000_000.0, execution: str | None = None,
                  params: Mapping[str, Any] | None = None, progress: Callable[[int, int], None] | None = None,
-                 rules: AShareRules | None = None) -> BacktestResult:
+                 rules: AShareRules | None = None, members: Members | None = None,
+                 keep_leavers: bool = False) -> BacktestResult:
     """One Cerebro with a feed per bar window, the A-share rules and the result analyzers; run it."""
     trades_at_open = strategy.next_open is not bt.Strategy.next_open
     cerebro = bt.Cerebro(stdstats=False, cheat_on_open=trades_at_open)
@@ -222,7 +238,8 @@ def _run_cerebro(windows: Sequence[pd.DataFrame], forecasts: pd.DataFrame | Mapp
         feed = to_feed(window)
         cerebro.adddata(feed, name=feed._name)
     use_ashare_rules(cerebro, rules)
-    cerebro.addstrategy(strategy, **strategy.cerebro_params(forecasts, execution, params))
+    cerebro.addstrategy(strategy, **strategy.cerebro_params(forecasts, execution, params, members=members,
+                                                             keep_leavers=keep_leavers))
     add_result_analyzers(cerebro, progress)
     return collect_results(cerebro.run()[0])
 

@@ -34,7 +34,8 @@ from rnnstrategy.errors import ConfigError
 
 __all__ = ["use_ashare_rules"]
 
-_ORDER_RULES = ("lots", "no_short", "t_plus_one", "price_limits", "skip_suspended")  # AShareBroker params
+_ORDER_RULES = ("lots", "no_short", "t_plus_one", "price_limits", "skip_suspended", "volume_limit",  # AShareBroker
+                "corporate_actions", "dividend_tax")  # params
 
 
 def use_ashare_rules(

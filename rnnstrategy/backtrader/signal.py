@@ -35,7 +35,7 @@ from rnnstrategy.ashare.security import SecurityRules
 from rnnstrategy.ashare.symbols import SymbolInfo, symbol_info
 from rnnstrategy.backtrader.feed import to_feed
 from rnnstrategy.backtrader.rules import use_ashare_rules
-from rnnstrategy.backtrader.strategy import ForecastStrategy
+from rnnstrategy.backtrader.strategy import ForecastStrategy, Members
 from rnnstrategy.errors import ConfigError, DataError
 
 __all__ = ["ORDER_FIELDS", "decide"]
@@ -57,12 +57,15 @@ def decide(
     params: Mapping[str, Any] | None = None,
     rules: AShareRules | None = None,
     execution: str | None = None,
+    members: Members | None = None,
+    keep_leavers: bool = False,
 ) -> list[dict[str, Any]]:
     """The orders ``strategy`` sends at the close of D, the last bar of ``bars``, given the holdings then.
 
     Args:
         bars: canonical bars of each stock (``attrs["symbol"]`` names it), up to D; at least the last
-            two bars of each (the one before D gives the previous close for the limit notes). A stock
+            two bars of each (the one before D gives the previous close for the limit notes, ex the
+            factor's step on an ex-date of raw bars with a ``factor`` column). A stock
             whose last bar is before D is suspended on D: its feed holds that bar, as the backtest's
             stale feed does, and the strategy does not trade it.
         forecasts: the forecast frame (one stock) or frames by symbol; the row of each stock's last bar
@@ -73,6 +76,8 @@ def decide(
         params: the strategy's own parameters, as for the backtest.
         rules: the A-share rules (default ``AShareRules()``).
         execution: ``"next_open"`` (the default and the only one a decision after the close can serve).
+        members, keep_leavers: a universe as it stood, as for the backtest (the index members of D rank;
+            a holding that left is sold, or kept with ``keep_leavers``).
 
     Returns:
         One dict per order, in the order the strategy sent them (sells first for ``top_k``), with
@@ -99,16 +104,26 @@ def decide(
         feed_frame = frame.iloc[-1:]
         feed_frame.attrs = frame.attrs
         feed = to_feed(feed_frame)
-        previous[feed._name] = float(frame["close"].iloc[-2]) if len(frame) > 1 else None
+        previous[feed._name] = _reference_close(frame) if len(frame) > 1 else None
         cerebro.adddata(feed, name=feed._name)
     closes = {str(frame.attrs.get("symbol")): float(frame["close"].iloc[-1]) for frame in frames}
     broker = use_ashare_rules(cerebro, rules)
     held = _held(positions or {}, closes)
     broker.p.positions = held
-    cerebro.addstrategy(_on_day(strategy, day), **strategy.cerebro_params(forecasts, execution, params))
+    cerebro.addstrategy(_on_day(strategy, day), **strategy.cerebro_params(forecasts, execution, params,
+                                                                          members=members, keep_leavers=keep_leavers))
     ran = cerebro.run()[0]
     limits = (rules or AShareRules()).price_limits
     return [_order_row(ran, order, day, previous[order.data._name] if limits else None) for order in broker.orders]
+
+
+def _reference_close(frame: pd.DataFrame) -> float:
+    """The close D's price limits are judged from: the bar before's, ex the factor's step on raw prices with a
+    ``factor`` column (the ex-reference price of an ex-date), as the broker judges them."""
+    previous = float(frame["close"].iloc[-2])
+    if "factor" in frame.columns:
+        previous *= float(frame["factor"].iloc[-2]) / float(frame["factor"].iloc[-1])
+    return previous
 
 
 def _held(positions: Mapping[str, int], closes: Mapping[str, float]) -> dict[str, tuple[int, float]]:

@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 import numbers
@@ -35,11 +36,19 @@ from rnnstrategy.backtrader.indicator import RUN_PARAMS, RNNForecast
 from rnnstrategy.backtrader.sizer import LotSizer
 from rnnstrategy.errors import ConfigError
 
-__all__ = ["ForecastStrategy", "Param"]
+__all__ = ["UNIVERSE_PARAMS", "ForecastStrategy", "Members", "Param"]
 
 log = logging.getLogger(__name__)
 
 ForecastSource = pd.DataFrame | str | Path
+
+Members = Mapping[dt.date, frozenset[str] | set[str]]
+"""The feeds (by name) that are index members on each day, as known at that day's close."""
+
+UNIVERSE_PARAMS = (("members", None), ("keep_leavers", False))
+"""The params a universe run sets from its universe as it stood: ``members`` (:data:`Members`; None: every
+feed is a member every day; a day missing from it has none) and ``keep_leavers`` (a holding that leaves the
+index stays until the strategy's own exit rule, instead of being sold at the next open)."""
 
 _DONE = (bt.Order.Completed, bt.Order.Canceled, bt.Order.Margin, bt.Order.Rejected, bt.Order.Expired)
 
@@ -74,10 +83,12 @@ class Param(NamedTuple):
             fits = isinstance(value, numbers.Real) and not isinstance(value, bool)
         else:
             fits = isinstance(value, kind)
+        example = self.default if self.default is not None else _EXAMPLES.get(kind, "...")
         if not fits:
-            example = self.default if self.default is not None else _EXAMPLES.get(kind, "...")
             raise ConfigError(f"{owner}: {self.name}={value!r} is not {_KINDS.get(kind, kind.__name__)}; "
                               f"give e.g. {self.name}={example}")
+        if kind is float and not math.isfinite(value):  # nan compares false with every threshold: never trades
+            raise ConfigError(f"{owner}: {self.name}={value!r} is not a finite number; give e.g. {self.name}={example}")
         return kind(value) if kind in (int, float) else value
 
 
@@ -116,6 +127,9 @@ class ForecastStrategy(bt.Strategy):
             cheat-on-close to match when it starts.
         target: fraction of the portfolio value to hold in total, split equally between
             the feeds, rounded down to valid lots (see :class:`~rnnstrategy.backtrader.sizer.LotSizer`).
+        members, keep_leavers: a universe as it stood (see :data:`UNIVERSE_PARAMS`): :meth:`tradable` offers
+            only the day's members (and, with ``keep_leavers``, holdings that left the index), and
+            :meth:`sell_leavers` sells the holdings that left.
 
     Attributes:
         signals: the :class:`RNNForecast` of each feed, in the order of ``self.datas``.
@@ -127,11 +141,11 @@ class ForecastStrategy(bt.Strategy):
     """Whether the strategy ranks several feeds against each other (``top_k``): it then trades a universe
     (``rnnstrategy backtest FOLDER``) and refuses a single stock; the others trade one stock."""
 
-    params = (*RUN_PARAMS, ("target", 0.95))
+    params = (*RUN_PARAMS, *UNIVERSE_PARAMS, ("target", 0.95))
 
-    run_params: ClassVar[tuple[str, ...]] = tuple(name for name, _ in RUN_PARAMS)
-    """The params a run sets from its own settings (:data:`~rnnstrategy.backtrader.indicator.RUN_PARAMS`);
-    the others are the strategy's parameters."""
+    run_params: ClassVar[tuple[str, ...]] = tuple(name for name, _ in (*RUN_PARAMS, *UNIVERSE_PARAMS))
+    """The params a run sets from its own settings (:data:`~rnnstrategy.backtrader.indicator.RUN_PARAMS` and
+    :data:`UNIVERSE_PARAMS`); the others are the strategy's parameters."""
 
     param_help: ClassVar[Mapping[str, str]] = {
         "target": "fraction of the portfolio value to hold in total, split equally between the feeds, in (0, 1]",
@@ -181,11 +195,24 @@ class ForecastStrategy(bt.Strategy):
 
     @classmethod
     def cerebro_params(cls, forecasts: ForecastSource | Mapping[str, ForecastSource] | None, execution: str | None,
-                       params: Mapping[str, Any] | None) -> dict[str, Any]:
+                       params: Mapping[str, Any] | None, *, members: Members | None = None,
+                       keep_leavers: bool = False) -> dict[str, Any]:
         """The params a run adds the strategy to a Cerebro with: its ``forecasts``, its ``execution`` (None
-        keeps the strategy's default) and the strategy's own ``params``, checked (:meth:`check_params`)."""
+        keeps the strategy's default), the index ``members`` of each day and ``keep_leavers`` (see
+        :data:`UNIVERSE_PARAMS`) and the strategy's own ``params``, checked (:meth:`check_params`)."""
         run = {"forecasts": forecasts} | ({"execution": execution} if execution else {})
+        if members is not None:
+            run |= {"members": members, "keep_leavers": keep_leavers}
         return run | cls.check_params(params or {})
+
+    @classmethod
+    def check_execution(cls, execution: str | None) -> None:
+        """Refuse, before any work, an ``execution`` this strategy cannot trade with (None: its own); every one
+        by default. A subclass bound to one (buying at the close) overrides this.
+
+        Raises:
+            ConfigError: naming the execution and the one the strategy needs.
+        """
 
     @classmethod
     def check_values(cls, values: Mapping[str, Any]) -> None:
@@ -242,8 +269,35 @@ class ForecastStrategy(bt.Strategy):
         today: its forecast is stale and the broker would not fill an order on it.
         """
         today = max((data.datetime[0] for data in self.datas if len(data)), default=None)
+        members = self.members_today()
         return [(data, signal) for data, signal in zip(self.datas, self.signals, strict=True)
-                if len(data) and data.datetime[0] == today and data not in self._pending]
+                if len(data) and data.datetime[0] == today and data not in self._pending
+                and (members is None or data._name in members
+                     or (self.p.keep_leavers and self.getposition(data).size > 0))]
+
+    def members_today(self) -> frozenset[str] | None:
+        """The feeds (by name) that are index members on today's bar, as known at its close; None without
+        ``members`` (every feed is)."""
+        if self.p.members is None:
+            return None
+        today = max((data.datetime[0] for data in self.datas if len(data)), default=None)
+        return frozenset() if today is None else self.p.members.get(bt.num2date(today).date(), frozenset())
+
+    def sell_leavers(self) -> list[Any]:
+        """Sell, at the next open, every holding that is no index member today and has a bar today with no
+        order in flight (a suspended one is sold at its next bar if it is still out); nothing with
+        ``keep_leavers`` or without ``members``. A strategy that ranks a universe calls this first in ``next``.
+
+        Returns:
+            The feeds sold.
+        """
+        members = self.members_today()
+        if members is None or self.p.keep_leavers:
+            return []
+        today = max(data.datetime[0] for data in self.datas if len(data))
+        leaving = [data for data in self.datas if len(data) and data.datetime[0] == today and data._name not in members
+                   and data not in self._pending and self.getposition(data).size > 0]
+        return [data for data in leaving if self.exit(data) is not None]
 
     def notify_order(self, order: bt.Order) -> None:
         if order.status in _DONE:

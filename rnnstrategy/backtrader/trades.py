@@ -1,4 +1,5 @@
-"""A Backtrader analyzer that logs every fill with its fee breakdown (``trades.csv``)."""
+"""Backtrader analyzers that log every fill with its fee breakdown (``trades.csv``) and the corporate
+actions the broker booked (``corporate_actions.csv``)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import pandas as pd
 
 from rnnstrategy.ashare.fees import Fees
 from rnnstrategy.backtrader.commission import AShareCommission
-from rnnstrategy.data.records import TRADE_COLUMNS
+from rnnstrategy.data.records import CORPORATE_ACTION_COLUMNS, TRADE_COLUMNS
 
-__all__ = ["TRADE_COLUMNS", "TradeLog", "fill_fees"]
+__all__ = ["CORPORATE_ACTION_COLUMNS", "TRADE_COLUMNS", "CorporateActionLog", "TradeLog", "fill_fees"]
 
 
 def fill_fees(comminfo: bt.CommInfoBase | None, size: float, price: float, date: dt.date,
@@ -71,3 +72,22 @@ class TradeLog(bt.Analyzer):
     def frame(self) -> pd.DataFrame:
         """The fills as a DataFrame with :data:`TRADE_COLUMNS`."""
         return pd.DataFrame(self.rows, columns=list(TRADE_COLUMNS))
+
+
+class CorporateActionLog(bt.Analyzer):
+    """The dividends, bonus shares, splits and dividend tax an
+    :class:`~rnnstrategy.backtrader.broker.AShareBroker` booked: one row of
+    :data:`~rnnstrategy.data.records.CORPORATE_ACTION_COLUMNS` each, in the order booked (none with
+    another broker, or on feeds without a ``factor`` line).
+
+    Usage: ``cerebro.addanalyzer(CorporateActionLog, _name="corporate_actions")``, then
+    ``strategy.analyzers.corporate_actions.frame()``.
+    """
+
+    def get_analysis(self) -> list[dict[str, Any]]:
+        return self.frame().to_dict("records")
+
+    def frame(self) -> pd.DataFrame:
+        """What the broker booked as a DataFrame with :data:`CORPORATE_ACTION_COLUMNS`."""
+        booked = getattr(self.strategy.broker, "corporate_actions_frame", None)
+        return booked() if booked is not None else pd.DataFrame(columns=list(CORPORATE_ACTION_COLUMNS))

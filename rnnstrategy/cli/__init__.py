@@ -4,7 +4,8 @@ Each sub-command lives in its own module with a ``register(subparsers)``
 function that adds its parser and sets ``func``; :func:`main` wires them,
 sets up logging from ``-v``/``--quiet`` and turns errors from bad input into
 one clear line and exit code 2 (with ``-v`` the traceback follows; the exit
-code stays 2).
+code stays 2), and Ctrl-C (or SIGTERM) at any moment into one line and exit code 130 (143):
+see :mod:`rnnstrategy.cli.interrupts`.
 """
 
 from __future__ import annotations
@@ -17,10 +18,16 @@ import traceback
 from collections.abc import Sequence
 
 from rnnstrategy import __version__
+from rnnstrategy.cli.interrupts import (
+    exit_code,
+    forget_interrupt,
+    interruptible,
+    message,
+)
 from rnnstrategy.cli.options import CommandParser, HelpFormatter
 from rnnstrategy.errors import RnnStrategyError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
 
 COMMAND_MODULES = ("rnnstrategy.cli.forecast", "rnnstrategy.cli.backtest", "rnnstrategy.cli.definition", "rnnstrategy.cli.sweep", "rnnstrategy.cli.report", "rnnstrategy.cli.compare", "rnnstrategy.cli.data", "rnnstrategy.cli.signal", "rnnstrategy.cli.paper")
 EXIT_BAD_INPUT = 2
@@ -47,7 +54,20 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the process exit code."""
+    """Run the command line; returns the process exit code.
+
+    ``argv`` None: this process's own command line, so once the command has returned, SIGINT and SIGTERM
+    are ignored while the interpreter exits (see :mod:`rnnstrategy.cli.interrupts`)."""
+    with interruptible(restore=argv is not None):
+        try:
+            return _main(argv)
+        except KeyboardInterrupt as interrupt:  # Ctrl-C, or Terminated (SIGTERM), at any moment of the command
+            print(message(interrupt), file=sys.stderr)
+            forget_interrupt()  # handled: the interpreter must not end as if it were not
+            return exit_code(interrupt)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbose, args.quiet)
@@ -58,9 +78,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verbose:
             traceback.print_exc(file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("rnnstrategy: interrupted", file=sys.stderr)
-        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 from pathlib import Path
-
-from tqdm import tqdm
 
 from rnnstrategy import datasets
 from rnnstrategy.ashare.rules import AShareRules
@@ -33,8 +32,17 @@ from rnnstrategy.cli.options import (
     add_strategy_options,
     build,
     check_output_dir,
+    output_dir,
     strategy_params,
     values_from_args,
+)
+from rnnstrategy.cli.os_errors import one_line_os_errors
+from rnnstrategy.cli.progress import progress
+from rnnstrategy.cli.universe_options import (
+    add_symbol_option,
+    example_universe,
+    universe_example_note,
+    with_symbol,
 )
 from rnnstrategy.config import BacktestSpec, BenchmarkSpec, DataSpec, RunConfig
 from rnnstrategy.errors import ConfigError
@@ -45,9 +53,10 @@ __all__ = ["execute", "register", "run_config_from_args"]
 def run_config_from_args(args: argparse.Namespace) -> RunConfig:
     """The :class:`RunConfig` the ``backtest`` options describe (``--example``: the bundled sample)."""
     data = build(DataSpec, args, **_example_source(args))
+    data = dataclasses.replace(data, source=with_symbol(data.source, args))
     benchmark = build(BenchmarkSpec, args)
-    if getattr(args, "example", False) and benchmark.source is None:
-        benchmark = dataclasses.replace(benchmark, source=str(datasets.path("csi300")))
+    if getattr(args, "example", False) and benchmark.source is None and data.universe is None:
+        benchmark = dataclasses.replace(benchmark, source=str(datasets.path("csi300")))  # a sample's: its index
     params = strategy_params(args, values_from_args(BacktestSpec, args)["params"])
     return RunConfig(data=data, forecast=forecaster_from_args(args), backtest=build(BacktestSpec, args, params=params),
                      benchmark=benchmark, rules=build(AShareRules, args))
@@ -60,10 +69,13 @@ def _example_source(args: argparse.Namespace) -> dict[str, str]:
     if getattr(args, "example", False):
         if given is not None:
             raise ConfigError(f"give DATA ({given}) or --example, not both")
+        sample = example_universe(values["universe"])  # --universe: the bundled qlib directory
+        if sample is not None:
+            return {"source": sample}
         return {"source": str(datasets.path("moutai")), "name": values["name"] or datasets.MOUTAI_NAME}
     if given is None:
         reused = values_from_args(BacktestSpec, args)["forecasts"]
-        if reused and Path(reused).is_dir():  # the folder of a universe run names its sources
+        if reused and os.path.isdir(reused):  # the folder of a universe run names its sources
             return {"source": reused}
         raise ConfigError("no data: give DATA (a CSV path or a symbol such as 600519; a folder of CSVs or several "
                           "for a universe), --forecasts the folder of a universe run, or --example for the bundled "
@@ -87,8 +99,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     add_options(parser, DataSpec)
     parser.add_argument("--example", action="store_true",
                         help="trade the bundled sample: Moutai (600519.SH) 2010-2020 against CSI 300, no DATA "
-                             "needed (rnnstrategy.datasets)")
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory")
+                             "needed (rnnstrategy.datasets); with --universe csi300, the bundled qlib directory of "
+                             "33 CSI 300 members 2020-2023 against its index")
+    add_symbol_option(parser)
+    parser.add_argument("--out", type=output_dir, required=True, metavar="DIR", help="output directory")
     add_options(parser.add_argument_group("backtest (BacktestSpec)"), BacktestSpec)
     ready = parser.add_argument_group(STRATEGY_OPTIONS)
     parser.defer(lambda _: add_strategy_options(ready))  # they import Backtrader: not while the CLI is built
@@ -99,36 +113,45 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_backtest)
 
 
+@one_line_os_errors
 def _backtest(args: argparse.Namespace) -> int:
+    check_output_dir(args.out)
     config = run_config_from_args(args)
     if args.example and not args.quiet:
-        print(f"using the bundled sample: {datasets.describe('moutai')}, against the "
-              f"{datasets.describe('csi300')}")
+        print(universe_example_note() if config.data.universe else
+              f"using the bundled sample: {datasets.describe('moutai')}, against the {datasets.describe('csi300')}")
     return execute(config, args.out, args)
 
 
+@one_line_os_errors
 def execute(config: RunConfig, out: Path, args: argparse.Namespace, *, config_file: Path | None = None,
             recorded: dict | None = None) -> int:
     """Run ``config`` with the compute options and progress bars of ``args``, write ``out``, print a summary.
     ``recorded``: the manifest of a run being replayed (its data fingerprints are checked)."""
     from rnnstrategy.api import run
+    from rnnstrategy.api.preflight import check_compute, check_run
     from rnnstrategy.report.folder_checks import check_kind
 
     check_output_dir(out)  # a file or a read-only place fails now, not after the training
-    check_kind(out, "backtest")  # before the work, not after
+    compute = compute_options(args)
+    # the sources, window, output folder, cache and forecaster, before any data is loaded or model trained
+    check_run(config, out=out, store=compute["store"], reused=bool(config.backtest.forecasts))
+    check_compute(workers=getattr(args, "workers", None), threads=compute["threads"])
+    check_kind(out, "backtest")
     allow_changed = getattr(args, "allow_changed_data", False)
-    quiet = args.quiet or None
-    with tqdm(desc="folds", unit="fold", disable=quiet) as folds, \
-            tqdm(desc="backtest", unit="bar", disable=quiet, leave=False) as bars:
+    with progress(desc="folds", unit="fold", quiet=args.quiet) as folds, \
+            progress(desc="backtest", unit="bar", quiet=args.quiet, leave=False) as bars:
 
         def on_bar(done: int, total: int) -> None:
+            if not bars.n:  # the forecast stage is over: its bar (and heartbeat) stops
+                folds.close()
             bars.total = total
             bars.update(done - bars.n)
 
         universe = {"out": out, "executor": getattr(args, "executor", "auto"), "workers": getattr(args, "workers", None),
                     "on_symbol": symbol_progress(folds)}
         result = run(config, on_fold=fold_progress(folds), on_bar=on_bar, config_file=config_file,
-                     recorded=recorded, allow_changed_data=allow_changed, **universe, **compute_options(args))
+                     recorded=recorded, allow_changed_data=allow_changed, **universe, **compute)
     for change in result.manifest.get("data_changed", []):
         print(f"note: {change}; re-ran on the data as it is now (--allow-changed-data)")
     written = result.write(out)

@@ -32,6 +32,7 @@ import os
 import types
 import typing
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, Literal
 
 from rnnstrategy.errors import ConfigError
@@ -42,8 +43,8 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 __all__ = ["STRATEGY_OPTIONS", "CommandParser", "HelpFormatter", "add_options", "add_strategy_options",
-           "argument_keywords", "build", "check_output_dir", "flag_of", "parse_value", "strategy_params",
-           "values_from_args"]
+           "argument_keywords", "build", "check_output_dir", "flag_of", "output_dir", "parse_value",
+           "strategy_params", "values_from_args"]
 
 STRATEGY_OPTIONS = "parameters of the ready strategies (--NAME VALUE is --param NAME=VALUE)"
 """The title of the group of :func:`add_strategy_options` in a command's help."""
@@ -53,21 +54,11 @@ PARAM_DEST = "strategy_param."
 
 
 def check_output_dir(out: os.PathLike[str] | str, option: str = "--out") -> None:
-    """Refuse an output directory that cannot be written, before any work: a path that is a
-    file, or a directory (or its nearest existing parent) that is not writable."""
-    from pathlib import Path
+    """Refuse an output directory that cannot be written, before any work: a path longer than the system
+    allows, a path that is a file, or a directory (or its nearest existing parent) that is not writable."""
+    from rnnstrategy.files import check_writable_dir
 
-    path = Path(out)
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"{option} {path}: exists and is not a directory; choose a directory path")
-    existing = path
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise ConfigError(f"{option} {path}: {existing} is a file, so no directory can be made there; "
-                          "choose another path")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"{option} {path}: {existing} is not writable; choose a directory you can write to")
+    check_writable_dir(out, option)
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -165,16 +156,35 @@ def _sequence(option: str, kind: type) -> Callable[[str], tuple[Any, ...]]:
     item = _scalar(option, kind)
 
     def parse(text: str) -> tuple[Any, ...]:
-        parts = [part.strip() for part in text.split(",") if part.strip()]
-        if not parts:
+        parts = [part.strip() for part in text.split(",")]
+        if not any(parts):
             raise argparse.ArgumentTypeError(f"{option} {text!r}: give comma-separated values, e.g. a,b")
+        if not all(parts):  # "8,,8" or "8,": a value left out, not two layers
+            raise argparse.ArgumentTypeError(f"{option} {text!r}: a value is missing between commas; give each "
+                                             "value once, e.g. 80,100")
         return tuple(item(part) for part in parts)
 
     return parse
 
 
-def _or_none(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    return lambda text: None if text.strip().lower() in ("none", "") else parse(text)
+def _or_none(parse: Callable[[str], Any], option: str = "") -> Callable[[str], Any]:
+    """``parse``, or None for ``none``; an empty value is refused (``--forecasts ""`` is a slip, not a choice)."""
+
+    def parse_or_none(text: str) -> Any:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"{option} {text!r}: the value is empty; give one, or none for "
+                                             "the default".strip())
+        return None if text.strip().lower() == "none" else parse(text)
+
+    return parse_or_none
+
+
+def output_dir(text: str) -> Path:
+    """An output folder option's value (``--out DIR``): an empty one is refused, not read as the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is empty: give a folder to write to, e.g. runs/NAME (. for "
+                                         "the current folder)")
+    return Path(text)
 
 
 def argument_keywords(option: str, hint: Any) -> dict[str, Any]:
@@ -190,14 +200,14 @@ def argument_keywords(option: str, hint: Any) -> dict[str, Any]:
                 "choices": [*choices, None] if optional else choices}
     if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
         parse = _sequence(option, args[0])
-        return {"type": _or_none(parse) if optional else parse, "metavar": f"{args[0].__name__.upper()},..."}
+        return {"type": _or_none(parse, option) if optional else parse, "metavar": f"{args[0].__name__.upper()},..."}
     if origin is dict or hint is dict:
         value_type = args[1] if len(args) == 2 else Any
         parse = _key_value(option, parse_value if value_type is Any else _scalar(option, value_type))
         return {"type": parse, "action": "append", "metavar": "KEY=VALUE"}
     if hint in (int, float, str):
         parse = _scalar(option, hint)
-        return {"type": _or_none(parse) if optional else parse, "metavar": metavar}
+        return {"type": _or_none(parse, option) if optional else parse, "metavar": metavar}
     raise TypeError(f"{option}: no command-line form for type {hint!r}")  # a new field type: teach it here
 
 
@@ -276,7 +286,8 @@ def add_strategy_options(parser: argparse.ArgumentParser | argparse._ArgumentGro
         default = f"; default {param.default}" if same_default and param.default is not None else ""
         help_text = (f"{', '.join(strategy for strategy, _ in takers)}: {param.help}{default} "
                      f"(the same as --param {name}={metavar})")
-        parser.add_argument(option, dest=PARAM_DEST + name, type=_or_none(parse) if param.default is None else parse,
+        parse = _or_none(parse, option) if param.default is None else parse
+        parser.add_argument(option, dest=PARAM_DEST + name, type=parse,
                             default=argparse.SUPPRESS, help=help_text.replace("%", "%%"), metavar=metavar)
 
 

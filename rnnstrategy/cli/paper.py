@@ -11,8 +11,10 @@ import argparse
 import json
 from pathlib import Path
 
-from rnnstrategy.cli.options import HelpFormatter, check_output_dir
+from rnnstrategy.ashare.rules import AShareRules
+from rnnstrategy.cli.options import HelpFormatter, add_options, build, check_output_dir
 from rnnstrategy.errors import ConfigError, DataError
+from rnnstrategy.live.lock import DEFAULT_WAIT
 
 __all__ = ["register"]
 
@@ -31,9 +33,21 @@ def register(commands: argparse._SubParsersAction) -> None:
     fill.add_argument("account", type=Path, metavar="ACCOUNT_DIR", help="the paper account's folder")
     fill.add_argument("--orders", type=Path, required=True, metavar="FILE", help="orders.json of `rnnstrategy signal`")
     fill.add_argument("--data", nargs="+", required=True, metavar="DATA",
-                      help="bars of the ordered stocks: CSVs or symbols, or a folder of CSVs (a universe)")
+                      help="bars of the ordered and the held stocks: CSVs or symbols, a folder of CSVs (a universe) "
+                           "or a qlib data directory (raw prices and their adjustment factor: the held stocks' "
+                           "dividends and splits are booked on their ex-dates)")
     fill.add_argument("--cash", type=float, default=None, help="opening cash, to create the account (CNY)")
     fill.add_argument("--adjust", default="qfq", choices=("", "qfq", "hfq"), help="price adjustment of a symbol download")
+    fill.add_argument("--suspended", nargs="+", default=(), metavar="SYMBOL",
+                      help="stocks suspended on the session although their bars end before it (a suspension that "
+                           "lasts): their orders are cancelled as suspended instead of stopping the fill")
+    fill.add_argument("--force-account", action="store_true",
+                      help="book orders that were decided for other holdings than this account's (by default the "
+                           "cash and positions recorded in ORDERS must be the account's before the session)")
+    fill.add_argument("--wait", type=float, default=DEFAULT_WAIT, metavar="SECONDS",
+                      help="how long to wait for another `paper fill` of the same account to finish; it then sees "
+                           "that process's orders as already booked")
+    add_options(fill.add_argument_group("A-share broker rules (AShareRules)"), AShareRules)
     fill.set_defaults(func=_fill)
 
     report = actions.add_parser(
@@ -61,7 +75,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _fill(args: argparse.Namespace) -> int:
-    from rnnstrategy.live.paper import PaperAccount
+    from rnnstrategy.live import money
+    from rnnstrategy.live.paper import ACCOUNT_FILE, PaperAccount
 
     try:
         content = json.loads(args.orders.read_text(encoding="utf-8"))
@@ -71,18 +86,24 @@ def _fill(args: argparse.Namespace) -> int:
         raise DataError(f"--orders {args.orders}: not JSON ({err}); give orders.json of `rnnstrategy signal`") from None
     if not isinstance(content, dict) or "session" not in content or not isinstance(content.get("orders"), list):
         raise DataError(f"--orders {args.orders}: no session and orders; give orders.json of `rnnstrategy signal`")
-    bars = _ordered_bars(args.data, content["orders"], args.adjust)
-    account = PaperAccount.open(args.account, cash=args.cash)
-    result = account.fill(content["orders"], bars, session=content["session"])
+    held = list(PaperAccount.open(args.account).positions) if (args.account / ACCOUNT_FILE).is_file() else []
+    bars = _ordered_bars(args.data, [*content["orders"], *({"symbol": code} for code in held)], args.adjust)
+    account = PaperAccount.open(args.account, cash=args.cash, wait=args.wait)
+    decided_for = None if args.force_account else content
+    result = account.fill(content["orders"], bars, build(AShareRules, args), session=content["session"],
+                          decided_for=decided_for, suspended=args.suspended, wait=args.wait)
     if not args.quiet:
         print(result.summary())
         for line in result.booked:
             price = "-" if line["price"] is None else f"{line['price']:.2f}"
-            fees = line["commission"] + line["stamp_duty"] + line["transfer_fee"]
+            fees = money.exact(line["commission"]) + money.exact(line["stamp_duty"]) + money.exact(line["transfer_fee"])
             detail = f", fees {fees:.2f}" if line["status"] == "filled" else ""
             reason = f" ({line['reason']})" if line["reason"] else ""
             print(f"  {line['symbol']} {line['side']} {line['shares']} @ {price}: {line['status']}{detail}{reason}")
-        print(f"cash {account.cash:.2f} CNY; positions {account.positions or 'none'}")
+        for line in result.actions:
+            print(f"  {line['symbol']} {line['kind']} on {line['session']}: {line['shares_before']} -> "
+                  f"{line['shares_after']} shares, cash {money.exact(line['cash']):.2f}, tax {money.exact(line['tax']):.2f}")
+        print(f"cash {account.exact_cash:.2f} CNY; positions {account.positions or 'none'}")
     return 0
 
 
@@ -101,10 +122,11 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _ordered_bars(sources: list[str], orders: list[object], adjust: str) -> dict[str, object]:
-    """The bars of every ordered symbol among ``sources`` (a folder stands for its CSVs; of those, only the
-    files named by an ordered symbol are read)."""
+    """The bars of every ordered symbol among ``sources`` (a folder stands for its CSVs, a qlib data directory for
+    its stocks; of those, only the ones an order names are read)."""
     from rnnstrategy.ashare.symbols import symbol_info
     from rnnstrategy.data.loader import load_bars
+    from rnnstrategy.data.qlib_dir import QLIB_SEPARATOR
     from rnnstrategy.universe.sources import resolve_sources
 
     def code(name: object) -> str | None:
@@ -118,8 +140,9 @@ def _ordered_bars(sources: list[str], orders: list[object], adjust: str) -> dict
     for source in sources:
         folder = Path(source).is_dir()
         for path in resolve_sources(source) if folder else [source]:
-            if folder and code(Path(path).stem) not in wanted and code(Path(path).stem) is not None:
-                continue  # another stock of the folder
+            name = path.rsplit(QLIB_SEPARATOR, 1)[1] if QLIB_SEPARATOR in path else Path(path).stem
+            if folder and code(name) not in wanted and code(name) is not None:
+                continue  # another stock of the folder (or qlib data directory)
             frame = load_bars(path, adjust=adjust)
             bars[str(frame.attrs.get("symbol", path))] = frame
     return bars

@@ -9,11 +9,12 @@ them; the work is :func:`rnnstrategy.api.signal`. A universe (a folder, several 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
+from rnnstrategy import datasets
 from rnnstrategy.ashare.rules import AShareRules
 from rnnstrategy.cli.forecast import (
     add_forecaster_options,
@@ -29,8 +30,18 @@ from rnnstrategy.cli.options import (
     add_strategy_options,
     build,
     check_output_dir,
+    output_dir,
     strategy_params,
     values_from_args,
+)
+from rnnstrategy.cli.os_errors import one_line_os_errors
+from rnnstrategy.cli.progress import progress
+from rnnstrategy.cli.universe_options import (
+    add_symbol_option,
+    example_last_day,
+    example_universe,
+    universe_example_note,
+    with_symbol,
 )
 from rnnstrategy.config import BacktestSpec, DataSpec
 from rnnstrategy.errors import ConfigError
@@ -38,8 +49,8 @@ from rnnstrategy.errors import ConfigError
 __all__ = ["register"]
 
 _UNUSED = ("execution", "cash", "trials")  # next_open only; cash has its own option; no Sharpe to deflate
-_ALWAYS = {"DataSpec.source", "run", "out", "positions", "cash", "BacktestSpec.end", "threads", "store", "no_store",
-           "executor", "workers", "help"}
+_ALWAYS = {"DataSpec.source", "symbol", "run", "out", "positions", "cash", "BacktestSpec.end", "threads", "store",
+           "no_store", "executor", "workers", "help"}
 """Options that mean the same with --run: where the data is, the holdings, the day, the output and compute."""
 
 
@@ -63,7 +74,11 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="the run definition to follow: a TOML file as `rnnstrategy run` reads, or a finished "
                              "run's manifest.json; it defines the data (DATA overrides it), forecaster, strategy and "
                              "rules, so their options are not given beside it (default: the options below)")
-    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory")
+    parser.add_argument("--example", action="store_true",
+                        help="decide on the bundled sample, Moutai (600519.SH) 2010-2020, at its last bar (or --end); "
+                             "no DATA needed (rnnstrategy.datasets)")
+    add_symbol_option(parser)
+    parser.add_argument("--out", type=output_dir, required=True, metavar="DIR", help="output directory")
     parser.add_argument("--positions", metavar="FILE|ACCOUNT_DIR", default=None,
                         help="holdings at the last close: CSV symbol,shares; JSON {\"cash\": ..., \"positions\": "
                              "{...}}; or a paper account folder (default: none)")
@@ -89,30 +104,52 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 
+@one_line_os_errors
 def _signal(args: argparse.Namespace) -> int:
     from rnnstrategy.api import signal
 
-    options = _definition(args) if args.run is not None else _options(args)
     check_output_dir(args.out)
-    with tqdm(desc="folds", unit="fold", disable=args.quiet or None) as folds:
-        result = signal(positions=args.positions, cash=args.cash, on_fold=fold_progress(folds),
+    options = _definition(args) if args.run is not None else _options(args)
+    if args.example and not args.quiet:
+        print(f"{universe_example_note()}; deciding on {options['end']}" if options.get("universe") else
+              f"using the bundled sample: {datasets.describe('moutai')}; deciding on its last bar, {options['end']}")
+    with progress(desc="folds", unit="fold", quiet=args.quiet) as folds:
+        result = signal(positions=args.positions, cash=args.cash, on_fold=fold_progress(folds), out=args.out,
                         executor=args.executor, workers=args.workers, **options, **compute_options(args))
-    written = result.write(args.out)
     print("\n".join(result.summary()))
-    print(f"wrote {', '.join(str(path) for path in written)}")
+    print(f"wrote {args.out / 'orders.csv'}, {args.out / 'orders.json'}")  # signal(out=...) wrote them
     return 0
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
     """What :func:`~rnnstrategy.api.signal` decides with, from the options given."""
+    from rnnstrategy.api.preflight import check_sources
+
     data = build(DataSpec, args, name=None, names=None)
     spec = values_from_args(BacktestSpec, args, exclude=_UNUSED)
-    if data.source is None and not (spec["forecasts"] and Path(spec["forecasts"]).is_dir()):
+    if args.example:
+        data, spec = _example(data, spec)
+    check_sources(spec["forecasts"], "--forecasts")  # before the folder test below reads the path
+    if data.source is None and not (spec["forecasts"] and os.path.isdir(spec["forecasts"])):
         raise ConfigError("no data: give DATA, a CSV path or a symbol such as 600519, a folder or several paths "
                           "(a universe), or --forecasts the folder of a universe run")
-    return {"data": data.source, "strategy": spec["strategy"], "params": strategy_params(args, spec["params"]),
-            "forecast": forecaster_from_args(args), "forecasts": spec["forecasts"], "rules": build(AShareRules, args),
-            "start": spec["start"], "end": spec["end"], "adjust": data.adjust, "strict": data.strict}
+    return {"data": with_symbol(data.source, args), "strategy": spec["strategy"],
+            "params": strategy_params(args, spec["params"]), "forecast": forecaster_from_args(args),
+            "forecasts": spec["forecasts"], "rules": build(AShareRules, args), "start": spec["start"], "end": spec["end"],
+            "adjust": data.adjust, "strict": data.strict, "universe": data.universe,
+            "members_only_training": data.members_only_training, "keep_leavers": spec["keep_leavers"]}
+
+
+def _example(data: DataSpec, spec: dict[str, Any]) -> tuple[DataSpec, dict[str, Any]]:
+    """``--example``: the bundled Moutai sample as DATA, decided on its last bar unless ``--end`` says otherwise
+    (its bars end in 2020: they are not fresh, so the decision is historical)."""
+    if data.source is not None:
+        raise ConfigError(f"give DATA ({data.source}) or --example, not both")
+    sample = example_universe(data.universe)  # --universe: the bundled qlib directory, to its last day
+    if sample is not None:
+        return dataclasses.replace(data, source=sample), {**spec, "end": spec["end"] or example_last_day()}
+    end = spec["end"] or f"{datasets.moutai().index[-1]:%Y-%m-%d}"
+    return dataclasses.replace(data, source=str(datasets.path("moutai"))), {**spec, "end": end}
 
 
 def _definition(args: argparse.Namespace) -> dict[str, Any]:
@@ -123,5 +160,5 @@ def _definition(args: argparse.Namespace) -> dict[str, Any]:
     if given:
         raise ConfigError(f"{', '.join(given)} given beside --run {args.run}, which defines them: edit the definition, "
                           "or leave --run out and give every option")
-    return {"data": build(DataSpec, args, name=None, names=None).source, "config": args.run,
+    return {"data": with_symbol(build(DataSpec, args, name=None, names=None).source, args), "config": args.run,
             "end": values_from_args(BacktestSpec, args, exclude=_UNUSED)["end"]}

@@ -10,10 +10,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
 from rnnstrategy.cli.forecast import add_compute_options, compute_options
-from rnnstrategy.cli.options import HelpFormatter
+from rnnstrategy.cli.options import HelpFormatter, check_output_dir, output_dir
+from rnnstrategy.cli.os_errors import one_line_os_errors
+from rnnstrategy.cli.progress import progress
+from rnnstrategy.files import check_path_length
 from rnnstrategy.report.console import percent as _percent
 from rnnstrategy.report.console import ratio as _ratio
 
@@ -32,18 +33,23 @@ def register(commands: argparse._SubParsersAction) -> None:
         formatter_class=HelpFormatter,
     )
     parser.add_argument("file", type=Path, metavar="FILE", help="TOML sweep definition, e.g. backtests/moutai_sweep.toml")
-    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+    parser.add_argument("--out", type=output_dir, default=None, metavar="DIR",
                         help="output directory (default: runs/<FILE name without suffix> in the current directory)")
     add_compute_options(parser)
     parser.set_defaults(func=_sweep)
 
 
+@one_line_os_errors
 def _sweep(args: argparse.Namespace) -> int:
     from rnnstrategy.api import expand, load_sweep, sweep
 
-    spec = load_sweep(args.file)
+    check_path_length(args.file, "FILE")
     out = args.out or Path("runs") / args.file.stem
-    with tqdm(total=len(expand(spec)), desc="sweep", unit="config", disable=args.quiet or None) as bar:
+    check_output_dir(out)
+    spec = load_sweep(args.file)
+    configs = expand(spec)
+    _check_before_work(configs, out, compute_options(args)["store"])
+    with progress(total=len(configs), desc="sweep", unit="config", quiet=args.quiet) as bar:
 
         def on_run(row: dict[str, Any]) -> None:
             bar.set_postfix(last=row["name"], status=row["status"], refresh=False)
@@ -54,6 +60,19 @@ def _sweep(args: argparse.Namespace) -> int:
         print("\n".join(table_lines(summary)))
         print(f"wrote {len(summary['names'])} runs, {out / 'compare'}/ and {out / 'sweep.json'}")
     return 0
+
+
+def _check_before_work(configs: list[tuple[str, Any]], out: Path, store: Any) -> None:
+    """Every configuration's strategy parameters, sources, window, folder (``out/<name>``), cache and forecaster,
+    before the first one trains."""
+    from rnnstrategy.api.preflight import check_run
+    from rnnstrategy.errors import ConfigError
+
+    for name, config in configs:
+        try:
+            check_run(config, out=out / name, store=store, reused=bool(config.backtest.forecasts))
+        except ConfigError as exc:
+            raise ConfigError(f"sweep configuration {name}: {exc}") from None
 
 
 def table_lines(summary: dict[str, Any]) -> list[str]:

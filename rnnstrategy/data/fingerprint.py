@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 
+from rnnstrategy.data.adjust import FACTOR_COLUMN
 from rnnstrategy.data.frame import BAR_COLUMNS
 
 __all__ = ["DataFingerprint", "stable_hash"]
@@ -23,17 +24,18 @@ class DataFingerprint:
     """Fingerprints of the bars up to any row, from one pass of per-row hashes."""
 
     def __init__(self, bars: pd.DataFrame) -> None:
-        columns = [c for c in BAR_COLUMNS if c in bars.columns]
+        # the factor too where there is one: forecasts are made from the adjusted prices
+        columns = [c for c in (*BAR_COLUMNS, FACTOR_COLUMN) if c in bars.columns]
         values = bars[columns].set_axis(bars.index.as_unit("ns"))  # same keys whatever the datetime unit
         self._rows = pd.util.hash_pandas_object(values, index=True).to_numpy(np.uint64)
 
     @property
     def rows(self) -> np.ndarray:
-        """The per-row hashes (uint64, one per bar, of its date and OHLCV values), read-only."""
+        """The per-row hashes (uint64, one per bar, of its date, OHLCV values and factor if any), read-only."""
         view = self._rows.view()
         view.flags.writeable = False
         return view
 
     def upto(self, row: int) -> str:
-        """Fingerprint of rows ``0..row`` (dates and OHLCV values)."""
+        """Fingerprint of rows ``0..row`` (dates, OHLCV values and factor if any)."""
         return hashlib.sha256(self._rows[: row + 1].tobytes()).hexdigest()[:16]

@@ -17,20 +17,30 @@ Supported formats:
     akshare ``stock_zh_a_hist`` / ``index_zh_a_hist`` (Eastmoney):
     ``日期,[股票代码,]开盘,收盘,最高,最低,成交量,成交额,…``, volume in lots of
     100, amount in CNY.
+
+Whatever the format, numbers written with thousands separators (``"75,885.00"``, as spreadsheets
+export them) are read as numbers, and dates written as timestamps (``2020-03-13 15:00:00``,
+``2020-03-13T00:00:00+08:00``) are read as the trading date they fall on in Shanghai. A file is one
+security: a code column that names several is refused.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from rnnstrategy.data.frame import BAR_COLUMNS
 from rnnstrategy.errors import DataError
 
-__all__ = ["BarFormat", "FORMATS", "detect_format", "to_canonical"]
+__all__ = ["FORMATS", "BarFormat", "detect_format", "parse_dates", "to_canonical"]
 
 LOT = 100  # shares per lot (手)
+_TIMEZONE = "Asia/Shanghai"  # the exchanges' clock: a timestamp's trading date is its date there
+_STAMP = re.compile(r"^\d{4}-?\d{2}-?\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(?P<zone>Z|[+-]\d{2}:?\d{2})?$")
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
 
 
 @dataclass(frozen=True)
@@ -120,10 +130,32 @@ def detect_format(columns: pd.Index, source: str) -> BarFormat:
     raise DataError(f"{source}: unknown bar format with columns {', '.join(map(str, columns))}; {_HELP}")
 
 
+def parse_dates(text: pd.Series, fmt: BarFormat) -> pd.Series:
+    """The trading dates of ``text`` (stripped date cells) in ``fmt``'s date format, or written as timestamps
+    (naive: their date; with a zone: their date in Shanghai); NaT where unreadable."""
+    dates = pd.to_datetime(text, format=fmt.date_format, errors="coerce")
+    stamps = dates.isna() & text.str.match(_STAMP)
+    if stamps.any():
+        zoned = stamps & text.str.extract(_STAMP)["zone"].notna()
+        if zoned.any():
+            dates[zoned] = (pd.to_datetime(text[zoned], format="ISO8601", utc=True, errors="coerce")
+                            .dt.tz_convert(_TIMEZONE).dt.tz_localize(None).dt.normalize())
+        naive = stamps & ~zoned
+        if naive.any():
+            dates[naive] = pd.to_datetime(text[naive], format="ISO8601", errors="coerce").dt.normalize()
+        dates = dates.astype("datetime64[us]")  # as dates parsed from text are
+    return dates
+
+
 def _numeric(raw: pd.Series, column: str, dates: pd.Series, source: str) -> pd.Series:
-    """``raw`` as float64; text that is not a number raises naming its date."""
+    """``raw`` as float64 (text with thousands separators, ``"75,885.00"``, read as numbers); text that is not a
+    number raises naming its date."""
     if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
         return raw.astype("float64")
+    text = raw.astype(str).str.strip()
+    grouped = text.str.match(_THOUSANDS) & raw.notna()
+    if grouped.any():
+        raw = raw.mask(grouped, text.str.replace(",", "", regex=False))
     values = pd.to_numeric(raw, errors="coerce")
     bad = values.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
     if bad.any():
@@ -143,8 +175,13 @@ def to_canonical(raw: pd.DataFrame, fmt: BarFormat, source: str) -> pd.DataFrame
     security code found in the data, when the format carries one.
     """
     raw = raw.reset_index(drop=True)
+    repeated = raw[fmt.date_column].astype(str).str.strip() == fmt.date_column
+    if repeated.any():
+        raise DataError(f"{source}: the header appears again at data row {int(repeated.to_numpy().argmax()) + 1} "
+                        "(files pasted together?); keep one header row")
+    _check_one_security(raw, fmt, source)
     date_text = raw[fmt.date_column].astype(str).str.strip()
-    dates = pd.to_datetime(date_text, format=fmt.date_format, errors="coerce")
+    dates = parse_dates(date_text, fmt)
     if dates.isna().any():
         first = int(dates.isna().idxmax())
         raise DataError(
@@ -158,7 +195,9 @@ def to_canonical(raw: pd.DataFrame, fmt: BarFormat, source: str) -> pd.DataFrame
         values = _numeric(raw[src], src, date_text, source).to_numpy()
         if dst in ("volume", "amount"):
             # Lots and thousands to shares and CNY; rounding drops float noise (107036.13 lots -> 10703613).
-            values = (values * (fmt.volume_unit if dst == "volume" else fmt.amount_unit)).round(4)
+            # An absurd value overflows to inf, which validation reports as a bad row.
+            with np.errstate(over="ignore", invalid="ignore"):
+                values = (values * (fmt.volume_unit if dst == "volume" else fmt.amount_unit)).round(4)
         bars[dst] = values
     bars = bars[[c for c in (*BAR_COLUMNS, "amount") if c in bars.columns]]
     if not bars.index.is_monotonic_increasing:
@@ -167,3 +206,17 @@ def to_canonical(raw: pd.DataFrame, fmt: BarFormat, source: str) -> pd.DataFrame
     if fmt.code_column and fmt.code_column in raw.columns and len(raw):
         bars.attrs["code"] = str(raw[fmt.code_column].iloc[0]).strip()
     return bars
+
+
+def _check_one_security(raw: pd.DataFrame, fmt: BarFormat, source: str) -> None:
+    """Refuse a file whose code column names more than one security (two downloads pasted together)."""
+    if not fmt.code_column or fmt.code_column not in raw.columns:
+        return
+    codes = raw[fmt.code_column].dropna().astype(str).str.strip()
+    seen = list(dict.fromkeys(code for code in codes if code))
+    if len(seen) > 1:
+        row = int((codes != seen[0]).to_numpy().argmax())
+        raise DataError(
+            f"{source}: bars of {len(seen)} securities ({', '.join(seen[:3])}{', ...' if len(seen) > 3 else ''}) in "
+            f"its {fmt.code_column} column, the second from data row {codes.index[row] + 1}; give one file per security"
+        )

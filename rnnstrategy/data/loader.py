@@ -22,8 +22,15 @@ import pandas as pd
 
 from rnnstrategy.ashare.symbols import SymbolInfo, symbol_info
 from rnnstrategy.data.akshare_source import AkshareSource
-from rnnstrategy.data.formats import BarFormat, detect_format, to_canonical
+from rnnstrategy.data.csv_text import csv_options
+from rnnstrategy.data.formats import BarFormat, detect_format, parse_dates, to_canonical
 from rnnstrategy.data.frame import ADJUSTS, validate_bars
+from rnnstrategy.data.qlib_dir import (
+    qlib_location,
+    read_qlib_bars,
+    series_folder,
+    validate_qlib_bars,
+)
 from rnnstrategy.errors import DataError, SymbolError
 
 __all__ = ["load_bars", "read_bars_csv", "read_csv_file"]
@@ -55,10 +62,12 @@ def _check_readable(path: Path) -> None:
 
 def read_csv_file(path: Path, expected: str, **read_csv: object) -> pd.DataFrame:
     """``pd.read_csv`` of ``path`` in UTF-8 or, failing that, GB18030; every failure is one
-    :class:`DataError` naming the file, ending with ``expected`` (what the file should be)."""
-    for encoding in _ENCODINGS:
+    :class:`DataError` naming the file, ending with ``expected`` (what the file should be); the file's
+    first bytes choose the separator and any marked encoding (:func:`~rnnstrategy.data.csv_text.csv_options`)."""
+    options = csv_options(Path(path), expected)
+    for encoding in (options.pop("encoding"),) if "encoding" in options else _ENCODINGS:
         try:
-            return pd.read_csv(path, encoding=encoding, **read_csv)
+            return pd.read_csv(path, encoding=encoding, **{**options, **read_csv})
         except UnicodeDecodeError:
             continue
         except OSError as exc:
@@ -131,8 +140,7 @@ def _read_bars_csv(
 
 def _raw_dates(raw: pd.DataFrame, fmt: BarFormat) -> pd.Series:
     """The dates of a raw frame's rows; NaT where unreadable (conversion reports those)."""
-    text = raw[fmt.date_column].astype(str).str.strip()
-    return pd.to_datetime(text, format=fmt.date_format, errors="coerce")
+    return parse_dates(raw[fmt.date_column].astype(str).str.strip(), fmt)
 
 
 def _first_read(dates: pd.Series | pd.DatetimeIndex, start: pd.Timestamp | None,
@@ -186,18 +194,24 @@ def load_bars(
     end: DateLike = None,
     adjust: str = "qfq",
     *,
+    symbol: str | None = None,
     history: int | None = None,
     strict: bool = True,
     min_rows: int = 1,
     akshare: AkshareSource | None = None,
 ) -> pd.DataFrame:
-    """Canonical daily bars from a CSV file or an A-share symbol.
+    """Canonical daily bars from a CSV file, a qlib data directory or an A-share symbol.
 
     Args:
         source: a CSV path (tushare ``get_k_data``, tushare ``pro_bar`` or
-            akshare columns; detected from the header), or a code such as
+            akshare columns; detected from the header), a qlib data directory with
+            ``symbol`` (or one string ``"<directory>::sh600519"``; see
+            :mod:`rnnstrategy.data.qlib_dir`), or a code such as
             ``"600519"``, ``"300750.SZ"`` or ``"sh000300"`` (fetched with akshare
             through the disk cache).
+        symbol: the security to read from a qlib data directory, in any usual spelling
+            (``600519``, ``600519.SH``, ``sh600519``); only with a directory. Its frame holds
+            raw prices and the adjustment ``factor`` (adjusted = raw x factor).
         start, end: inclusive date bounds; None for the whole history.
         history: also read the ``history`` rows just before ``start`` (a walk-forward run
             passes :meth:`ForecastConfig.history_needed()
@@ -208,7 +222,10 @@ def load_bars(
             symbol, the whole cached history is fetched, then cut the same way.
         adjust: price adjustment: '' raw, 'qfq' forward, 'hfq' backward. For a
             symbol it is what is downloaded; for a CSV it records what the file
-            holds. Indexes are always ''.
+            holds. Indexes are always ''; a qlib directory's bars are always raw
+            prices with their factor (``adjust`` does not apply). A stock's raw
+            bars ('') carry the ``factor`` column when the download cache holds its
+            factors (``rnnstrategy data fetch --universe``).
         strict: raise on bad rows in the range read (default) or, with False, drop
             them, log a warning and list them in ``attrs["dropped"]``.
         min_rows: raise when fewer bars remain in the range.
@@ -236,7 +253,13 @@ def load_bars(
     first = pd.Timestamp(start_date) if start_date else None
     last = pd.Timestamp(end_date) if end_date else None
     text = os.fspath(source)
-    if Path(text).is_file() or _looks_like_path(text):
+    qlib = qlib_location(text, symbol)
+    if qlib is not None:
+        bars = read_qlib_bars(*qlib)
+        read_from, not_read = _first_read(bars.index, first, history)
+        bars = _in_range(bars, read_from, last, not_read)
+        name = str(series_folder(bars))
+    elif Path(text).is_file() or _looks_like_path(text):
         bars = _read_bars_csv(Path(text), adjust, first, last, history)
         name = text
     else:
@@ -245,8 +268,9 @@ def load_bars(
         except SymbolError as exc:
             raise DataError(f"{text!r} is neither an existing CSV file nor an A-share symbol ({exc})") from None
         source_ = akshare if akshare is not None else AkshareSource()
-        # history counts bars, not days: fetch all that the cache holds or akshare has, then cut
-        fetched = source_.bars(info, None if history is not None else start_date, end_date, adjust)
+        # history counts bars, not days: the cache when it holds enough before start, else all that
+        # akshare has; then cut
+        fetched = source_.bars(info, start_date, end_date, adjust, history=history)
         fetched.attrs.update(symbol=info.ts_code, adjust="" if info.is_index else adjust,
                              source=f"akshare:{info.ts_code}")
         read_from, not_read = _first_read(fetched.index, first, history)
@@ -258,6 +282,7 @@ def load_bars(
         log.info("%s: read %d row(s) from %s (history=%d before start=%s); %d older row(s) not read", name,
                  len(bars), f"{bars.index[0]:%Y-%m-%d}", history, start_date, bars.attrs["rows_not_read"])
     attrs = dict(bars.attrs)
-    bars = validate_bars(bars, name, strict=strict, min_rows=min_rows)
+    validate = validate_qlib_bars if qlib is not None else validate_bars
+    bars = validate(bars, name, strict=strict, min_rows=min_rows)
     bars.attrs.update({k: v for k, v in attrs.items() if k not in bars.attrs})
     return bars

@@ -55,7 +55,7 @@ def _against(baseline: str, suffix: str, h: int, e_model: np.ndarray, e_naive: n
     return {f"rmse_ratio{suffix}": ratio, f"rmse_ratio{suffix}_ci": list(interval),
             f"dm{suffix}_stat": stat, f"dm{suffix}_pvalue": pvalue,
             f"dm{suffix}_abs_stat": abs_stat, f"dm{suffix}_abs_pvalue": abs_pvalue,
-            f"verdict{suffix}": verdict(pvalue, ratio, interval, baseline=baseline)}
+            f"verdict{suffix}": verdict(pvalue, ratio, interval, baseline=baseline, baseline_rmse=naive_rmse)}
 
 
 def forecast_metrics(forecasts: pd.DataFrame, bars: pd.DataFrame) -> dict[str, object]:

@@ -163,16 +163,22 @@ def _rmse_ratio(e_model: np.ndarray, e_base: np.ndarray) -> float:
 
 
 def verdict(pvalue: float, ratio: float, interval: tuple[float, float] | None = None,
-            baseline: str = "previous-close", alpha: float = ALPHA) -> str:
+            baseline: str = "previous-close", alpha: float = ALPHA, *, baseline_rmse: float | None = None) -> str:
     """The sentence on the model against one naive forecast, e.g.
-    ``"ties the previous-close forecast: RMSE 0.998x [0.994, 1.004], DM p = 0.54"``.
+    ``"ties the previous-close forecast: RMSE 0.998x [0.994, 1.004], DM p = 0.54"``; its subject is
+    the model ("the model ties ...").
 
     It begins with ``"beats"`` when ``pvalue < alpha`` and ``ratio < 1``, ``"loses"`` when
     ``pvalue < alpha`` and ``ratio > 1``, and ``"ties"`` otherwise (p of exactly ``alpha``, a
-    ratio of exactly 1, or no p-value). With no ratio it says there was nothing to compare.
+    ratio of exactly 1, or no p-value). A ``baseline_rmse`` of 0 (the naive forecast is exact on
+    every date: prices that never move) says the model cannot be judged; with no ratio otherwise
+    it says there was nothing to compare.
     """
+    if baseline_rmse == 0:
+        return (f"cannot be judged: every realised open equals the {baseline} forecast (prices never move: "
+                "nothing to forecast)")
     if math.isnan(ratio):
-        return "no realised opens to compare with yet"
+        return "has no realised opens to compare with yet"
     significant = not math.isnan(pvalue) and pvalue < alpha
     word = "beats" if significant and ratio < 1 else "loses to" if significant and ratio > 1 else "ties"
     text = f"{word} the {baseline} forecast: RMSE {ratio:.3f}x"

@@ -7,6 +7,13 @@ Targets look forward by construction; the label-horizon guard in
 
 Row conventions: the sample ending at row s is the window of feature rows
 ``s - lookback + 1 .. s`` and its targets are about the opens of rows ``s + 1 .. s + H``.
+
+Prices: bars with a ``factor`` column (raw prices and their back-adjustment factor, as a qlib
+data directory gives them) are read through :func:`~rnnstrategy.data.adjust.adjusted_bars`, so
+features and targets never see the price gap of an ex-date, and an adjusted price at t depends on
+corporate actions up to t only. :func:`predicted_opens` turns predictions back into raw prices at
+the factor of the forecast date t (the opens expected if no corporate action comes first), the
+prices the broker trades at; bars without a factor are used as they are.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import pandas as pd
 import torch
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
+from rnnstrategy.data.adjust import FACTOR_COLUMN, adjusted_bars, has_factor
 from rnnstrategy.errors import ConfigError, DataError
 
 __all__ = [
@@ -30,6 +38,7 @@ __all__ = [
     "feature_warmup",
     "make_features",
     "make_targets",
+    "predicted_opens",
     "sliding_windows",
     "targets_to_prices",
 ]
@@ -101,10 +110,12 @@ def checked_feature_names(names: Sequence[str]) -> tuple[str, ...]:
 def make_features(bars: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
     """Compute the named features, one float64 column each, on the bars' index.
 
-    Row t depends on bars ``t - warmup .. t`` only; the first ``warmup`` rows are NaN.
+    Row t depends on bars ``t - warmup .. t`` only; the first ``warmup`` rows are NaN. Bars with a
+    ``factor`` column are adjusted first (see the module docstring).
     """
     features = [_feature(name) for name in names]  # validates names first
     _require_columns(bars, ("open", "high", "low", "close", "volume"))
+    bars = adjusted_bars(bars)
     return pd.DataFrame(
         {name: f.compute(bars).astype("float64") for name, f in zip(names, features, strict=True)},
         index=bars.index,
@@ -114,12 +125,12 @@ def make_features(bars: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
 def make_targets(bars: pd.DataFrame, horizon: int, target: str) -> np.ndarray:
     """Raw (unscaled) targets, shape ``(n_rows, horizon)``; column h-1 is about open(t+h).
 
-    ``logret``: log(open(t+h) / close(t)); ``level``: open(t+h). Rows whose future
-    opens are beyond the last bar are NaN.
+    ``logret``: log(open(t+h) / close(t)); ``level``: open(t+h), of the adjusted prices when the
+    bars have a ``factor`` column. Rows whose future opens are beyond the last bar are NaN.
     """
     spec = _target(target)
     _require_columns(bars, ("open", "close"))
-    return spec.make(bars, horizon)
+    return spec.make(adjusted_bars(bars), horizon)
 
 
 def targets_to_prices(values: np.ndarray, close: np.ndarray, target: str) -> np.ndarray:
@@ -128,6 +139,20 @@ def targets_to_prices(values: np.ndarray, close: np.ndarray, target: str) -> np.
     ``close`` holds close(t) of the m forecast rows (used by ``logret``).
     """
     return _target(target).to_price(values, np.asarray(close, dtype="float64"))
+
+
+def predicted_opens(values: np.ndarray, bars: pd.DataFrame, rows: np.ndarray, target: str) -> np.ndarray:
+    """Predicted opens ``(m, H)`` from raw target values ``(m, H)`` forecast at the bars' ``rows``.
+
+    Without a ``factor`` column: :func:`targets_to_prices` at the rows' closes. With one: the
+    adjusted prices the targets stand for, divided by the factor of row t (raw prices at the
+    forecast date's factor).
+    """
+    close = bars["close"].to_numpy()[rows]
+    if not has_factor(bars):
+        return targets_to_prices(values, close, target)
+    factor = bars[FACTOR_COLUMN].to_numpy()[rows]
+    return targets_to_prices(values, close * factor, target) / factor[:, None]
 
 
 def sliding_windows(x: torch.Tensor, lookback: int) -> torch.Tensor:

@@ -33,8 +33,8 @@ from rnnstrategy.forecasting.features import (
     feature_warmup,
     make_features,
     make_targets,
+    predicted_opens,
     sliding_windows,
-    targets_to_prices,
 )
 from rnnstrategy.forecasting.nets import RecurrentNet
 from rnnstrategy.forecasting.splitter import (
@@ -290,7 +290,7 @@ class RNNForecaster(BaseEstimator):
                 window = windows[k : k + 1].clone(memory_format=torch.contiguous_format)
                 scaled[i] = self.module_(window.to(self.device_))[0].cpu().double().numpy()
         raw = self.target_scaler_.inverse_transform(scaled)
-        prices = targets_to_prices(raw, past["close"].to_numpy()[rows], self.target)
+        prices = predicted_opens(raw, past, rows, self.target)
         return self._forecast_frame(prices, past.index[rows])
 
     def get_state(self) -> dict[str, torch.Tensor]:

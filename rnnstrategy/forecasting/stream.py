@@ -88,8 +88,22 @@ class WalkForwardStream:
         return bars_frame(self._dates[first:], self._values[first : len(self)], self.symbol)
 
     def update(self, date: object, open: float, high: float, low: float, close: float,
-               volume: float) -> np.ndarray | None:
-        """Add the bar closed at ``date``; its forecast ``[ô(t+1) … ô(t+H)]``, or None before the first retrain."""
+               volume: float, factor: float | None = None) -> np.ndarray | None:
+        """Add the bar closed at ``date``; its forecast ``[ô(t+1) … ô(t+H)]``, or None before the first retrain.
+
+        ``factor``: the bar's adjustment factor when its prices are raw (a frame's ``factor`` column; give
+        it for every bar or for none): the stream learns from the adjusted bar (prices × factor, volume ÷
+        factor) and forecasts in raw prices at this factor, as
+        :func:`~rnnstrategy.forecasting.features.predicted_opens` does for a frame.
+        """
+        if factor is None:
+            return self._update(date, open, high, low, close, volume)
+        factor = float(factor)  # float64 arithmetic, as on a frame's columns
+        pred = self._update(date, open * factor, high * factor, low * factor, close * factor, volume / factor)
+        return None if pred is None else pred / factor
+
+    def _update(self, date: object, open: float, high: float, low: float, close: float,
+                volume: float) -> np.ndarray | None:
         date = pd.Timestamp(date)
         if self._dates and date <= self._dates[-1]:
             raise DataError(f"{self.symbol}: bar {date.date()} is not after the previous bar "

@@ -1,12 +1,14 @@
 """A paper account's history as a backtest's records: its fills (``trades.csv``) and its daily equity.
 
 The journal of a :class:`~rnnstrategy.live.paper.PaperAccount` says what was filled, at which
-session's open, at what price and fees; the bars say what the holdings were worth at each close.
-:func:`journal_trades` turns the filled lines into rows of
-:data:`~rnnstrategy.data.records.TRADE_COLUMNS`; :func:`account_equity` replays them over the bars'
-dates into ``value, cash, position, close`` by date, as the backtest's equity curve records them:
-fills at the open of their session, the holdings valued at its close, a stock without a bar that
-day (suspended) at its last close.
+session's open, at what price and fees, and which corporate actions were booked on the holdings;
+the bars say what the holdings were worth at each close. :func:`journal_trades` turns the filled
+lines into rows of :data:`~rnnstrategy.data.records.TRADE_COLUMNS`, :func:`journal_actions` the
+action lines into rows of :data:`~rnnstrategy.data.records.CORPORATE_ACTION_COLUMNS`;
+:func:`account_equity` replays them over the bars' dates into ``value, cash, position, close`` by
+date, as the backtest's equity curve records them: actions on their ex-date before the fills, fills
+at the open of their session, the holdings valued at its close, a stock without a bar that day
+(suspended) at its last close.
 
 Example::
 
@@ -23,11 +25,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rnnstrategy.data.records import TRADE_COLUMNS
+from rnnstrategy.data.records import CORPORATE_ACTION_COLUMNS, TRADE_COLUMNS
 from rnnstrategy.errors import ConfigError, DataError
-from rnnstrategy.live.paper import apply_line, frames_by_code, opening_state
+from rnnstrategy.live import money
+from rnnstrategy.live.account_files import apply_line, opening_state
+from rnnstrategy.live.actions import is_action
+from rnnstrategy.live.fill_checks import frames_by_code
 
-__all__ = ["account_equity", "journal_trades", "price_mismatches"]
+__all__ = ["account_equity", "journal_actions", "journal_trades", "price_mismatches"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,10 +51,29 @@ def journal_trades(journal: Sequence[Mapping[str, Any]], names: Mapping[str, str
     names = names or {}
     rows = [{"date": line["session"], "symbol": names.get(line["symbol"], line["symbol"]), "side": line["side"],
              "size": int(line["shares"]), "price": float(line["price"]),
-             "value": int(line["shares"]) * float(line["price"]), "commission": float(line["commission"]),
+             "value": money.as_number(money.value(line["shares"], line["price"])),
+             "commission": float(line["commission"]),
              "stamp_duty": float(line["stamp_duty"]), "transfer_fee": float(line["transfer_fee"])}
-            for line in journal if line["status"] == "filled"]
+            for line in journal if line["status"] == "filled" and not is_action(line)]
     return pd.DataFrame(rows, columns=list(TRADE_COLUMNS))
+
+
+def journal_actions(journal: Sequence[Mapping[str, Any]], names: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """The corporate actions and dividend tax of ``journal`` as ``corporate_actions.csv`` rows, in journal order
+    (``date`` the ex-date, or the sale's session for ``dividend_tax``; see
+    :data:`~rnnstrategy.live.actions.ACTION_FIELDS`).
+
+    Args:
+        journal: the account's journal lines; order lines are left out.
+        names: the symbol to show for a tushare code (default the code).
+    """
+    names = names or {}
+    rows = [{"date": line["session"], "symbol": names.get(line["symbol"], line["symbol"]), "kind": line["kind"],
+             "cash_per_share": float(line["cash_per_share"]), "share_ratio": float(line["share_ratio"]),
+             "shares_before": int(line["shares_before"]), "shares_after": int(line["shares_after"]),
+             "cash": float(line["cash"]), "tax": float(line["tax"])}
+            for line in journal if is_action(line)]
+    return pd.DataFrame(rows, columns=list(CORPORATE_ACTION_COLUMNS))
 
 
 def account_equity(journal: Sequence[Mapping[str, Any]], opening_cash: float, bars: Mapping[str, pd.DataFrame],
@@ -97,7 +121,7 @@ def account_equity(journal: Sequence[Mapping[str, Any]], opening_cash: float, ba
                             f"day (they cover {frame.index[0]:%Y-%m-%d}..{frame.index[-1]:%Y-%m-%d}): give bars "
                             "covering the account's sessions")
     held_closes = closes.ffill()
-    state = opening_state(float(opening_cash))
+    state = opening_state(opening_cash)
     upto = [line for line in journal if pd.Timestamp(line["session"]) <= last]
     applied, before, rows = 0, float(opening_cash), []
     one = next(iter(frames)) if len(frames) == 1 else None
@@ -107,7 +131,7 @@ def account_equity(journal: Sequence[Mapping[str, Any]], opening_cash: float, ba
         while applied < len(upto) and pd.Timestamp(upto[applied]["session"]) <= date:  # as the account books them
             apply_line(state, upto[applied])
             applied += 1
-        cash, shares = state["cash"], state["positions"]
+        cash, shares = money.as_number(state["cash"]), state["positions"]
         marks = held_closes.iloc[position]
         value = cash + sum(n * float(marks[code]) for code, n in shares.items())
         if date < first:

@@ -29,9 +29,12 @@ import pandas as pd
 from rnnstrategy.errors import ConfigError, DataError
 
 __all__ = [
+    "CLOSE",
     "TIMEZONE",
     "calendar_range",
+    "calendar_says",
     "check_fresh",
+    "has_closed",
     "is_session",
     "last_completed_session",
     "missing_sessions",
@@ -42,6 +45,9 @@ __all__ = [
 
 TIMEZONE = "Asia/Shanghai"
 """The exchange's time zone; a naive ``datetime`` given to this module is read in it."""
+
+CLOSE = dt.time(15, 0)
+"""When a session closes, Asia/Shanghai time."""
 
 _FIRST = "1990-12-03"  # the first session of the Shanghai Stock Exchange
 
@@ -86,6 +92,19 @@ def is_session(day: dt.date) -> bool:
         ConfigError: when ``day`` is outside :func:`calendar_range`.
     """
     return bool(_calendar().is_session(_day(day, "day")))
+
+
+def calendar_says(day: dt.date) -> bool | None:
+    """Whether ``day`` is a session of the calendar; ``None`` outside :func:`calendar_range` (not known)."""
+    first, last = calendar_range()
+    return bool(_calendar().is_session(pd.Timestamp(day))) if first <= day <= last else None
+
+
+def has_closed(day: dt.date, now: dt.datetime | None = None) -> bool:
+    """Whether the close of ``day`` (15:00 Asia/Shanghai) is at or before ``now`` (default: the present; a
+    naive datetime is Shanghai time). Needs no calendar, so any date can be asked."""
+    close = pd.Timestamp(dt.datetime.combine(day, CLOSE)).tz_localize(TIMEZONE)
+    return bool(close <= _now(now))
 
 
 def next_session(day: dt.date) -> dt.date:

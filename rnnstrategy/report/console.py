@@ -81,9 +81,9 @@ def backtest_summary(m: Mapping[str, Any]) -> list[str]:
         f"  total return {percent(s['total_return'])} vs {b['title']} {percent(b['total_return'])}; "
         f"CAGR {percent(s['cagr'])} vs {percent(b['cagr'])}; max drawdown {percent(s['max_drawdown'])} "
         f"vs {percent(b['max_drawdown'])}",
-        f"  Sharpe {ratio(s['sharpe'])}{sharpe_uncertainty(s)} vs {ratio(b['sharpe'])}; "
-        f"{t['count']} fills, turnover "
-        f"{t['turnover']:.1f}x, fees {t['total_fees']:,.0f} CNY, exposure {t['exposure']:.0%}",
+        (f"  Sharpe {ratio(s['sharpe'])}{sharpe_uncertainty(s)} vs {ratio(b['sharpe'])}; "
+         f"{t['count']} fills, turnover {t['turnover']:.1f}x, fees {t['total_fees']:,.0f} CNY, "
+         f"exposure {t['exposure']:.0%} (days ending with a position)"),
     ]
     return lines + buy_and_hold_lines(m) + verdict_lines(m.get("forecast") or {}, "  ")
 
@@ -102,6 +102,7 @@ def universe_backtest_summary(m: Mapping[str, Any]) -> list[str]:
                  f"{t['total_fees']:,.0f} CNY (commission {t['commission']:,.0f}, transfer fee "
                  f"{t['transfer_fee']:,.0f}, stamp duty {t['stamp_duty']:,.0f}), invested {t['invested']:.0%}")
     excess = m["excess_over_buy_and_hold"]
-    lines.append(f"  excess return over the equal-weight universe {percent(excess['annualised'])} a year "
+    baseline = "members basket" if m["universe"].get("as_of") else "universe"  # an index's members as they stood
+    lines.append(f"  excess return over the equal-weight {baseline} {percent(excess['annualised'])} a year "
                  f"(HAC t {ratio(excess['hac_t'])}, {p_value(excess['p_value'])})")
     return lines + [f"  {excess['verdict']}"]

@@ -8,6 +8,8 @@ Layout of a run directory (every file written atomically)::
     equity_vs_benchmark.png     portfolio value vs benchmark and buy-and-hold, trades marked
     metrics.json                performance (strategy, benchmark, buy-and-hold), trades, forecast quality
     trades.csv                  date,symbol,side,size,price,value,commission,stamp_duty,transfer_fee
+    corporate_actions.csv       date,symbol,kind,cash_per_share,share_ratio,shares_before,shares_after,cash,tax:
+                                dividends, bonus shares, splits and dividend tax booked (only when any were)
     equity.csv                  date,value,cash,position,close,return,benchmark_return,buy_and_hold_return
     forecasts.csv               the forecast frame (rnnstrategy.data.forecast_files)
     forecasts.meta.json         its attrs: symbol, configuration, fold reports with loss history
@@ -43,7 +45,7 @@ from rnnstrategy.data.records import EQUITY_COLUMNS
 from rnnstrategy.errors import DataError
 from rnnstrategy.files import atomic_write_bytes
 from rnnstrategy.report.folder_checks import check_kind, checksums, verify_checksums
-from rnnstrategy.report.measures import RunReport
+from rnnstrategy.report.measures import RunReport, exposure
 from rnnstrategy.report.plots import (
     equity_figure,
     forecast_figure,
@@ -52,7 +54,7 @@ from rnnstrategy.report.plots import (
 )
 from rnnstrategy.report.titles import Titles
 
-__all__ = ["CHECKED", "FILES", "read_run", "render", "write_json", "write_run"]
+__all__ = ["CHECKED", "CORPORATE_ACTIONS", "FILES", "read_run", "render", "write_json", "write_run"]
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +72,10 @@ FILES = {
     "manifest": "manifest.json",
 }
 
-CHECKED = tuple(FILES[name] for name in ("trades", "equity", "forecasts", "metrics"))
+#: The bookings of a run on raw prices with an adjustment factor; written only when any were booked.
+CORPORATE_ACTIONS = "corporate_actions.csv"
+
+CHECKED = (FILES["trades"], CORPORATE_ACTIONS, *(FILES[name] for name in ("equity", "forecasts", "metrics")))
 """Files whose SHA-256 the manifest records (with ``forecasts.meta.json``); ``report`` verifies them. The
 tearsheet and the PNG plots are left out: ``rnnstrategy report`` redraws them."""
 
@@ -117,7 +122,8 @@ def render(out: str | Path, report: RunReport, verdict: str | None = None) -> li
     held = None if report.benchmark_is_buy_and_hold else report.buy_and_hold  # drawn once, as the benchmark
     paths = [write_tearsheet(out / FILES["tearsheet"], report.returns, report.benchmark, titles,
                              parameters=report.parameters, periods_per_year=report.periods_per_year,
-                             buy_and_hold=report.buy_and_hold, trials=report.trials)]
+                             buy_and_hold=report.buy_and_hold, trials=report.trials,
+                             exposure=exposure(report.equity))]
     if report.symbols:  # a universe: no one security's forecasts to draw
         (out / FILES["forecast_plot"]).unlink(missing_ok=True)
     else:
@@ -154,6 +160,12 @@ def write_run(out: str | Path, report: RunReport, *, metrics: Mapping[str, objec
     atomic_write_bytes(out / FILES["trades"], _csv_bytes(report.trades, index=False))
     atomic_write_bytes(out / FILES["equity"], _csv_bytes(report.equity[list(EQUITY_COLUMNS)]))
     paths = [out / FILES[name] for name in ("trades", "equity")]
+    actions = report.corporate_actions
+    if actions is not None and not actions.empty:
+        atomic_write_bytes(out / CORPORATE_ACTIONS, _csv_bytes(actions, index=False))
+        paths.append(out / CORPORATE_ACTIONS)
+    else:  # none booked: none left from an earlier run either
+        (out / CORPORATE_ACTIONS).unlink(missing_ok=True)
     if not report.symbols:  # a universe's forecasts are forecasts/<symbol>.csv, written by the forecast stage
         write_forecasts(report.forecasts, out / FILES["forecasts"])
         paths += [out / FILES["forecasts"], meta_path(out / FILES["forecasts"])]
@@ -192,9 +204,12 @@ def read_run(out: str | Path) -> RunReport:
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         kind = manifest.get("kind", "backtest")
-        if kind != "backtest":
-            raise DataError(f"{out} holds a {kind} run, not a backtest: give the output directory of "
-                            f"`rnnstrategy backtest` or `rnnstrategy run`")
+    except (ValueError, AttributeError) as exc:
+        raise DataError(f"{manifest_path}: not a manifest of this version of rnnstrategy ({exc})") from None
+    if kind != "backtest":
+        raise DataError(f"{out} holds a {kind} run, not a backtest: give the output directory of "
+                        f"`rnnstrategy backtest` or `rnnstrategy run`")
+    try:
         saved = manifest["report"]
         titles = Titles(**saved["titles"])
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -204,6 +219,8 @@ def read_run(out: str | Path) -> RunReport:
     if "symbol" not in trades.columns:  # written before trades named their feed: one security
         trades.insert(1, "symbol", titles.security)
     equity = _read_csv(out / FILES["equity"])
+    actions_path = out / CORPORATE_ACTIONS
+    actions = _read_csv(actions_path, index=False) if actions_path.is_file() else None
     symbols = tuple(saved.get("symbols") or ())
     if "buy_and_hold_return" not in equity.columns:  # written before buy-and-hold was recorded
         log.info("%s has no buy_and_hold_return (an older run): the report shows no buy-and-hold", out)
@@ -217,4 +234,5 @@ def read_run(out: str | Path) -> RunReport:
         periods_per_year=int(saved.get("periods_per_year", PERIODS_PER_YEAR)),
         trials=int(saved.get("trials", 1)),
         symbols=symbols,
+        corporate_actions=actions,
     )

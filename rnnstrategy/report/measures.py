@@ -26,6 +26,7 @@ from rnnstrategy.report.titles import Titles
 __all__ = [
     "RunReport",
     "excess_verdict",
+    "exposure",
     "run_metrics",
     "sharpe_uncertainty",
     "stocks_held",
@@ -53,6 +54,9 @@ class RunReport:
             Sharpe ratio to the metrics and the tearsheet.
         symbols: the stocks of a universe run (empty for one stock); its ``forecasts`` may be
             empty (they are written per symbol), and ``buy_and_hold_return`` is the equal-weight universe's.
+        corporate_actions: the dividends, bonus shares, splits and dividend tax the broker booked
+            (``corporate_actions.csv``, :data:`~rnnstrategy.data.records.CORPORATE_ACTION_COLUMNS`); None or
+            empty: none (bars without an adjustment factor).
     """
 
     equity: pd.DataFrame
@@ -63,6 +67,7 @@ class RunReport:
     periods_per_year: int = PERIODS_PER_YEAR
     trials: int = 1
     symbols: tuple[str, ...] = ()
+    corporate_actions: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         missing = [c for c in EQUITY_COLUMNS if c not in self.equity.columns]
@@ -125,17 +130,32 @@ def trade_statistics(trades: pd.DataFrame, equity: pd.DataFrame,
         "annual_turnover": turnover / years if years > 0 else 0.0,
         **fees,
         "total_fees": sum(fees.values()),
-        "exposure": float((equity["position"] > 0).mean()),
+        "exposure": exposure(equity),
     }
 
 
-def stocks_held(trades: pd.DataFrame, dates: pd.DatetimeIndex) -> pd.Series:
-    """How many stocks are held at the close of each of ``dates``, from the fills in ``trades``."""
+def exposure(equity: pd.DataFrame) -> float:
+    """The share of days ending with a position (the console's "exposure" and the tearsheet's "Time in Market";
+    quantstats' own figure counts the days with a non-zero return instead, fee-only days and days sold at the
+    open among them)."""
+    return float((equity["position"] > 0).mean())
+
+
+def stocks_held(trades: pd.DataFrame, dates: pd.DatetimeIndex,
+                corporate_actions: pd.DataFrame | None = None) -> pd.Series:
+    """How many stocks are held at the close of each of ``dates``, from the fills in ``trades`` and the share
+    changes of ``corporate_actions`` (bonus shares, splits; ``corporate_actions.csv``'s columns)."""
     if trades.empty:
         return pd.Series(0, index=dates, name="position", dtype=float)
     size = trades["size"].astype(float)
     signed = size.where(trades["side"] == "buy", -size)
-    shares = (signed.groupby([pd.to_datetime(trades["date"]), trades["symbol"]]).sum()
+    dated, symbols = pd.to_datetime(trades["date"]), trades["symbol"]
+    if corporate_actions is not None and not corporate_actions.empty:
+        change = corporate_actions["shares_after"].astype(float) - corporate_actions["shares_before"].astype(float)
+        signed = pd.concat([signed, change], ignore_index=True)
+        dated = pd.concat([dated, pd.to_datetime(corporate_actions["date"])], ignore_index=True)
+        symbols = pd.concat([symbols, corporate_actions["symbol"]], ignore_index=True)
+    shares = (signed.groupby([dated, symbols]).sum()
               .unstack(fill_value=0.0).cumsum())
     held = (shares.round(6) > 0).sum(axis=1).astype(float)
     return held.reindex(held.index.union(dates)).ffill().reindex(dates).fillna(0.0).rename("position")

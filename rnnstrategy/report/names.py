@@ -5,8 +5,9 @@ Index names come from a small built-in table. Stock names come from a stock list
 ``stocks_tushare_qfq/basic_stock_data.csv``), read by
 :func:`rnnstrategy.data.securities.read_securities`: given explicitly, or named by the
 ``RNNSTRATEGY_NAMES`` environment variable, or found beside the bar file (see
-:func:`find_names_file`). An unknown name is left out; the code alone still identifies the
-security. The titles a report gives its series are :mod:`rnnstrategy.report.titles`.
+:func:`find_names_file`); else, for the stock of a bundled sample (600519), the sample's name, so
+a run of ``rnnstrategy.datasets`` is titled alike from Python and the command line. An unknown
+name is left out; the code alone still identifies the security. The titles a report gives its series are :mod:`rnnstrategy.report.titles`.
 """
 
 from __future__ import annotations
@@ -71,11 +72,17 @@ def security_name(symbol: str, names_file: str | os.PathLike[str] | None = None)
         return ""
     if ts_code in INDEX_NAMES:
         return INDEX_NAMES[ts_code]
-    if names_file is None:
-        return ""
-    name = read_names(names_file).get(ts_code, "")
-    log.info("name of %s: %s (from %s)", ts_code, name or "not listed", names_file)
-    return name
+    name = read_names(names_file).get(ts_code, "") if names_file is not None else ""
+    if names_file is not None:
+        log.info("name of %s: %s (from %s)", ts_code, name or "not listed", names_file)
+    return name or _sample_names().get(ts_code, "")
+
+
+def _sample_names() -> dict[str, str]:
+    """Names of the stocks the package ships bars of (:mod:`rnnstrategy.datasets`), by tushare code."""
+    from rnnstrategy.datasets import MOUTAI_NAME
+
+    return {"600519.SH": MOUTAI_NAME}
 
 
 def security_label(symbol: str, name: str) -> str:

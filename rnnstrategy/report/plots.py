@@ -56,6 +56,7 @@ __all__ = [
     "quiet_fonts",
     "rank_ic_figure",
     "save_png",
+    "suptitle",
     "write_cross_section_figures",
 ]
 
@@ -154,11 +155,21 @@ def use_agg() -> None:
         mpl.use("Agg")
 
 
+def suptitle(figure: Figure, text: str) -> None:
+    """Title ``figure`` with ``text`` as figures can draw it (:func:`figure_text`), and keep ``text`` whole as
+    the figure's label, which :func:`save_png` writes into the PNG's ``Title``: without a CJK font the name
+    of a stock is left out of the drawing but not out of the file."""
+    figure.suptitle(figure_text(text))
+    figure.set_label(text)
+
+
 def save_png(figure: Figure, path: str | Path) -> Path:
-    """Render ``figure`` as PNG (Agg) and write it atomically; returns the path."""
+    """Render ``figure`` as PNG (Agg) and write it atomically, with its label (the whole title, see
+    :func:`suptitle`) as the PNG's ``Title`` text; returns the path."""
     buffer = io.BytesIO()
+    metadata = {"Title": figure.get_label()} if figure.get_label() else None
     with quiet_fonts():
-        figure.savefig(buffer, format="png", dpi=_DPI, bbox_inches="tight")
+        figure.savefig(buffer, format="png", dpi=_DPI, bbox_inches="tight", metadata=metadata)
     path = Path(path)
     atomic_write_bytes(path, buffer.getvalue())
     return path
@@ -209,8 +220,7 @@ def forecast_figure(forecasts: pd.DataFrame, closes: pd.Series, title: str, wind
         bottom.legend(loc="upper left")
         rmse = np.sqrt(np.mean((frame["predicted"] - frame["actual"]) ** 2)) if len(frame) else float("nan")
         naive = np.sqrt(np.mean((frame["baseline"] - frame["actual"]) ** 2)) if len(frame) else float("nan")
-        figure.suptitle(figure_text(f"{title}: next-day open, RMSE {rmse:.2f} vs previous close {naive:.2f} "
-                                    f"({len(frame)} days)"))
+        suptitle(figure, f"{title}: next-day open, RMSE {rmse:.2f} vs previous close {naive:.2f} ({len(frame)} days)")
     return figure
 
 
@@ -250,7 +260,7 @@ def loss_figure(folds: Sequence[dict[str, object]], title: str) -> Figure:
         final.set_xlabel("retrain date")
         final.legend(loc="upper right")
         final.set_title(f"{len(folds)} folds")
-        figure.suptitle(figure_text(f"{title}: walk-forward training loss"))
+        suptitle(figure, f"{title}: walk-forward training loss")
     return figure
 
 
@@ -304,7 +314,7 @@ def equity_figure(equity: pd.Series, benchmark: pd.Series, trades: pd.DataFrame,
             bottom.plot(held.index, (held / held.cummax() - 1) * 100, color="tab:orange", lw=0.8)
         bottom.plot(equity.index, (equity / equity.cummax() - 1) * 100, color="tab:blue", lw=0.9)
         bottom.set_ylabel("drawdown (%)")
-        figure.suptitle(figure_text(f"{title} vs {benchmark_title}"))
+        suptitle(figure, f"{title} vs {benchmark_title}")
     return figure
 
 
@@ -334,7 +344,7 @@ def rank_ic_figure(daily: pd.DataFrame, title: str = "universe") -> Figure:
         axes.axhline(0.0, color="black", lw=0.6)
         axes.set_ylabel("cumulative rank IC")
         axes.legend(loc="upper left")
-        figure.suptitle(figure_text(f"{title}: cross-sectional rank IC, {len(daily)} days"))
+        suptitle(figure, f"{title}: cross-sectional rank IC, {len(daily)} days")
     return figure
 
 
@@ -363,7 +373,7 @@ def quantile_figure(metrics: Mapping[str, object], title: str = "universe") -> F
                       bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85})
         elif not len(values):
             axes.text(0.5, 0.5, "no day with enough symbols", transform=axes.transAxes, ha="center", va="center")
-        figure.suptitle(figure_text(f"{title}: next-open return by forecast quantile, {metrics.get('n_days', 0)} days"))
+        suptitle(figure, f"{title}: next-open return by forecast quantile, {metrics.get('n_days', 0)} days")
     return figure
 
 

@@ -91,6 +91,23 @@ def headline_metrics(returns: pd.Series, periods_per_year: int = PERIODS_PER_YEA
     }
 
 
+_ROLLING_CHARTS = re.compile(r'\s*<div id="rolling_(?:beta|vol|sharpe|sortino)">.*?</div>', re.DOTALL)
+
+
+def _without_empty_rolling_charts(html: str, days: int, periods_per_year: int) -> str:
+    """``html`` without the rolling beta, volatility, Sharpe and Sortino charts when ``days`` are fewer than their
+    half-year window (quantstats draws them empty), and a line that says so and that yearly figures are not
+    measurable yet; ``html`` as it is for a longer record."""
+    window = math.ceil(periods_per_year / 2)
+    if days >= window or not _ROLLING_CHARTS.search(html):
+        return html
+    note = (f'\n<p id="short_record"><small>{days} sessions: too few for the rolling charts (a {window}-session '
+            "window) and for yearly figures; CAGR and the other annualised figures extrapolate them to a year."
+            "</small></p>")
+    first = _ROLLING_CHARTS.search(html)
+    return html[:first.start()] + note + _ROLLING_CHARTS.sub("", html[first.end():])
+
+
 def offline_html(html: str, title: str) -> str:
     """The tearsheet page without external resources (the favicon link), its dangling
     ``onload`` handler, the inline SVGs' XML prologs and the mislabelled yearly-returns chart,
@@ -178,6 +195,46 @@ def _with_our_sharpe(html: str, columns: Mapping[str, pd.Series], strategy: str,
     return html[:table.start()] + table.group(1) + body + table.group(3) + footnote + html[table.end():]
 
 
+_FIRST_CHART = re.compile(r'(<div id="left">\s*<div>)(.*?)(</div>)', re.DOTALL)
+
+
+def _with_buy_and_hold_curve(html: str, returns: pd.Series, benchmark: pd.Series, buy_and_hold: pd.Series,
+                             svg: Path) -> str:
+    """``html`` whose cumulative-returns chart (the first of the left column) draws buy-and-hold beside the
+    strategy and the benchmark, as the table beside it compares them; drawn by quantstats as it draws its own
+    (to ``svg``, a scratch file)."""
+    chart = _FIRST_CHART.search(html)
+    if chart is None:
+        log.warning("the tearsheet has no cumulative-returns chart where expected: buy-and-hold is not drawn in it")
+        return html
+    qs.plots.returns(pd.concat([returns, buy_and_hold], axis=1), benchmark, figsize=(8, 5), subtitle=False,
+                     savefig={"fname": str(svg), "format": "svg"}, show=False, ylabel="", compound=True,
+                     prepare_returns=False)
+    drawn = svg.read_text(encoding="utf-8")
+    return html[:chart.start(2)] + "\n" + drawn + "\n" + html[chart.end(2):]
+
+
+_TIME_IN_MARKET = re.compile(r"<tr><td>Time in Market</td>((?:<td>[^<]*</td>)+)</tr>")
+#: what the tearsheet's and the console's time in market count (quantstats counts days with a non-zero return)
+EXPOSURE_DEFINITION = "days ending with a position"
+
+
+def _with_our_exposure(html: str, strategy: str, exposure: float) -> str:
+    """``html`` with the "Time in Market" row of the key-metrics table saying what it counts: the strategy's
+    ``exposure`` (the share of :data:`EXPOSURE_DEFINITION`, the console's figure), and 100 % for the benchmark
+    and buy-and-hold, which hold all along (quantstats counts days with a non-zero return, fee-only days and
+    days sold at the open among them)."""
+    table = _KEY_METRICS.search(html)
+    row = _TIME_IN_MARKET.search(table.group(2)) if table else None
+    if table is None or row is None:
+        log.warning("the tearsheet has no Time in Market row: it shows quantstats' own figure")
+        return html
+    names = [unescape(name) for name in _HEADER_CELL.findall(table.group(2))[1:]]
+    cells = "".join(f"<td>{exposure if name == strategy else 1.0:.1%}</td>" for name in names)
+    body = table.group(2).replace(row.group(0), f"<tr><td>Time in Market ({EXPOSURE_DEFINITION})</td>{cells}</tr>")
+    return html[:table.start()] + table.group(1) + body + table.group(3) + html[table.end():]
+
+
 def write_tearsheet(
     path: str | Path,
     returns: pd.Series,
@@ -188,6 +245,7 @@ def write_tearsheet(
     periods_per_year: int = PERIODS_PER_YEAR,
     buy_and_hold: pd.Series | None = None,
     trials: int = 1,
+    exposure: float | None = None,
 ) -> Path:
     """Write the quantstats HTML tearsheet of ``returns`` against ``benchmark``.
 
@@ -203,6 +261,9 @@ def write_tearsheet(
             without a benchmark): no such table.
         trials: configurations tried before choosing this one; > 1 adds the strategy's
             deflated Sharpe ratio below its probabilistic Sharpe ratio.
+        exposure: the share of days ending with a position (``metrics["trades"]["exposure"]``, the
+            console's figure): shown as the strategy's "Time in Market", whose label says so; None:
+            quantstats' own figure (days with a non-zero return).
 
     quantstats' "Prob. Sharpe Ratio" row is replaced by
     :func:`~rnnstrategy.evaluation.sharpe.probabilistic_sharpe` (the figure of ``metrics.json``),
@@ -230,12 +291,18 @@ def write_tearsheet(
         # quantstats and seaborn trip deprecation warnings of newer pandas/matplotlib: not the user's to fix
         warnings.filterwarnings("ignore", module=_THIRD_PARTY)
         qs.reports.html(
-            returns, benchmark=benchmark, title=titles.strategy, output=str(raw), periods_per_year=periods_per_year,
+            # quantstats writes the title into the page's heading as it is: a name with "<" or "&" must be escaped
+            returns, benchmark=benchmark, title=_escape(titles.strategy), output=str(raw),
+            periods_per_year=periods_per_year,
             strategy_title=titles.strategy, benchmark_title=titles.benchmark, parameters=dict(parameters or {}),
             figfmt="svg", match_dates=False,  # keep the whole window, as metrics.json does
         )
-        html = raw.read_text(encoding="utf-8")
+        html = _without_empty_rolling_charts(raw.read_text(encoding="utf-8"), len(returns), periods_per_year)
+        if buy_and_hold is not None:
+            html = _with_buy_and_hold_curve(html, returns, benchmark, buy_and_hold, Path(tmp) / "returns.svg")
     html = _with_our_sharpe(html, {titles.strategy: returns, titles.benchmark: benchmark}, titles.strategy, trials)
+    if exposure is not None:
+        html = _with_our_exposure(html, titles.strategy, exposure)
     if buy_and_hold is not None:
         beside = {titles.strategy: returns, titles.benchmark: benchmark, titles.buy_and_hold: buy_and_hold}
         html = _with_buy_and_hold(html, _beside_table(beside, periods_per_year))

@@ -22,11 +22,14 @@ class Titles:
         strategy: the strategy's returns, e.g. ``"GRU forecast on 600519 贵州茅台"``.
         benchmark: the benchmark's returns, e.g. ``"CSI 300"``.
         security: the traded security, e.g. ``"600519 贵州茅台"`` (forecast plot titles).
+        baseline: what the strategy is shown beside in the place of buy-and-hold of ``security``, when it is
+            something else (the equal-weight basket of an index's members as they stood); "" for buy-and-hold.
     """
 
     strategy: str
     benchmark: str
     security: str
+    baseline: str = ""
 
     @classmethod
     def for_run(cls, cell: str, security: str, benchmark: str) -> Titles:
@@ -35,11 +38,12 @@ class Titles:
 
     @property
     def buy_and_hold(self) -> str:
-        """Buy-and-hold of the traded security, e.g. ``"Buy and hold 600519 贵州茅台"``."""
-        return f"Buy and hold {self.security}"
+        """Buy-and-hold of the traded security, e.g. ``"Buy and hold 600519 贵州茅台"`` (or the ``baseline``)."""
+        return self.baseline or f"Buy and hold {self.security}"
 
     def to_dict(self) -> dict[str, str]:
-        return {"strategy": self.strategy, "benchmark": self.benchmark, "security": self.security}
+        return {"strategy": self.strategy, "benchmark": self.benchmark, "security": self.security,
+                **({"baseline": self.baseline} if self.baseline else {})}
 
 
 def benchmark_title(symbol: str, names_file: str | os.PathLike[str] | None = None) -> str:

@@ -11,6 +11,8 @@ Above the forecast and evaluation stages, below the API; PyTorch is imported onl
 - :mod:`~rnnstrategy.universe.summary` and :mod:`~rnnstrategy.universe.outputs`: the summary
   table and the files under the run's folder;
 - :mod:`~rnnstrategy.universe.cross_section`: the cross-section of the forecasts;
+- :mod:`~rnnstrategy.universe.as_of`: an index's members as they stood (what a run forecasts, learns
+  from and trades on each day), from :mod:`~rnnstrategy.universe.membership` and its sources;
 - :mod:`~rnnstrategy.universe.executors`: running tasks with retries;
   :mod:`~rnnstrategy.universe.worker_start`: what a process-pool worker runs first.
 

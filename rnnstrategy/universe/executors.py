@@ -33,6 +33,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -42,7 +43,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from rnnstrategy.errors import ConfigError
 from rnnstrategy.forecasting.training import torch_threads
-from rnnstrategy.universe.worker_start import init_worker
+from rnnstrategy.universe.interrupts import sigint_blocked, signals_deferred
+from rnnstrategy.universe.worker_start import end_if_stopped, init_worker
 
 __all__ = ["EXECUTORS", "Outcome", "choose_executor", "make_executor", "run_tasks"]
 
@@ -53,6 +55,8 @@ R = TypeVar("R")
 
 EXECUTORS = ("inprocess", "process", "ray")
 """Executor names accepted by :func:`run_tasks` (besides ``"auto"``)."""
+ABANDON_GRACE_S = 2.0
+"""How long an abandoned process-pool worker may take to end after SIGTERM before it is killed."""
 
 
 @dataclass(frozen=True)
@@ -71,8 +75,11 @@ class Outcome(Generic[R]):
 
 def _call_with_threads(fn: Callable[[T], R], task: T, threads: int | None) -> R:
     """``fn(task)`` with ``threads`` PyTorch threads (what a worker runs)."""
-    with torch_threads(threads):
-        return fn(task)
+    try:
+        with torch_threads(threads):
+            return fn(task)
+    finally:
+        end_if_stopped()  # a process-pool worker told to stop ends once its task has unwound
 
 
 class Executor(Protocol):
@@ -86,6 +93,8 @@ class Executor(Protocol):
     def restart(self) -> None: ...
 
     def close(self) -> None: ...
+
+    def abandon(self) -> None: ...  # stop at once: an interrupt, or a caller that stopped reading
 
 
 class InProcessExecutor:
@@ -109,6 +118,9 @@ class InProcessExecutor:
 
     def close(self) -> None:
         """Nothing to close."""
+
+    def abandon(self) -> None:
+        """Nothing runs once a task has returned."""
 
 
 class ProcessExecutor:
@@ -134,7 +146,8 @@ class ProcessExecutor:
         )
 
     def submit(self, fn: Callable[[T], R], task: T) -> Future:
-        return self._pool.submit(_call_with_threads, fn, task, self.threads)
+        with sigint_blocked():  # a worker it starts inherits the mask: Ctrl-C is this process's to handle
+            return self._pool.submit(_call_with_threads, fn, task, self.threads)
 
     def restart(self) -> None:
         """Replace a broken pool with a fresh one."""
@@ -143,6 +156,22 @@ class ProcessExecutor:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def abandon(self) -> None:
+        """Stop now (Ctrl-C, or the caller stopped reading): cancel what waits and end the workers mid-task.
+        SIGTERM first, which a worker turns into an exit that removes the temporary file of a fold-store entry
+        it was writing (:func:`~rnnstrategy.universe.worker_start.init_worker`); SIGKILL after
+        :data:`ABANDON_GRACE_S` for one that has not ended."""
+        workers = list((getattr(self._pool, "_processes", None) or {}).values())  # no public list of them
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for process in workers:
+            process.terminate()
+        deadline = time.monotonic() + ABANDON_GRACE_S
+        for process in workers:
+            process.join(timeout=max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join(timeout=5)
 
 
 class RayExecutor:
@@ -164,7 +193,12 @@ class RayExecutor:
             address = os.environ.get("RAY_ADDRESS") or None
             local = {} if address else {"num_cpus": workers, "include_dashboard": False}
             env = {name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-            ray.init(address=address, runtime_env={"env_vars": env}, log_to_driver=False, **local)
+            try:
+                with signals_deferred():  # Ray's processes never get Ctrl-C; one meanwhile is raised after
+                    ray.init(address=address, runtime_env={"env_vars": env}, log_to_driver=False, **local)
+            except BaseException:
+                ray.shutdown()  # what it started
+                raise
         self.threads = threads
         cpus = int(ray.cluster_resources().get("CPU", 1))
         self.slots = min(workers, cpus) if workers else cpus
@@ -189,6 +223,10 @@ class RayExecutor:
             self._refs.clear()
         if self._started_here:
             self._ray.shutdown()
+
+    def abandon(self) -> None:
+        """Cancel the running tasks and leave Ray (what :meth:`close` does)."""
+        self.close()
 
 
 def choose_executor(executor: str, n_tasks: int, workers: int | None = None) -> str:
@@ -260,6 +298,7 @@ def run_tasks(
         log.error("task %d failed after %d attempt(s): %s", index, attempts[index], _describe(error))
         return Outcome(index, None, _describe(error), attempts[index])
 
+    finished = False
     try:
         while waiting or running:
             while waiting and len(running) < pool.slots:
@@ -277,8 +316,9 @@ def run_tasks(
             if broken:
                 log.warning("a worker died; restarting the %s executor", pool.name)
                 pool.restart()
-    finally:
-        pool.close()
+        finished = True
+    finally:  # interrupted (Ctrl-C), or the caller stopped reading: stop now, not after the running tasks
+        pool.close() if finished else pool.abandon()
 
 
 def _describe(error: BaseException) -> str:

@@ -47,6 +47,7 @@ from rnnstrategy.forecasting.config import ForecastConfig
 from rnnstrategy.forecasting.foldroot import DEFAULT_STORE, resolve_store
 from rnnstrategy.forecasting.pooled.config import PooledConfig
 from rnnstrategy.forecasting.pooled.walkforward import PooledFold
+from rnnstrategy.universe.as_of import AsOfUniverse
 from rnnstrategy.universe.cross_section import cross_section_inputs, write_cross_section
 from rnnstrategy.universe.executors import Outcome, choose_executor, run_tasks
 from rnnstrategy.universe.outputs import write_summary, write_symbol_forecasts
@@ -78,6 +79,7 @@ def forecast_universe(
     progress: Callable[[dict[str, object]], None] | None = None,
     on_fold: Callable[[PooledFold], None] | None = None,
     evaluate: bool = True,
+    as_of: AsOfUniverse | None = None,
 ) -> pd.DataFrame:
     """Walk-forward forecasts for every source; write them and a summary under ``out_dir``.
 
@@ -114,6 +116,10 @@ def forecast_universe(
             bootstrap interval, the cross-section); False leaves those columns and
             ``cross_section_daily.csv`` out, for a run that only trades on the forecasts (a daily
             signal), where they cost more than the forecasts themselves.
+        as_of: an index's members as they stood (:mod:`~rnnstrategy.universe.as_of`): only the stocks that
+            were members on some day of ``start .. end`` are forecast (a pooled model learns from every
+            source, or from their member days only), and the cross-section is measured among each day's
+            members; ``summary.json`` records it under ``"universe"``.
 
     With a :class:`PooledConfig` the symbols are loaded here and one model per retrain learns from
     them all (:func:`~rnnstrategy.forecasting.pooled.walkforward.pooled_walk_forward`); ``executor``,
@@ -131,6 +137,9 @@ def forecast_universe(
     for name, value in (("start", start), ("end", end)):
         if isinstance(value, int):
             raise ConfigError(f"{name}={value} is a row position; give a date such as '2020-01-02' (rows differ by symbol)")
+    if as_of is not None and as_of.members_only_training and not isinstance(config, PooledConfig):
+        raise ConfigError("members_only_training applies to a pooled model (--pooled), which learns across stocks; "
+                          "a per-stock model learns from its own bars only: add --pooled, or drop it")
     paths, lists = split_sources(sources)
     names_file, metadata = stock_list(securities, lists, paths)
     out = Path(out_dir)
@@ -138,7 +147,10 @@ def forecast_universe(
     store_dir = str(resolved) if resolved is not None else None
     if isinstance(config, PooledConfig):
         return forecast_pooled(paths, config, start, end, out, store_dir, threads, strict, adjust, names_file,
-                               metadata, progress, on_fold, evaluate)
+                               metadata, progress, on_fold, evaluate, as_of)
+    if as_of is not None:
+        paths = as_of.forecast_sources(paths, start, end)
+    universe = None if as_of is None else as_of.record()
     tasks = [SymbolTask(source, config, date_text(start), date_text(end), store_dir, strict, adjust, evaluate)
              for source in paths]
     name = choose_executor(executor, len(tasks), workers)
@@ -161,10 +173,15 @@ def forecast_universe(
                  f" ({row['message']})" if row["status"] != "ok" else "")
         if progress:
             progress(row)
-        write_summary(out, rows, config, start, end, name, time.perf_counter() - started, names_file)
-    cross_section = write_cross_section(out, *cross_section_inputs(out, rows, tasks)) if evaluate else None
+        write_summary(out, rows, config, start, end, name, time.perf_counter() - started, names_file,
+                      universe=universe)
+    cross_section = None
+    if evaluate:
+        forecasts, closes = cross_section_inputs(out, rows, tasks)
+        cross_section = write_cross_section(out, forecasts if as_of is None else as_of.on_member_days(forecasts),
+                                            closes)
     return write_summary(out, rows, config, start, end, name, time.perf_counter() - started, names_file,
-                         cross_section)
+                         cross_section, universe)
 
 
 def _outcome_row(outcome: Outcome[tuple[dict[str, object], pd.DataFrame | None]], task: SymbolTask,

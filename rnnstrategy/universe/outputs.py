@@ -39,9 +39,11 @@ def write_symbol_forecasts(out: Path, row: dict[str, object], forecasts: pd.Data
 def write_summary(
     out: Path, rows: dict[int, dict[str, object]], config: ForecastConfig | PooledConfig, start: DateLike,
     end: DateLike, executor: str, seconds: float, securities: str | None, cross_section: dict[str, object] | None = None,
+    universe: dict[str, object] | None = None,
 ) -> pd.DataFrame:
     """Write ``summary.csv`` and ``summary.json`` (strict JSON: NaN as null) from the rows so far,
-    with the ``cross_section`` metrics of a complete run; return the table."""
+    with the ``cross_section`` metrics of a complete run and the ``universe`` as it stood (its index and
+    membership, see :meth:`~rnnstrategy.universe.as_of.AsOfUniverse.record`); return the table."""
     table = pd.DataFrame([rows[k] for k in sorted(rows)], columns=list(SUMMARY_COLUMNS))
     counts = table["status"].value_counts()
     payload = {
@@ -53,6 +55,8 @@ def write_summary(
     }
     if cross_section is not None:
         payload["cross_section"] = cross_section
+    if universe is not None:
+        payload["universe"] = universe
     text = json.dumps(payload, indent=1, ensure_ascii=False, allow_nan=False)
     atomic_write_bytes(out / "summary.csv", table.to_csv(index=False).encode("utf-8"))
     atomic_write_bytes(out / "summary.json", text.encode("utf-8"))

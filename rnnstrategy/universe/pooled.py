@@ -1,6 +1,12 @@
 """A pooled universe forecast: every source is loaded here and one model per retrain learns from
 them all (:func:`~rnnstrategy.forecasting.pooled.walkforward.pooled_walk_forward`); the summary,
-forecast files and cross-section are those of :func:`~rnnstrategy.universe.forecast.forecast_universe`."""
+forecast files and cross-section are those of :func:`~rnnstrategy.universe.forecast.forecast_universe`.
+
+With an index as it stood (:class:`~rnnstrategy.universe.as_of.AsOfUniverse`) every source is still
+loaded and scored, but only the stocks that were members on some day of the run's range are written
+(and summarised); the others are learnt from (by default; with ``members_only_training`` only member
+days are) and named in ``summary.json["universe"]["learnt_from_only"]``. Scoring every source keeps each
+day's forecasts independent of which stocks join the index later."""
 
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ from rnnstrategy.forecasting.foldstore import recorded_warnings
 from rnnstrategy.forecasting.pooled.config import PooledConfig
 from rnnstrategy.forecasting.pooled.walkforward import PooledFold, pooled_walk_forward
 from rnnstrategy.forecasting.training import torch_threads
+from rnnstrategy.universe.as_of import AsOfUniverse
 from rnnstrategy.universe.cross_section import write_cross_section
 from rnnstrategy.universe.outputs import write_summary, write_symbol_forecasts
 from rnnstrategy.universe.sources import load_run_bars
@@ -30,7 +37,7 @@ def forecast_pooled(
     paths: list[str], config: PooledConfig, start: DateLike, end: DateLike, out: Path, store: str | None,
     threads: int | None, strict: bool, adjust: str, names_file: str | None, metadata: dict[str, Security],
     progress: Callable[[dict[str, object]], None] | None, on_fold: Callable[[PooledFold], None] | None,
-    evaluate: bool,
+    evaluate: bool, as_of: AsOfUniverse | None = None,
 ) -> pd.DataFrame:
     """:func:`~rnnstrategy.universe.forecast.forecast_universe` with one pooled model per retrain
     (a :class:`~rnnstrategy.forecasting.pooled.config.PooledConfig`)."""
@@ -42,14 +49,19 @@ def forecast_pooled(
     if not bars:
         write_summary(out, rows, config, start, end, "pooled", time.perf_counter() - started, names_file)
         raise DataError(f"none of the {len(paths)} sources could be loaded; see {out / 'summary.csv'}")
+    forecast = list(index_of) if as_of is None else as_of.forecast_sources(list(index_of), start_text, end_text)
     market = None
     if config.market:
         market = load_run_bars(config.market, config, start_text, adjust=adjust, strict=strict)
     with torch_threads(threads), recorded_warnings(*NOTED_LOGGERS) as notes:
         frames = pooled_walk_forward(bars, config, start_text, end_text, market=market, store=store,
-                                     progress=on_fold)
+                                     progress=on_fold, train_days=as_of.training_days(bars) if as_of else None)
+    universe = None if as_of is None else {**as_of.record(),
+                                           "learnt_from_only": _learnt_from_only(forecast, frames, rows, index_of)}
     written: dict[str, str] = {}
     for symbol, k in index_of.items():
+        if k not in rows:
+            continue
         row = rows[k]
         forecasts = frames.get(symbol)
         if forecasts is None:
@@ -68,9 +80,20 @@ def forecast_pooled(
         if progress:
             progress(row)
     closes = {symbol: bars[symbol]["close"] for symbol in frames}
-    cross_section = write_cross_section(out, frames, closes) if evaluate else None
+    ranked = frames if as_of is None else as_of.on_member_days(frames)  # measured among each day's members
+    cross_section = write_cross_section(out, ranked, closes) if evaluate else None
     return write_summary(out, rows, config, start, end, "pooled", time.perf_counter() - started, names_file,
-                         cross_section)
+                         cross_section, universe)
+
+
+def _learnt_from_only(forecast: list[str], frames: dict[str, pd.DataFrame], rows: dict[int, dict[str, object]],
+                      index_of: dict[str, int]) -> list[str]:
+    """Drop (in place) the forecasts and summary rows of the stocks not in ``forecast``; return them, sorted."""
+    others = sorted(set(index_of) - set(forecast))
+    for symbol in others:
+        frames.pop(symbol, None)
+        del rows[index_of[symbol]]
+    return others
 
 
 def _load_sources(

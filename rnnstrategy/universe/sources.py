@@ -1,6 +1,11 @@
 """What a universe is made of: its bar sources, the stock list that names them, and the bars of
 each source that a run reads.
 
+A folder is a universe of its ``*.csv`` files; a qlib data directory (see
+:func:`~rnnstrategy.data.qlib_files.is_qlib_dir`) is a universe of its stocks, one source
+``<directory>::<symbol>`` each (:func:`~rnnstrategy.data.qlib_dir.qlib_stock_sources`; its indexes
+are benchmarks, not members), which :func:`load_run_bars` reads like any other source.
+
 A tushare stock list among the sources (a folder's ``basic_stock_data.csv``, or any CSV with its
 header, see :func:`~rnnstrategy.data.securities.is_securities_file`) is metadata: it names the
 symbols in the summary and is not forecast.
@@ -15,6 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 from rnnstrategy.data import load_bars
+from rnnstrategy.data.qlib_dir import qlib_stock_sources
+from rnnstrategy.data.qlib_files import is_qlib_dir
 from rnnstrategy.data.securities import (
     Security,
     find_securities_file,
@@ -31,7 +38,8 @@ log = logging.getLogger(__name__)
 
 
 def resolve_sources(sources: str | Path | Sequence[str | Path]) -> list[str]:
-    """The list of bar sources: a folder becomes its ``*.csv`` files (sorted); duplicates go.
+    """The list of bar sources: a folder becomes its ``*.csv`` files (sorted), a qlib data directory one
+    ``<directory>::<symbol>`` source per stock (sorted, indexes left out); duplicates go.
 
     A stock list (see :func:`~rnnstrategy.data.securities.is_securities_file`) is metadata,
     not a source, and is left out wherever it is (:func:`securities_among` finds it).
@@ -48,6 +56,12 @@ def securities_among(sources: str | Path | Sequence[str | Path]) -> list[str]:
 
 def split_sources(sources: str | Path | Sequence[str | Path]) -> tuple[list[str], list[str]]:
     """``(bar sources, stock lists)`` of ``sources``."""
+    if isinstance(sources, (str, Path)) and is_qlib_dir(sources):
+        bars = qlib_stock_sources(sources)
+        if not bars:
+            raise ConfigError(f"{sources} is a qlib data directory without stocks under features/ (only indexes, "
+                              "or nothing); give a directory with the bars of stocks")
+        return bars, []
     if isinstance(sources, (str, Path)) and Path(sources).is_dir():
         folder = Path(sources)
         files = sorted(str(p) for p in folder.glob("*.csv"))
@@ -92,6 +106,8 @@ def load_run_bars(source: str, config: ForecastConfig | PooledConfig, start: str
                   strict: bool) -> pd.DataFrame:
     """The bars of ``source`` that a run from ``start`` reads: the ``config.history_needed()`` bars
     before ``start``, then all after it (realised opens after the run's end included); the whole
-    history without a ``start``. ``strict`` is :func:`~rnnstrategy.data.load_bars`'s, inside that range."""
+    history without a ``start``. ``strict`` is :func:`~rnnstrategy.data.load_bars`'s, inside that range.
+    A ``<directory>::<symbol>`` source is read from its qlib directory (raw prices and their ``factor``;
+    ``adjust`` does not apply)."""
     history = config.history_needed() if start is not None else None
     return load_bars(source, start=start, adjust=adjust, history=history, strict=strict)

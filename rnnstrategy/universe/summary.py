@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from rnnstrategy.ashare.symbols import symbol_info
+from rnnstrategy.data.qlib_dir import QLIB_SEPARATOR, source_symbol
 from rnnstrategy.data.securities import Security
 from rnnstrategy.errors import SymbolError
 
@@ -60,7 +61,10 @@ def finish(row: dict[str, object], started: float, status: str, message: str) ->
 
 
 def stem(source: str) -> str:
-    """The symbol a source stands for before its bars are read: a CSV's stem, or the symbol itself."""
+    """The symbol a source stands for before its bars are read: a CSV's stem, the symbol of a
+    ``<directory>::<symbol>`` source (``600519.SH``), or the symbol itself."""
+    if QLIB_SEPARATOR in source:
+        return source_symbol(source)
     return Path(source).stem if source.lower().endswith(".csv") else source
 
 

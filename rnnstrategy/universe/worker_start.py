@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 
-__all__ = ["PARENT_POLL_S", "THREAD_VARIABLES", "die_with_parent", "init_worker"]
+__all__ = ["PARENT_POLL_S", "THREAD_VARIABLES", "die_with_parent", "end_if_stopped", "init_worker"]
 
 PARENT_POLL_S = 0.5
 """How often a process-pool worker checks that its parent is alive."""
@@ -53,9 +53,27 @@ def die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="rnnstrategy-parent-watchdog", daemon=True).start()
 
 
+_stopped: list[int] = []  # the exit code once SIGTERM came
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM (the parent stopping its workers) unwinds the task, so that an atomic write removes its temporary
+    file; :func:`end_if_stopped` then ends the process."""
+    _stopped.append(128 + signum)
+    raise SystemExit(128 + signum)
+
+
+def end_if_stopped() -> None:
+    """End this worker now if SIGTERM came (called once its task has unwound): a pool worker that caught the
+    exit would otherwise wait for its next task."""
+    if _stopped:
+        os._exit(_stopped[0])
+
+
 def init_worker(threads: int, parent: int | None = None) -> None:
-    """Process-pool worker start: end with the parent ``parent`` (see :func:`die_with_parent`),
-    then cap every thread pool before any starts.
+    """Process-pool worker start: end with the parent ``parent`` (see :func:`die_with_parent`), exit
+    cleanly on SIGTERM, then cap every thread pool before any starts. (SIGINT never reaches a worker: it is
+    blocked when the parent starts it, see :mod:`rnnstrategy.universe.executors`.)
 
     OpenMP, MKL and OpenBLAS read :data:`THREAD_VARIABLES` when they load, and PyTorch's
     intra-op pool starts at ``OMP_NUM_THREADS``; each task also runs under
@@ -64,5 +82,6 @@ def init_worker(threads: int, parent: int | None = None) -> None:
     """
     if parent is not None:
         die_with_parent(parent)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     for name in THREAD_VARIABLES:
         os.environ[name] = str(threads)

@@ -52,13 +52,14 @@ class PanelWindows:
 
 def fit_fold(
     panel: Panel, config: PooledConfig, device: torch.device, p: int,
-    previous: Mapping[str, torch.Tensor] | None,
+    previous: Mapping[str, torch.Tensor] | None, exclude: np.ndarray | None = None,
 ) -> tuple[dict[str, torch.Tensor], tuple[int, int, int]]:
     """Train the fold retrained at day ``p`` (each ensemble member from its own weights of the previous
-    fold when warm-starting) on the samples whose labels are known by then; return the fold's model
+    fold when warm-starting) on the samples whose labels are known by then (less the rows ``exclude``
+    marks, e.g. the days a stock was no index member); return the fold's model
     (every member's weights, ``"m<k>."`` before each name, with the feature scaler and the label's
     spread; see :func:`score_fold`) and (training samples, validation samples, epochs run)."""
-    train_rows = training_rows(panel, p, config.train_days)
+    train_rows = training_rows(panel, p, config.train_days, exclude=exclude)
     if len(train_rows) < max(config.batch_size, 2 * config.lookback):
         raise DataError(f"only {len(train_rows)} training samples by {panel.calendar[p].date()}: start later, "
                         "add symbols or history")

@@ -5,7 +5,10 @@ other; ``day`` maps every row to its position on the market calendar (the union 
 symbols' dates). A sample is a row ``r``: its input is the window of the symbol's own
 feature rows ``r - lookback + 1 .. r`` and its label the return the ``next_open`` execution
 earns, ``log(open(r+2) / open(r+1))`` over the symbol's next two bars, known at the open of
-row ``r + 2`` (``label_day``).
+row ``r + 2`` (``label_day``). Bars with a ``factor`` column (raw prices and their adjustment
+factor) give features and labels of their adjusted prices
+(:func:`~rnnstrategy.data.adjust.adjusted_bars`), so an ex-date is no fall; ``open`` and ``close``
+stay raw, the prices forecasts are written in.
 
 The timing contract for panels (DESIGN.md), in this module's terms:
 
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from rnnstrategy.data.adjust import adjusted_bars
 from rnnstrategy.errors import ConfigError, DataError
 from rnnstrategy.forecasting.features import feature_warmup, make_features
 
@@ -55,9 +59,10 @@ class Panel:
         features: ``(N, F)`` float32 model inputs (per-symbol features, cross-sectionally
             normalised if asked, then market features); NaN where not defined yet.
         window_ok: ``(N,)`` the row ends a window of ``lookback`` defined feature rows.
-        label: ``(N,)`` float64 raw label (NaN where the symbol has no two later bars).
+        label: ``(N,)`` float64 raw label, of adjusted opens where the bars carry a factor (NaN where
+            the symbol has no two later bars).
         label_day: ``(N,)`` calendar position of row ``r + 2`` (a large number when absent).
-        open, close: ``(N,)`` the bars' opens and closes.
+        open, close: ``(N,)`` the bars' opens and closes (raw where the bars carry a factor).
         feature_names: the columns of ``features``.
         lookback: the window length the panel was built for.
     """
@@ -125,6 +130,7 @@ def build_panel(
         names += tuple(f"mkt_{name}" for name in features)
     opens = np.concatenate([bars[s]["open"].to_numpy(np.float64) for s in symbols])
     closes = np.concatenate([bars[s]["close"].to_numpy(np.float64) for s in symbols])
+    signal_opens = np.concatenate([adjusted_bars(bars[s])["open"].to_numpy(np.float64) for s in symbols])
     label = np.full(len(day), np.nan)
     label_day = np.full(len(day), _NEVER, dtype=np.int32)
     window_ok = np.zeros(len(day), dtype=bool)
@@ -132,7 +138,7 @@ def build_panel(
     for lo, hi in zip(offsets[:-1], offsets[1:], strict=True):
         n = hi - lo
         if n > 2:
-            label[lo:hi - 2] = np.log(opens[lo + 2:hi] / opens[lo + 1:hi - 1])
+            label[lo:hi - 2] = np.log(signal_opens[lo + 2:hi] / signal_opens[lo + 1:hi - 1])
             label_day[lo:hi - 2] = day[lo + 2:hi]
         # a window is usable when its lookback rows are past the warm-up and all defined
         bad = np.concatenate([[0], np.cumsum(~finite_row[lo:hi])])

@@ -82,6 +82,7 @@ def pooled_walk_forward(
     market: pd.DataFrame | None = None,
     store: str | Path | None = None,
     progress: Callable[[PooledFold], None] | None = None,
+    train_days: Mapping[str, pd.DatetimeIndex] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Out-of-sample forecast frames of every symbol from one pooled model per retrain.
 
@@ -94,6 +95,10 @@ def pooled_walk_forward(
         market: the bars of an index (``config.market`` loaded), or None.
         store: fold store root; None keeps nothing.
         progress: called with each fold's :class:`PooledFold`.
+        train_days: the days on which each symbol's rows may be training samples (an index's member
+            days: a model that learns from members only); a symbol not in it gives none. None: every
+            row. Every symbol is still scored, so the forecasts of a day do not depend on which
+            symbols are learnt from after it.
 
     Returns:
         Forecast frames by symbol (symbols without a forecast are left out), each with
@@ -102,7 +107,8 @@ def pooled_walk_forward(
     device = resolve_device(config.device)
     panel = build_panel(bars, config.features, config.lookback, feature_norm=config.feature_norm, market=market)
     folds = retrain_days(panel.calendar, start, end, config.retrain_every_days)
-    keys = _FoldKeys(panel, bars, market, config)
+    exclude = None if train_days is None else _excluded_rows(panel, train_days)
+    keys = _FoldKeys(panel, bars, market, config, exclude)
     fold_store = FoldStore(store, "_pooled", keys.config) if store else None
     scores = np.full(len(panel), np.nan)
     fold_of = np.full(len(panel), -1, dtype=np.int64)
@@ -120,7 +126,7 @@ def pooled_walk_forward(
         if model is not None:
             previous, report = model.state, PooledFold(k, len(folds), date, 0, 0, 0, 0.0, True)
         else:
-            previous, counts = fit_fold(panel, config, device, p, previous)
+            previous, counts = fit_fold(panel, config, device, p, previous, exclude)
             report = PooledFold(k, len(folds), date, *counts, time.perf_counter() - started, False)
             if fold_store:
                 fold_store.save_state(date, model_key, previous, {"fold": str(k)})
@@ -165,13 +171,27 @@ def _frames(panel: Panel, config: PooledConfig, scores: np.ndarray, fold_of: np.
     return frames
 
 
+def _excluded_rows(panel: Panel, train_days: Mapping[str, pd.DatetimeIndex]) -> np.ndarray:
+    """``(N,)`` True on the rows that are no training sample: their day is not among their symbol's ``train_days``."""
+    exclude = np.ones(len(panel), dtype=bool)
+    for i, symbol in enumerate(panel.symbols):
+        days = train_days.get(symbol)
+        if days is not None and len(days):
+            own = panel.rows_of(i)
+            exclude[own] = ~panel.calendar[panel.day[own]].isin(pd.DatetimeIndex(days))
+    return exclude
+
+
 class _FoldKeys:
-    """Store keys: the configuration, the symbols, and every bar up to a fold's last forecast day."""
+    """Store keys: the configuration, the symbols, and every bar up to a fold's last forecast day (and, for a
+    model that learns from some rows only, which rows up to that day it may learn from)."""
 
     def __init__(self, panel: Panel, bars: Mapping[str, pd.DataFrame], market: pd.DataFrame | None,
-                 config: PooledConfig) -> None:
+                 config: PooledConfig, exclude: np.ndarray | None = None) -> None:
         self.panel = panel
-        self.config = {**config.fingerprint(), "symbols": list(panel.symbols), "pooled_model": True}
+        self.config = {**config.fingerprint(), "symbols": list(panel.symbols), "pooled_model": True,
+                       **({"train_days": True} if exclude is not None else {})}
+        self._exclude = exclude
         self._rows = [DataFingerprint(bars[s]).rows for s in panel.symbols]
         self._market = None if market is None else DataFingerprint(market).rows
         self._market_dates = None if market is None else market.index
@@ -193,7 +213,11 @@ class _FoldKeys:
         last = self.panel.calendar[q]
         for i, hashes in enumerate(self._rows):
             own = self.panel.day[self.panel.rows_of(i)]
-            digest.update(hashes[: int(np.searchsorted(own, q, side="right"))].tobytes())
+            upto = int(np.searchsorted(own, q, side="right"))
+            digest.update(hashes[:upto].tobytes())
+            if self._exclude is not None:
+                first = int(self.panel.offsets[i])
+                digest.update(np.packbits(self._exclude[first:first + upto]).tobytes())
         if self._market is not None:
             digest.update(self._market[: int(self._market_dates.searchsorted(last, side="right"))].tobytes())
         return digest.hexdigest()[:16]

@@ -1,0 +1,99 @@
+"""Ctrl-C and ``kill`` end any command the same way: one line, exit 130 (SIGTERM: 143), no traceback, no crash.
+
+While a command runs, :func:`interruptible` turns SIGINT into :class:`KeyboardInterrupt` and SIGTERM into
+:class:`Terminated` (a kind of it), raised in the main thread, so the run unwinds as for any error: the
+compiled kernels' threads finish their chunk first (:mod:`rnnstrategy.forecasting.batched.native`), a
+universe run's workers are ended (:mod:`rnnstrategy.universe.executors`), an atomic write removes its
+temporary file, and no output file is ever half written. A second signal while the run unwinds does not
+cut that short (a traceback from inside a ``finally``); one more after :data:`FORCE_AFTER_S` seconds
+ends the process at once (``os._exit``), for a clean-up that hangs.
+
+The command line's own process (``main()`` without ``argv``) ignores both signals once the command has
+returned: an interrupt while the interpreter shuts down killed it (exit -2) after the work was done. And an
+interrupt that was handled is forgotten (:func:`forget_interrupt`), else the interpreter may kill itself with
+SIGINT on its way out (exit -2 after "interrupted").
+
+A signal that comes before ``main`` runs (Python's own start-up and ``import rnnstrategy.cli``, about 0.1 s)
+meets Python's default handling.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+__all__ = ["EXIT_INTERRUPTED", "EXIT_TERMINATED", "FORCE_AFTER_S", "Terminated", "exit_code", "forget_interrupt",
+           "interruptible", "message"]
+
+EXIT_INTERRUPTED = 130
+"""Exit code after Ctrl-C (SIGINT): 128 + 2, as shells report it."""
+EXIT_TERMINATED = 143
+"""Exit code after SIGTERM (``kill PID``): 128 + 15."""
+FORCE_AFTER_S = 3.0
+"""A signal this long after the first, while the run still unwinds, ends the process at once."""
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised as Ctrl-C is (every clean-up that handles an interrupt handles it)."""
+
+
+def exit_code(interrupt: KeyboardInterrupt) -> int:
+    """130 for Ctrl-C, 143 for SIGTERM."""
+    return EXIT_TERMINATED if isinstance(interrupt, Terminated) else EXIT_INTERRUPTED
+
+
+def message(interrupt: KeyboardInterrupt) -> str:
+    """The one line printed when a command was interrupted."""
+    return "rnnstrategy: terminated (SIGTERM)" if isinstance(interrupt, Terminated) else "rnnstrategy: interrupted"
+
+
+@contextmanager
+def interruptible(restore: bool = True) -> Iterator[None]:
+    """Within the block, SIGINT raises :class:`KeyboardInterrupt` and SIGTERM :class:`Terminated`, once (later
+    signals are ignored; see the module notes). After it, the handlers before are restored, or with
+    ``restore`` False both signals are ignored (the process is about to exit with its code). Outside the
+    main thread (where signals cannot be handled) it changes nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    first: list[float] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if first:  # the run is unwinding from the first signal: let its clean-up finish
+            if time.monotonic() - first[0] >= FORCE_AFTER_S:
+                _force_exit(signum)
+            return
+        first.append(time.monotonic())
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+    previous = {signum: signal.signal(signum, on_signal) for signum in SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():  # None: a handler not installed from Python
+            signal.signal(signum, (handler or signal.SIG_DFL) if restore else signal.SIG_IGN)
+
+
+def forget_interrupt() -> None:
+    """Clear CPython's note of an unhandled KeyboardInterrupt. One raised inside code that ``exec`` runs from a
+    string (``dataclasses`` and ``namedtuple`` make their methods so: a Ctrl-C while modules are imported) is
+    noted as unhandled even when it is caught further up, and the interpreter then ends by killing itself with
+    SIGINT (exit -2, not the code returned). Running a string resets the note."""
+    exec("None")  # noqa: S102 - a constant string: running one is what resets the note
+
+
+def _force_exit(signum: int) -> None:
+    """End the process now, without the clean-up that hangs (atomic writes keep every output whole)."""
+    code = EXIT_TERMINATED if signum == signal.SIGTERM else EXIT_INTERRUPTED
+    try:
+        sys.stderr.write(f"rnnstrategy: interrupted again after {FORCE_AFTER_S:.0f} s of clean-up; stopped at once\n")
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
