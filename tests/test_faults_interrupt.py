@@ -203,7 +203,16 @@ def test_a_second_signal_does_not_cut_the_clean_up_of_the_first_short() -> None:
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
 
 
-def test_a_ctrl_c_while_ray_starts_is_raised_once_it_has_started() -> None:
+@pytest.fixture
+def sigint_raises():
+    """SIGINT raises KeyboardInterrupt in this process, as in a terminal: a shell's background job (a CI
+    runner's, ``cmd &``) starts with SIGINT ignored, where Python installs no handler of its own."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+def test_a_ctrl_c_while_ray_starts_is_raised_once_it_has_started(sigint_raises: None) -> None:
     """Ctrl-C cut ``ray.init`` in two and left Ray's agents running; now Ray starts whole, with SIGINT blocked
     for its processes, and the interrupt comes after, where ``ray.shutdown()`` can end them."""
     from rnnstrategy.universe.interrupts import signals_deferred
@@ -236,7 +245,7 @@ def _workers(pid: int) -> list:
 # ---------------------------------------------------------------- the compiled kernels' threads
 
 
-def test_an_interrupt_in_the_kernel_waits_for_the_chunks_still_running() -> None:
+def test_an_interrupt_in_the_kernel_waits_for_the_chunks_still_running(sigint_raises: None) -> None:
     """The chunks write through raw addresses into tensors that the caller frees as it unwinds: a Ctrl-C while
     they run is raised only once none runs (before, the caller unwound at once: SIGSEGV about one time in 3)."""
     import _thread

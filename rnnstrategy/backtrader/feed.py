@@ -13,6 +13,7 @@ import math
 import backtrader as bt
 import pandas as pd
 
+from rnnstrategy.data.adjust import adjusted_bars
 from rnnstrategy.data.frame import validate_bars
 from rnnstrategy.errors import DataError
 
@@ -47,10 +48,14 @@ def to_feed(bars: pd.DataFrame, name: str | None = None, **params: object) -> bt
         DataError: for a bad bar, or a ``factor`` that is not a positive number.
     """
     symbol = name or bars.attrs.get("symbol") or "bars"
-    bars = validate_bars(bars, symbol)
     columns = ["open", "high", "low", "close", "volume"]
     if "factor" in bars.columns:
         _check_factor(bars["factor"], symbol)
+        # moves are judged on the adjusted prices, as the loader judges them: an ex-date is no fall
+        validate_bars(adjusted_bars(bars), symbol)
+    else:
+        bars = validate_bars(bars, symbol)
+    if "factor" in bars.columns:
         feed = FactorFeed(dataname=bars[[*columns, "factor"]], datetime=None, openinterest=None, **params)
     else:
         feed = bt.feeds.PandasData(dataname=bars[columns], datetime=None, openinterest=None, **params)
