@@ -137,8 +137,9 @@ def symbol_progress(bar: tqdm) -> Any:
     """An ``on_symbol`` callback that advances ``bar`` as each symbol of a universe finishes."""
 
     def on_symbol(row: dict[str, object]) -> None:
-        if bar.unit != "symbol":  # a pooled run counted its folds on this bar: count the symbols from 0
-            bar.unit, bar.n, bar.total = "symbol", 0, None
+        if getattr(bar, "unit", None) == "fold":  # a pooled run counted its folds on this bar: count symbols from 0
+            bar.n, bar.total = 0, None
+        bar.unit = "symbol"
         bar.set_postfix(symbol=row["symbol"], status=row["status"], refresh=False)
         bar.update()
 
