@@ -34,9 +34,10 @@ from rnnstrategy.backtrader.rules import use_ashare_rules
 from rnnstrategy.backtrader.sizer import LotSizer
 from rnnstrategy.errors import ConfigError
 
-__all__ = ["BuyAndHold", "run_buy_and_hold"]
+__all__ = ["ORDER_DONE", "BuyAndHold", "run_at_opens", "run_buy_and_hold"]
 
-_DONE = (bt.Order.Completed, bt.Order.Canceled, bt.Order.Margin, bt.Order.Rejected, bt.Order.Expired)
+ORDER_DONE = (bt.Order.Completed, bt.Order.Canceled, bt.Order.Margin, bt.Order.Rejected, bt.Order.Expired)
+"""The states after which an order is no longer in flight."""
 
 
 class BuyAndHold(bt.Strategy):
@@ -89,7 +90,7 @@ class BuyAndHold(bt.Strategy):
                 self._bought.add(name)
 
     def notify_order(self, order: bt.Order) -> None:
-        if order.status in _DONE:
+        if order.status in ORDER_DONE:
             name = order.data._name
             self._pending.discard(name)
             if order.executed.size:
@@ -121,17 +122,27 @@ def run_buy_and_hold(
         ConfigError: for a ``target`` outside (0, 1], or when a stock has no bar between ``start`` and ``end``.
     """
     frames = [bars] if isinstance(bars, pd.DataFrame) else list(bars)
-    cerebro = bt.Cerebro(stdstats=False, cheat_on_open=True)
-    cerebro.broker.setcash(cash)
+    windows = []
     for frame in frames:
         window = frame.loc[start:end]
         if window.empty:
             raise ConfigError(f"buy-and-hold of {frame.attrs.get('symbol', 'the bars')} from {start} to {end}: "
                               f"no bar in that window (bars {frame.index[0]:%Y-%m-%d}..{frame.index[-1]:%Y-%m-%d}); "
                               "give dates inside the bars")
+        windows.append(window)
+    return run_at_opens(windows, BuyAndHold, cash=cash, rules=rules, target=target)
+
+
+def run_at_opens(windows: Sequence[pd.DataFrame], strategy: type[bt.Strategy], *, cash: float,
+                 rules: AShareRules | None, **params: Any) -> BacktestResult:
+    """Run a baseline ``strategy`` that trades at the opens (``cheat_on_open``) over the bar ``windows``, under
+    the strategy's broker rules and analyzers (buy-and-hold, the members basket)."""
+    cerebro = bt.Cerebro(stdstats=False, cheat_on_open=True)
+    cerebro.broker.setcash(cash)
+    for window in windows:
         feed = to_feed(window)
         cerebro.adddata(feed, name=feed._name)
     use_ashare_rules(cerebro, rules)
-    cerebro.addstrategy(BuyAndHold, target=target)
+    cerebro.addstrategy(strategy, **params)
     add_result_analyzers(cerebro)
     return collect_results(cerebro.run()[0])

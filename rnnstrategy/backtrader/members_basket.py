@@ -22,21 +22,13 @@ import backtrader as bt
 import pandas as pd
 
 from rnnstrategy.ashare.rules import AShareRules
-from rnnstrategy.backtrader.feed import to_feed
-from rnnstrategy.backtrader.results import (
-    BacktestResult,
-    add_result_analyzers,
-    collect_results,
-)
-from rnnstrategy.backtrader.rules import use_ashare_rules
+from rnnstrategy.backtrader.buy_and_hold import ORDER_DONE, run_at_opens
+from rnnstrategy.backtrader.results import BacktestResult
 from rnnstrategy.backtrader.sizer import LotSizer
 from rnnstrategy.backtrader.strategy import Members
 from rnnstrategy.errors import ConfigError
 
 __all__ = ["MembersBasket", "run_members_basket"]
-
-_DONE = (bt.Order.Completed, bt.Order.Canceled, bt.Order.Margin, bt.Order.Rejected, bt.Order.Expired)
-
 
 class MembersBasket(bt.Strategy):
     """Hold the index's members of each day in equal weight, set again whenever the members change.
@@ -98,7 +90,7 @@ class MembersBasket(bt.Strategy):
             self._unsettled = self._rebalance(wanted, today)
 
     def notify_order(self, order: bt.Order) -> None:
-        if order.status in _DONE:
+        if order.status in ORDER_DONE:
             self._pending.discard(order.data._name)
 
     def _today(self) -> float:
@@ -159,15 +151,7 @@ def run_members_basket(bars: Sequence[pd.DataFrame], members: Members, start: An
     Raises:
         ConfigError: no stock has a bar between ``start`` and ``end``.
     """
-    cerebro = bt.Cerebro(stdstats=False, cheat_on_open=True)
-    cerebro.broker.setcash(cash)
     windows = [window for window in (frame.loc[start:end] for frame in bars) if not window.empty]
     if not windows:
         raise ConfigError(f"the members basket from {start} to {end}: no stock has a bar in that window")
-    for window in windows:
-        feed = to_feed(window)
-        cerebro.adddata(feed, name=feed._name)
-    use_ashare_rules(cerebro, rules)
-    cerebro.addstrategy(MembersBasket, members=members)
-    add_result_analyzers(cerebro)
-    return collect_results(cerebro.run()[0])
+    return run_at_opens(windows, MembersBasket, cash=cash, rules=rules, members=members)
