@@ -203,6 +203,30 @@ def test_a_second_signal_does_not_cut_the_clean_up_of_the_first_short() -> None:
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
 
 
+def test_ctrl_c_while_a_compiled_module_initialises_is_an_interrupt(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """CI's case: Ctrl-C while scipy's pybind11 module initialised came back as ``ImportError("initialization
+    failed")`` raised from the KeyboardInterrupt, and the command printed a traceback."""
+    from rnnstrategy import cli
+
+    def importing(argv: object) -> int:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as interrupt:
+            raise ImportError("initialization failed") from interrupt
+
+    monkeypatch.setattr(cli, "_main", importing)
+    assert cli.main(["forecast", "x"]) == 130
+    assert capsys.readouterr().err.splitlines() == ["rnnstrategy: interrupted"]
+
+    def failing(argv: object) -> int:
+        raise ImportError("no module named nothing")
+
+    monkeypatch.setattr(cli, "_main", failing)
+    with pytest.raises(ImportError, match="nothing"):  # an error with no interrupt behind it stays an error
+        cli.main(["forecast", "x"])
+
+
 @pytest.fixture
 def sigint_raises():
     """SIGINT raises KeyboardInterrupt in this process, as in a terminal: a shell's background job (a CI

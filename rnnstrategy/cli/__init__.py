@@ -21,6 +21,7 @@ from rnnstrategy import __version__
 from rnnstrategy.cli.interrupts import (
     exit_code,
     forget_interrupt,
+    interrupt_behind,
     interruptible,
     message,
 )
@@ -62,9 +63,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return _main(argv)
         except KeyboardInterrupt as interrupt:  # Ctrl-C, or Terminated (SIGTERM), at any moment of the command
-            print(message(interrupt), file=sys.stderr)
-            forget_interrupt()  # handled: the interpreter must not end as if it were not
-            return exit_code(interrupt)
+            return _interrupted(interrupt)
+        except Exception as error:  # an interrupt inside a compiled module's import comes back as an ImportError
+            interrupt = interrupt_behind(error)
+            if interrupt is None:
+                raise
+            return _interrupted(interrupt)
+
+
+def _interrupted(interrupt: KeyboardInterrupt) -> int:
+    """Say the command was interrupted; its exit code."""
+    print(message(interrupt), file=sys.stderr)
+    forget_interrupt()  # handled: the interpreter must not end as if it were not
+    return exit_code(interrupt)
 
 
 def _main(argv: Sequence[str] | None) -> int:

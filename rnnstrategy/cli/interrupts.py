@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from types import FrameType
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_TERMINATED", "FORCE_AFTER_S", "Terminated", "exit_code", "forget_interrupt",
-           "interruptible", "message"]
+           "interrupt_behind", "interruptible", "message"]
 
 EXIT_INTERRUPTED = 130
 """Exit code after Ctrl-C (SIGINT): 128 + 2, as shells report it."""
@@ -47,6 +47,20 @@ class Terminated(KeyboardInterrupt):
 def exit_code(interrupt: KeyboardInterrupt) -> int:
     """130 for Ctrl-C, 143 for SIGTERM."""
     return EXIT_TERMINATED if isinstance(interrupt, Terminated) else EXIT_INTERRUPTED
+
+
+def interrupt_behind(error: BaseException) -> KeyboardInterrupt | None:
+    """The interrupt an error was raised from, if any. An interrupt that lands while a compiled module
+    initialises comes back as that module's ``ImportError("initialization failed")`` (pybind11 raises it
+    *from* the interrupt), so the command unwinds with an error whose cause is the Ctrl-C."""
+    seen: set[int] = set()
+    link: BaseException | None = error
+    while link is not None and id(link) not in seen:
+        if isinstance(link, KeyboardInterrupt):
+            return link
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
+    return None
 
 
 def message(interrupt: KeyboardInterrupt) -> str:
