@@ -19,7 +19,7 @@ from rnnstrategy.data import load_bars
 
 TINY = [*tiny_args(replace(SHARED_TINY, retrain_every=60)), "--no-store"]  # few retrains: a quick backtest
 PNGS = ("forecast_vs_actual.png", "training_loss.png", "equity_vs_benchmark.png")
-FILES = {"report.html", *PNGS, "metrics.json", "trades.csv", "equity.csv", "forecasts.csv", "forecasts.meta.json",
+FILES = {"report.html", *PNGS, "metrics.json", "years.csv", "trades.csv", "equity.csv", "forecasts.csv", "forecasts.meta.json",
          "manifest.json"}
 
 
@@ -67,13 +67,15 @@ def test_backtest_writes_every_file_with_its_columns_and_keys(tiny_run, bars_csv
     assert equity.index.equals(forecasts.index)  # the backtest runs over the forecast dates
 
     metrics = read_json(out / "metrics.json")
-    assert set(metrics) == {"period", "strategy", "benchmark", "buy_and_hold", "excess_over_buy_and_hold", "trades",
-                            "forecast"}
+    assert set(metrics) == {"period", "strategy", "benchmark", "buy_and_hold", "excess_over_benchmark",
+                            "excess_over_buy_and_hold", "trades", "by_year", "forecast"}
     headline = {"title", "total_return", "cagr", "sharpe", "sortino", "max_drawdown", "volatility", "win_rate",
                 "sharpe_ci", "probabilistic_sharpe"}
-    assert set(metrics["strategy"]) == set(metrics["benchmark"]) == set(metrics["buy_and_hold"]) == headline
+    assert set(metrics["strategy"]) - {"turnover_per_year"} == set(metrics["benchmark"]) == set(
+        metrics["buy_and_hold"]) == headline
     assert metrics["buy_and_hold"]["title"] == "Buy and hold 600519 贵州茅台"
-    assert set(metrics["excess_over_buy_and_hold"]) == {"days", "mean_daily", "annualised", "hac_t", "p_value", "lags"}
+    assert set(metrics["excess_over_buy_and_hold"]) == set(metrics["excess_over_benchmark"]) == {
+        "days", "mean_daily", "annualised", "information_ratio", "hac_t", "p_value", "lags"}
     assert metrics["strategy"]["title"] == "GRU forecast on 600519 贵州茅台"
     assert metrics["benchmark"]["title"] == "CSI 300"
     assert {"count", "turnover", "total_fees", "commission", "stamp_duty", "transfer_fee"} <= set(metrics["trades"])

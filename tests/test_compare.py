@@ -50,7 +50,8 @@ def test_writes_the_json_page_and_plot(compared, runs):
     result, out = compared
     assert {p.name for p in out.iterdir()} >= set(FILES.values())
     assert json.loads((out / FILES["json"]).read_text(encoding="utf-8")) == result
-    assert set(result) == {"runs", "common", "warnings", "diebold_mariano", "spa", "files"}
+    assert set(result) == {"runs", "common", "warnings", "diebold_mariano", "spa", "spa_benchmark", "files"}
+    assert result["spa_benchmark"] is None  # no benchmark: buy-and-hold is the benchmark, tested once
     assert [r["name"] for r in result["runs"]] == ["gru", "lstm", "picky"]
     gru, lstm, picky = result["runs"]
     assert (gru["config"]["cell"], lstm["config"]["cell"], picky["config"]["cell"]) == ("gru", "lstm", "gru")

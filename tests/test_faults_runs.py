@@ -16,7 +16,7 @@ from rnnstrategy.cli import main
 
 ARGS = [*tiny_args(replace(TINY, retrain_every=60)), "--no-store"]  # few retrains: a quick run
 OTHER_MODEL = [*tiny_args(replace(TINY, retrain_every=60, hidden=(4,))), "--no-store"]
-CHECKED = ("trades.csv", "equity.csv", "forecasts.csv", "forecasts.meta.json", "metrics.json")
+CHECKED = ("trades.csv", "equity.csv", "forecasts.csv", "forecasts.meta.json", "metrics.json", "years.csv")
 
 
 @pytest.fixture(scope="module")

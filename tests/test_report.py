@@ -197,7 +197,7 @@ def test_write_run_then_read_run_round_trips(written):
     tmp_path, report, metrics, paths = written
     names = {p.name for p in paths}
     assert names == {"report.html", "forecast_vs_actual.png", "training_loss.png", "equity_vs_benchmark.png",
-                     "metrics.json", "trades.csv", "equity.csv", "forecasts.csv", "forecasts.meta.json",
+                     "metrics.json", "years.csv", "trades.csv", "equity.csv", "forecasts.csv", "forecasts.meta.json",
                      "manifest.json"}
     assert set(FILES.values()) <= names
     manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
@@ -215,7 +215,8 @@ def test_write_run_then_read_run_round_trips(written):
     assert back.titles == report.titles and back.parameters == report.parameters and back.trials == 3
     assert len(back.folds) == 2 and back.folds[0]["history"]["train_loss"] == [1.0, 0.5, 0.4]
     again = run_metrics(back, {"rmse": 1.5})
-    for section in ("strategy", "benchmark", "buy_and_hold", "excess_over_buy_and_hold", "trades"):
+    for section in ("strategy", "benchmark", "buy_and_hold", "excess_over_benchmark", "excess_over_buy_and_hold",
+                    "trades"):
         numbers = {k: v for k, v in metrics[section].items() if not isinstance(v, (str, list))}
         assert {k: again[section][k] for k in numbers} == pytest.approx(numbers, rel=1e-12)
         if "sharpe_ci" in metrics[section]:
@@ -226,7 +227,7 @@ def test_buy_and_hold_beside_the_strategy(written, tmp_path):
     out, report, metrics, _ = written
     held = metrics["buy_and_hold"]
     assert held["title"] == "Buy and hold 600519 贵州茅台"
-    assert set(held) == set(metrics["strategy"]) - {"deflated_sharpe", "trials"}
+    assert set(held) == set(metrics["strategy"]) - {"deflated_sharpe", "trials", "turnover_per_year"}
     assert held["total_return"] == pytest.approx(report.equity["close"].iloc[-1] / report.equity["close"].iloc[0] - 1)
     excess = metrics["excess_over_buy_and_hold"]
     daily = (report.equity["return"] - report.equity["buy_and_hold_return"]).mean()

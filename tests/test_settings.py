@@ -213,6 +213,10 @@ def test_a_pooled_run_recorded_before_pooled_models_had_their_own_settings_repla
         assert load_run_config(manifest).forecast == expected
 
 
+MAPPING = "industries.csv"
+"""The value of a strategy's file parameter (``industries``): a mapping the test writes into its folder."""
+
+
 def _strategy_parameters() -> list[tuple[str, str, Any]]:
     from rnnstrategy.backtrader.registry import load_strategy, strategy_names
 
@@ -226,8 +230,10 @@ def _strategy_parameters() -> list[tuple[str, str, Any]]:
                 value = 0.5  # in (0, 1]
             elif isinstance(default, (int, float)):
                 value = default * 2 + 1
+            elif default is None and param.kind is str:
+                value = MAPPING  # a file the strategy reads: the test writes it
             elif default is None:
-                value = 20 if param.kind is int else 0.003
+                value = 100 if param.kind is int else 0.003  # exit_rank: at least k (rank_band: 30)
             else:
                 value = default
             cases.append((name, key, value))
@@ -238,6 +244,9 @@ def _strategy_parameters() -> list[tuple[str, str, Any]]:
 def test_each_strategy_parameter_from_the_cli_and_from_toml(strategy, key, value, tmp_path):
     from rnnstrategy.backtrader.registry import load_strategy
 
+    if value == MAPPING:
+        value = (tmp_path / MAPPING).as_posix()
+        (tmp_path / MAPPING).write_text("symbol,industry\n600519.SH,Liquor\n", encoding="utf-8")
     args = build_parser().parse_args(["backtest", "600519", "--out", "x", "--strategy", strategy,
                                       "--param", f"{key}={_toml(value)}"])
     from_cli = run_config_from_args(args).backtest

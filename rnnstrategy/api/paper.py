@@ -166,8 +166,9 @@ def _short_record(metrics: dict[str, Any], days: int) -> list[str]:
     for section in ("strategy", "benchmark", "buy_and_hold"):
         if section in metrics:
             metrics[section]["cagr"] = None
-    if "excess_over_buy_and_hold" in metrics:
-        metrics["excess_over_buy_and_hold"]["annualised"] = None
+    for section in ("excess_over_benchmark", "excess_over_buy_and_hold"):
+        if section in metrics:
+            metrics[section]["annualised"] = None
     note = (f"{days} sessions are too few to measure a yearly figure: CAGR and the excess return a year are left out "
             f"until the record has {SHORT_RECORD}, and the tearsheet's rolling charts until it has half a year")
     return [note]

@@ -26,7 +26,8 @@ __all__ = ["RUN_CSVS", "check_cache", "check_compute", "check_forecaster", "chec
            "check_run", "check_sources", "check_universe_size", "check_window", "source_paths"]
 
 RUN_CSVS = frozenset({"trades.csv", "equity.csv", "forecasts.csv", "summary.csv", "cross_section_daily.csv",
-                      "orders.csv", "coverage.csv", "corporate_actions.csv"})
+                      "orders.csv", "coverage.csv", "corporate_actions.csv", "years.csv",
+                      "positions.csv", "industries.csv"})
 """The CSV files a run writes at the top of its folder; any other CSV there is someone's input."""
 
 

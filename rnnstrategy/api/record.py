@@ -65,8 +65,9 @@ def measure(equity: pd.DataFrame, returns: pd.Series, trades: pd.DataFrame, *, h
         forecasts: the forecast frame traded on (one stock); None: none (a universe's are written per symbol).
         forecast: the forecast metrics (``metrics["forecast"]``).
         baseline: what buy-and-hold is called in the verdict on the excess return (``"the equal-weight
-            universe"``); given, the metrics add that verdict, the stocks traded, the share of the value
-            invested and ``"universe"`` (its size and the stocks traded); None: a one-stock backtest's metrics.
+            universe"``); given, the metrics add that verdict (and one on the excess over the benchmark), the stocks
+            traded, the share of the value invested and ``"universe"`` (its size and the stocks traded); None: a
+            one-stock backtest's metrics.
         corporate_actions: the dividends, bonus shares and splits the broker booked (``corporate_actions.csv``).
     """
     from rnnstrategy.report.benchmark import benchmark_returns
@@ -87,6 +88,8 @@ def measure(equity: pd.DataFrame, returns: pd.Series, trades: pd.DataFrame, *, h
         metrics["trades"] |= {"symbols_traded": int(trades["symbol"].nunique()),
                               "invested": float((1 - equity["cash"] / equity["value"]).mean())}
         metrics["excess_over_buy_and_hold"]["verdict"] = excess_verdict(metrics["excess_over_buy_and_hold"], baseline)
+        metrics["excess_over_benchmark"]["verdict"] = excess_verdict(
+            metrics["excess_over_benchmark"], baseline if benchmark is None else titles.benchmark)
         metrics["universe"] = {"symbols": len(symbols), "traded": sorted(trades["symbol"].unique().tolist())}
     return report, metrics
 

@@ -228,11 +228,15 @@ class UniverseBacktestRun(RecordedRun):
             ``forecasts/<symbol>.csv``).
         coverage: for a universe as it stood, the index's members with and without a bar on each day
             (``coverage.csv``; see :func:`~rnnstrategy.universe.membership_coverage.coverage`); else None.
+        positions, industries: the stocks held at each close and the holdings' industry mix (``positions.csv``,
+            ``industries.csv``; see :mod:`rnnstrategy.report.holdings`); None: not recorded.
     """
 
     config: RunConfig
     forecasts: UniverseForecastRun
     coverage: pd.DataFrame | None = field(default=None, repr=False)
+    positions: pd.DataFrame | None = field(default=None, repr=False)
+    industries: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def forecast_files(self) -> list[str]:
@@ -270,14 +274,19 @@ class UniverseBacktestRun(RecordedRun):
                 if meta.is_file():
                     shutil.copyfile(meta, (out / name).with_suffix(".meta.json"))
         coverage = self._write_coverage(out)
-        return self._write(out, self.manifest, checked=(*self.forecast_files, *coverage))
+        from rnnstrategy.report.holdings import write_holdings
+
+        holdings = write_holdings(out, self.positions, self.industries)
+        return self._write(out, self.manifest, checked=(*self.forecast_files, *coverage, *holdings))
 
     def summary(self) -> list[str]:
         """A few lines for a console: the strategy, the benchmark and the equal-weight universe side by side,
         trading and fees, whether the strategy beats the equal-weight universe after costs
         (:func:`rnnstrategy.report.console.universe_backtest_summary`) and, for a universe as it stood, how
         much of the index it could not trade."""
-        lines = universe_backtest_summary(self.metrics)
+        from rnnstrategy.report.holdings import holdings_lines
+
+        lines = universe_backtest_summary(self.metrics) + holdings_lines(self.metrics.get("holdings"))
         covered = self.metrics.get("universe", {}).get("coverage")
         if covered:
             name = self.metrics["universe"]["as_of"]["name"]

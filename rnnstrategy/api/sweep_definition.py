@@ -1,4 +1,4 @@
-"""A sweep definition: a grid (or list) of forecaster and strategy settings over one or more stocks.
+"""A sweep definition: a grid (or list) of forecaster and strategy settings over one or more stocks, or universes.
 
 A sweep definition is a run definition (the tables of ``rnnstrategy run``, see
 :mod:`rnnstrategy.config`) plus a ``[sweep]`` table::
@@ -12,11 +12,17 @@ A sweep definition is a run definition (the tables of ``rnnstrategy run``, see
     [sweep.params]               # strategy parameter -> values (a grid)
     entry_threshold = [0.001, 0.002]
 
-or, instead of the two grids, explicit combinations::
+or, instead of the two grids, explicit combinations, each of which may name its own strategy (the
+``[backtest.params]`` apply to every one, so give a strategy's own parameters in its entry)::
 
     [[sweep.list]]
     forecast = {cell = "gru"}
     params = {entry_threshold = 0.001}
+
+A universe is a ``[data]`` source like any other (a folder of CSVs, a qlib directory with ``universe =
+"csi300"``, a list of sources), traded by strategies that rank it (``top_k`` and its ``k``, ``max_turnover``,
+...); each forecaster configuration is trained once and its strategy variants trade its forecasts (see
+:mod:`rnnstrategy.api.sweep_forecasts`); ``backtests/csi300_portfolio_sweep.toml`` is an example.
 
 :func:`load_sweep` reads it into a :class:`SweepSpec`; :func:`expand` lists every configuration with its
 folder name. :func:`rnnstrategy.api.sweeps.sweep` runs them.
@@ -34,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rnnstrategy.config import RunConfig, tomllib
+from rnnstrategy.config import BacktestSpec, RunConfig, tomllib
 from rnnstrategy.errors import ConfigError, SymbolError
 from rnnstrategy.forecasting.config_dict import forecast_config_class
 
@@ -42,7 +48,7 @@ __all__ = ["SweepSpec", "expand", "load_sweep"]
 
 SWEEP_KEYS = ("forecast", "params", "sources", "list")
 """The settings of a ``[sweep]`` table."""
-LIST_KEYS = ("forecast", "params", "source")
+LIST_KEYS = ("forecast", "params", "source", "strategy")
 """The settings of one ``[[sweep.list]]`` entry."""
 MAX_NAME = 80
 """Folder names longer than this are cut and end in a short hash of the whole name."""
@@ -101,6 +107,9 @@ class SweepSpec:
             for table in ("forecast", "params"):
                 if not isinstance(entry.get(table, {}), Mapping):
                     raise ConfigError(f"[[sweep.list]] {table} = {entry[table]!r} must be a table, e.g. {{cell = \"gru\"}}")
+            if not isinstance(entry.get("strategy", "top_k"), str) or not entry.get("strategy", "top_k"):
+                raise ConfigError(f"[[sweep.list]] strategy = {entry['strategy']!r}: give a strategy's name, e.g. "
+                                  "strategy = \"top_k\"")
         if runs and (forecast or params):
             raise ConfigError("[[sweep.list]] gives explicit combinations instead of a grid: remove "
                               "[sweep.forecast] and [sweep.params], or the list")
@@ -153,22 +162,25 @@ def _with_source(tables: Mapping[str, Any], source: str) -> dict[str, Any]:
     return {**tables, "data": {**tables.get("data", {}), "source": source}}
 
 
-def _combinations(spec: SweepSpec) -> list[tuple[dict[str, Any], dict[str, Any], str | None]]:
-    """(forecast settings, strategy parameters, source or None) of every configuration."""
+def _combinations(spec: SweepSpec) -> list[tuple[dict[str, Any], dict[str, Any], str | None, str]]:
+    """(forecast settings, strategy parameters, source or None, strategy) of every configuration."""
+    strategy = spec.tables.get("backtest", {}).get("strategy", BacktestSpec.strategy)
     if spec.runs:
-        return [(dict(r.get("forecast", {})), dict(r.get("params", {})), r.get("source")) for r in spec.runs]
+        return [(dict(r.get("forecast", {})), dict(r.get("params", {})), r.get("source"), r.get("strategy", strategy))
+                for r in spec.runs]
     forecasts = [dict(zip(spec.forecast, combo)) for combo in itertools.product(*spec.forecast.values())]
     params = [dict(zip(spec.params, combo)) for combo in itertools.product(*spec.params.values())]
-    return [(f, p, None) for f in forecasts for p in params]
+    return [(f, p, None, strategy) for f in forecasts for p in params]
 
 
 def expand(spec: SweepSpec) -> list[tuple[str, RunConfig]]:
     """Every configuration of the sweep with its folder name, sources outermost, then the
     forecaster settings, then the strategy parameters (so a forecaster's variants are adjacent).
 
-    Names hold the stock and the settings that vary, e.g.
-    ``600519.SH-cell=lstm-hidden=16-entry_threshold=0.002``; a long one is cut and ends in a
-    short hash.
+    Names hold the stock (or the universe's folder) and the settings that vary, e.g.
+    ``600519.SH-cell=lstm-hidden=16-entry_threshold=0.002``, with the strategy's name when the
+    ``[[sweep.list]]`` entries name several (``qlib_csi300-top_k-k=30``); a long one is cut and ends
+    in a short hash.
 
     Raises:
         ConfigError: for a setting :meth:`RunConfig.from_dict` refuses (unknown key, wrong type).
@@ -177,23 +189,25 @@ def expand(spec: SweepSpec) -> list[tuple[str, RunConfig]]:
     default_source = spec.tables.get("data", {}).get("source")
     sources = list(spec.sources) or [default_source]
     varied = _varied_keys(combos)
+    strategies_vary = len({combo[3] for combo in combos}) > 1
     configs: list[tuple[str, RunConfig]] = []
     for source in sources:
-        for forecast, params, own_source in combos:
+        for forecast, params, own_source, strategy in combos:
             source_here = own_source or source
             tables = _with_source(spec.tables, source_here)
             tables["forecast"] = {**spec.tables.get("forecast", {}), **forecast}
             backtest = dict(spec.tables.get("backtest", {}))
             backtest["params"] = {**backtest.get("params", {}), **params}
-            tables["backtest"] = backtest
-            where = f"{_source_label(source_here)} {forecast} {params}"
+            tables["backtest"] = {**backtest, "strategy": strategy}
+            where = f"{_source_label(source_here)} {strategy} {forecast} {params}"
             try:
                 config = RunConfig.from_dict(tables, base=spec.base)
             except ConfigError as exc:
                 raise ConfigError(f"sweep configuration {where}: {exc}") from None
-            settings = {**{k: forecast[k] for k in varied[0] if k in forecast},
-                        **{k: params[k] for k in varied[1] if k in params}}
-            configs.append((_name(_source_label(source_here), settings), config))
+            parts = [*(f"{k}={_value_text(forecast[k])}" for k in varied[0] if k in forecast),
+                     *([strategy] if strategies_vary else []),
+                     *(f"{k}={_value_text(params[k])}" for k in varied[1] if k in params)]
+            configs.append((_name(_source_label(source_here), parts), config))
     names = [name for name, _ in configs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -201,7 +215,7 @@ def expand(spec: SweepSpec) -> list[tuple[str, RunConfig]]:
     return configs
 
 
-def _varied_keys(combos: Sequence[tuple[dict, dict, Any]]) -> tuple[list[str], list[str]]:
+def _varied_keys(combos: Sequence[tuple[dict, dict, Any, str]]) -> tuple[list[str], list[str]]:
     """The forecast and parameter keys whose values differ between configurations (in first-seen order)."""
     varied: tuple[list[str], list[str]] = ([], [])
     for part in (0, 1):
@@ -212,8 +226,11 @@ def _varied_keys(combos: Sequence[tuple[dict, dict, Any]]) -> tuple[list[str], l
     return varied
 
 
-def _source_label(source: str) -> str:
-    """``600519.SH`` for ``SH600519.csv`` or ``600519``; else the file name without suffix."""
+def _source_label(source: str | Sequence[str]) -> str:
+    """``600519.SH`` for ``SH600519.csv`` or ``600519``; ``3_sources`` for a universe given as a list; else the file
+    or folder name without suffix (``qlib_csi300``)."""
+    if isinstance(source, (list, tuple)):
+        return _source_label(source[0]) if len(source) == 1 else f"{len(source)}_sources"
     stem = Path(source).stem
     try:
         from rnnstrategy.ashare.symbols import symbol_info
@@ -229,8 +246,8 @@ def _value_text(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def _name(label: str, settings: Mapping[str, Any]) -> str:
-    name = "-".join([label, *(f"{k}={_value_text(v)}" for k, v in settings.items())])
+def _name(label: str, parts: Sequence[str]) -> str:
+    name = "-".join([label, *parts])
     name = re.sub(r"[^A-Za-z0-9._=+-]", "_", name)
     if len(name) > MAX_NAME:
         digest = hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]

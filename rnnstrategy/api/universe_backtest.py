@@ -22,6 +22,7 @@ from rnnstrategy.api.record import Timer, definition_record, manifest, measure, 
 from rnnstrategy.api.replay import changed_data, changed_universe, refuse_changed
 from rnnstrategy.api.results import UniverseBacktestRun, UniverseForecastRun
 from rnnstrategy.api.sources import check_benchmark_covers
+from rnnstrategy.api.universe_holdings import industry_params, run_holdings
 from rnnstrategy.api.universe_inputs import run_universe_as_of, universe_forecasts, universe_inputs
 from rnnstrategy.config import RunConfig
 from rnnstrategy.data.loader import load_bars
@@ -96,6 +97,8 @@ def run_universe(config: RunConfig, strategy: type, *, benchmark: pd.DataFrame |
             metrics["universe"] |= {"as_of": {**as_of.record(), "keep_leavers": spec.keep_leavers},
                                     "coverage": covered[1]}
         metrics["parameters"] = dict(params)
+        positions, industries, metrics["holdings"] = run_holdings(result, frames, forecasts, params,
+                                                                  names_file(config))
     recorded_now = manifest(
         definition_record(config, config_file, strategy), data={"universe": [data_record(f) for f in frames]},
         benchmark=data_record(benchmark) if benchmark is not None else
@@ -105,7 +108,7 @@ def run_universe(config: RunConfig, strategy: type, *, benchmark: pd.DataFrame |
         timings=timer.seconds, frames=frames, changed=changed)
     return UniverseBacktestRun(config=config, metrics=metrics, trades=result.trades, equity=report.equity,
                                forecasts=universe, manifest=recorded_now, report=report, buy_and_hold=held,
-                               coverage=covered[0])
+                               coverage=covered[0], positions=positions, industries=industries)
 
 
 def _trade(config: RunConfig, strategy: type, frames: list[pd.DataFrame], forecasts: dict[str, pd.DataFrame],
@@ -125,7 +128,8 @@ def _trade(config: RunConfig, strategy: type, frames: list[pd.DataFrame], foreca
         days = pd.DatetimeIndex(sorted(set().union(*(frame.index for frame in frames))))
         members = as_of.by_day(days, [str(frame.attrs["symbol"]) for frame in frames])
     result = run_universe_backtest(frames, forecasts, strategy, cash=spec.cash, execution=spec.execution,
-                                   params=spec.params, rules=config.rules, progress=on_bar, members=members,
+                                   params=industry_params(strategy, spec.params, names_file(config)),
+                                   rules=config.rules, progress=on_bar, members=members,
                                    keep_leavers=spec.keep_leavers)
     dates = result.equity.index
     traded = [frame.loc[forecasts[str(frame.attrs["symbol"])].index[0]:] for frame in frames]

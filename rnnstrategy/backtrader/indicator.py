@@ -7,7 +7,9 @@ Lines, at the close of bar t:
 ``expected_return``
     the return the strategy can expect when it trades at this close, by ``execution``:
     ``"next_open"`` (a market order fills at the next open) ô(t+2) / ô(t+1) − 1, which
-    needs ``horizon >= 2``; ``"close"`` (cheat-on-close) ô(t+1) / close(t) − 1.
+    needs ``horizon >= 2``; ``"close"`` (cheat-on-close) ô(t+1) / close(t) − 1. Of a pooled
+    model's forecasts it is a cross-sectional score (the day's ranked label, over the model's
+    ``label_sessions`` sessions from the next open), to rank stocks by, not a return.
 
 The forecasts come from one of two sources:
 

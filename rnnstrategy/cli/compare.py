@@ -20,7 +20,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Read the output directories of finished backtests and write DIR/compare.html, "
                     "compare.json and compare_equity.png: headline metrics and forecast verdicts side by side, "
                     "pairwise Diebold-Mariano tests between the runs' forecasts on their common dates, and "
-                    "Hansen's SPA test of whether the best strategy beats buy-and-hold after accounting for how "
+                    "Hansen's SPA test of whether the best strategy beats buy-and-hold (and the benchmark, when it "
+                    "is an index: a universe run's equal-weight basket and its index) after accounting for how "
                     "many were compared.",
         formatter_class=HelpFormatter,
     )

@@ -127,7 +127,8 @@ def add_universe_options(parser: argparse.ArgumentParser, retries: bool = True) 
     definition."""
     universe = parser.add_argument_group("universe runs (several sources or a folder)")
     universe.add_argument("--executor", choices=["auto", *EXECUTORS], default="auto",
-                          help="auto: a local process pool; ray: the cluster RAY_ADDRESS names, else a local one")
+                          help="auto: a local process pool; ray: the cluster RAY_ADDRESS names, else a local one "
+                               "(a pooled run: its folds as Ray tasks; with any other, here)")
     universe.add_argument("--workers", type=int, default=None, help="parallel workers (default: one per core)")
     if retries:
         universe.add_argument("--retries", type=int, default=1, help="extra attempts for a symbol whose worker crashed")

@@ -28,14 +28,23 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Run every configuration of FILE (a run definition plus a [sweep] table of settings to try) "
                     "into DIR/<name>/, training each forecaster configuration once (its strategy variants reuse "
                     "its forecasts), then write DIR/compare/ and DIR/sweep.json: the best configuration by Sharpe "
-                    "ratio, its Sharpe ratio deflated for the number tried, and the SPA p-value against "
-                    "buy-and-hold. Finished configurations are kept, so a killed sweep resumes.",
+                    "ratio, its Sharpe ratio deflated for the number tried, and the SPA p-values against "
+                    "buy-and-hold and the benchmark. A universe (a folder, or a qlib directory with universe = "
+                    "\"csi300\") is forecast once into the first variant's folder; the others trade those "
+                    "forecasts, judged against the index and the equal-weight basket (see "
+                    "backtests/csi300_portfolio_sweep.toml). Finished configurations are kept, so a killed sweep "
+                    "resumes.",
         formatter_class=HelpFormatter,
     )
     parser.add_argument("file", type=Path, metavar="FILE", help="TOML sweep definition, e.g. backtests/moutai_sweep.toml")
     parser.add_argument("--out", type=output_dir, default=None, metavar="DIR",
                         help="output directory (default: runs/<FILE name without suffix> in the current directory)")
     add_compute_options(parser)
+    tasks = parser.add_argument_group("where the configurations run (not part of the research definition)")
+    tasks.add_argument("--executor", choices=["auto", "ray"], default="auto",
+                       help="auto: one after another here; ray: the configurations that train a forecaster as Ray "
+                            "tasks (the cluster RAY_ADDRESS names, else a local one), then their variants here")
+    tasks.add_argument("--workers", type=int, default=None, help="Ray tasks at a time (default: the cluster's CPUs)")
     parser.set_defaults(func=_sweep)
 
 
@@ -55,7 +64,8 @@ def _sweep(args: argparse.Namespace) -> int:
             bar.set_postfix(last=row["name"], status=row["status"], refresh=False)
             bar.update()
 
-        summary = sweep(spec, out, on_run=on_run, **compute_options(args))
+        summary = sweep(spec, out, on_run=on_run, executor=args.executor, workers=args.workers,
+                        **compute_options(args))
     if not args.quiet:
         print("\n".join(table_lines(summary)))
         print(f"wrote {len(summary['names'])} runs, {out / 'compare'}/ and {out / 'sweep.json'}")
@@ -76,18 +86,38 @@ def _check_before_work(configs: list[tuple[str, Any]], out: Path, store: Any) ->
 
 
 def table_lines(summary: dict[str, Any]) -> list[str]:
-    """The configurations as a console table (name, total return, Sharpe, verdict), then the best one."""
+    """The configurations as a console table (name, total return, Sharpe, verdict; a universe's: its excess over
+    the benchmark and the equal-weight basket, turnover, where its forecasts came from), then the best one."""
     rows = summary["configurations"]
     width = max([len("configuration"), *(len(r["name"]) for r in rows)])
-    lines = [f"{'configuration':<{width}}  {'return':>8}  {'Sharpe':>6}  forecast verdict"]
-    for row in rows:
-        lines.append(f"{row['name']:<{width}}  {_percent(row['total_return']):>8}  {_ratio(row['sharpe']):>6}  "
-                     f"{(row['verdict'] or 'n/a').split(':')[0]}")
+    if any("forecasts_from" in row for row in rows):
+        header = (f"{'configuration':<{width}}  {'return':>8}  {'Sharpe':>6}  {'excess/yr vs benchmark':>22}  "
+                  f"{'vs basket':>17}  {'turnover/yr':>11}  forecasts")
+        lines = [header]
+        lines += [_universe_line(row, width) for row in rows]
+    else:
+        lines = [f"{'configuration':<{width}}  {'return':>8}  {'Sharpe':>6}  forecast verdict"]
+        lines += [f"{row['name']:<{width}}  {_percent(row['total_return']):>8}  {_ratio(row['sharpe']):>6}  "
+                  f"{(row['verdict'] or 'n/a').split(':')[0]}" for row in rows]
     if summary["best"] is not None:
+        against = (summary.get("spa") or {}).get("benchmark")
+        benchmark = "" if not against else (f"; SPA p vs {against['title']} {_ratio(against['pvalue'], 3)} (best alone "
+                                             f"{_ratio(against['pvalue_best_alone'], 3)})")
         lines.append(f"best: {summary['best']} (Sharpe {_ratio(summary['best_sharpe'])} of {summary['trials']} tried); "
                      f"deflated Sharpe {_deflated(summary['deflated_sharpe'])}; SPA p vs buy and hold "
-                     f"{_ratio(summary['spa_pvalue'], 3)} (best alone {_ratio(summary.get('spa_pvalue_best_alone'), 3)})")
+                     f"{_ratio(summary['spa_pvalue'], 3)} (best alone {_ratio(summary.get('spa_pvalue_best_alone'), 3)})"
+                     + benchmark)
     return lines
+
+
+def _universe_line(row: dict[str, Any], width: int) -> str:
+    """One universe configuration: return, Sharpe, annualised excess (p) over the benchmark and the basket,
+    turnover a year, and whose forecasts it traded."""
+    excess = [row.get(key) or {} for key in ("excess_over_benchmark", "excess_over_buy_and_hold")]
+    cells = [f"{_percent(e.get('annualised'))} (p {_ratio(e.get('p_value'), 3)})" for e in excess]
+    made = "own" if row.get("forecasts_from") is None else f"of {row['forecasts_from']}"
+    return (f"{row['name']:<{width}}  {_percent(row['total_return']):>8}  {_ratio(row['sharpe']):>6}  "
+            f"{cells[0]:>22}  {cells[1]:>17}  {_ratio(row.get('turnover_per_year'), 1):>11}  {made}")
 
 
 def _deflated(value: Any) -> str:

@@ -9,7 +9,9 @@ and interrupted runs train only what is new (see :mod:`rnnstrategy.forecasting.f
 
 Folds are trained by :func:`rnnstrategy.forecasting.batched.fitting.fit_many`: cold folds all at once
 (several times faster than one after another on a CPU), warm-started ones chained per
-security; :func:`walk_forward_many` also batches across securities. A fold's weights do
+security; :func:`walk_forward_many` also batches across securities. With several PyTorch
+threads the folds are split into groups, one worker thread each
+(:mod:`rnnstrategy.forecasting.fold_workers`), so every core trains. A fold's weights do
 not depend on which folds train beside it, bit for bit, so forecasts up to a date never
 change when later bars are added or removed. ``RNNForecaster.fit`` is the plain
 one-model path; the batched one agrees with it within float rounding.
@@ -35,6 +37,7 @@ from rnnstrategy.data.frame import BAR_COLUMNS
 from rnnstrategy.errors import DataError
 from rnnstrategy.forecasting.batched.fitting import FitRequest, fit_many
 from rnnstrategy.forecasting.config import ForecastConfig
+from rnnstrategy.forecasting.fold_workers import fit_on_workers
 from rnnstrategy.forecasting.foldstore import FoldStore
 from rnnstrategy.forecasting.forecaster import RNNForecaster
 from rnnstrategy.forecasting.splitter import RowLike, WalkForwardSplit
@@ -286,7 +289,7 @@ def walk_forward_many(
             run, k = owners[j]
             report(run, k, run.trainer.keep(run.plans[k], model))
 
-        fit_many(requests, max_models=max_models, on_fitted=fitted)
+        fit_on_workers(requests, max_models=max_models, on_fitted=fitted)  # one group per core
     log.info("walk-forward of %d frame(s): %.1f s", len(runs), time.perf_counter() - started)
     return [run.forecasts() for run in runs]
 

@@ -12,7 +12,10 @@ Forecasts are compared pairwise on the dates both runs forecast (squared errors 
 ``pred_open_h`` against the realised ``open_h``). Strategies are compared with buy-and-hold of
 the first run's security by Hansen's SPA test on their common days, which accounts for how many
 strategies were compared; when more were tried than are given here (``trials``), a Bonferroni
-bound over all of them is applied as well. Nothing here imports quantstats, PyTorch or Backtrader.
+bound over all of them is applied as well. When the first run's benchmark is not buy-and-hold (an
+index), the same test is run against it (:mod:`rnnstrategy.report.compare_spa`): a universe run is
+judged against its equal-weight basket (buy-and-hold) and its index, and shows its daily rank IC.
+Nothing here imports quantstats, PyTorch or Backtrader.
 """
 
 from __future__ import annotations
@@ -39,8 +42,8 @@ from rnnstrategy.evaluation.significance import (
     diebold_mariano,
     format_pvalue,
 )
-from rnnstrategy.evaluation.spa import SPA_DESCRIPTION, spa_test
 from rnnstrategy.files import atomic_write_text
+from rnnstrategy.report.compare_spa import spa_against_benchmark, spa_verdict
 from rnnstrategy.report.folder import FILES as RUN_FILES
 from rnnstrategy.report.folder import read_run, write_json
 from rnnstrategy.report.measures import RunReport
@@ -98,8 +101,8 @@ def compare_runs(run_dirs: Sequence[str | Path], out: str | Path, *, trials: int
         What ``compare.json`` holds: ``runs`` (name, directory, configuration, headline metrics of
         the strategy, buy-and-hold and the benchmark, forecast verdicts), ``common`` (the days
         every run traded), ``warnings``, ``diebold_mariano`` (per horizon, matrices of statistic,
-        p-value and days, and one entry per pair), ``spa`` (p-values, the best run, the sentence)
-        and ``files``.
+        p-value and days, and one entry per pair), ``spa`` (p-values, the best run, the sentence),
+        ``spa_benchmark`` (the same against the benchmark; None when it is buy-and-hold) and ``files``.
 
     Raises:
         DataError: naming a directory that is not a finished run, or runs with no day in common.
@@ -123,6 +126,7 @@ def compare_runs(run_dirs: Sequence[str | Path], out: str | Path, *, trials: int
         "warnings": warnings_,
         "diebold_mariano": _pairwise_dm(runs, warnings_),
         "spa": _spa(runs, returns, trials),
+        "spa_benchmark": _spa_benchmark(runs, trials),
         "files": dict(FILES),
     }
     for line in warnings_:
@@ -186,15 +190,39 @@ def _summary(run: _Run, out: Path) -> dict[str, Any]:
         "title": run.report.titles.strategy,
         "symbol": run.symbol,
         "period": m.get("period", {}),
-        "config": {key: (config.get(section) or {}).get(key) for section, keys in _CONFIG_KEYS.items()
-                   for key in keys},
+        "config": {key: ((_forecaster(run.manifest) if section == "forecast" else config.get(section)) or {}).get(key)
+                   for section, keys in _CONFIG_KEYS.items() for key in keys},
         "strategy": m["strategy"],
         "buy_and_hold": m.get("buy_and_hold"),
         "benchmark": m.get("benchmark"),
+        "excess_over_benchmark": m.get("excess_over_benchmark"),
         "excess_over_buy_and_hold": m.get("excess_over_buy_and_hold"),
-        "trades": {k: (m.get("trades") or {}).get(k) for k in ("count", "turnover", "total_fees", "exposure")},
+        "trades": {k: (m.get("trades") or {}).get(k) for k in ("count", "turnover", "annual_turnover", "total_fees",
+                                                                "exposure")},
         "forecast": verdicts,
+        "cross_section": _cross_section(run.dir),
     }
+
+
+def _forecaster(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The forecaster settings behind a run's forecasts: of the run that made them when it reused another's
+    (``--forecasts``), else its own."""
+    config = manifest.get("config") or {}
+    made = (manifest.get("forecasts") or {}).get("config")
+    reused = (config.get("backtest") or {}).get("forecasts")
+    return made if reused and isinstance(made, Mapping) else config.get("forecast") or {}
+
+
+def _cross_section(run_dir: Path) -> dict[str, Any] | None:
+    """A universe run's daily rank IC and IC (mean, ICIR) from its ``summary.json``; None for one stock."""
+    try:
+        recorded = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    figures = recorded.get("cross_section") if isinstance(recorded, dict) else None
+    if not isinstance(figures, Mapping):
+        return None
+    return {key: figures.get(key) for key in ("n_days", "rank_ic", "rank_icir", "rank_ic_nw_t", "ic", "icir")}
 
 
 def _common_returns(runs: Sequence[_Run], warnings_: list[str]) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -300,46 +328,20 @@ def _dm(a: _Run, b: _Run, h: int) -> dict[str, Any] | None:
 
 def _spa(runs: Sequence[_Run], returns: pd.DataFrame, trials: int) -> dict[str, Any]:
     """Does the best strategy beat buy-and-hold, given how many were compared (and tried)?"""
-    names = [run.name for run in runs]
-    held = returns[_HELD].to_numpy()
-    models = returns[names].to_numpy()
-    test = spa_test(held, models)
-    means = returns[names].mean()
-    best = str(means.idxmax())
-    alone = {name: spa_test(held, returns[name].to_numpy())["pvalue_consistent"] for name in names}
-    pvalue = test["pvalue_consistent"]
-    bonferroni = None
-    if trials > len(runs):
-        bonferroni = min(1.0, trials * min(alone.values()))
-        pvalue = max(pvalue, bonferroni)
-    beats = not math.isnan(pvalue) and pvalue < ALPHA
     title = runs[0].report.titles.buy_and_hold if runs[0].report.buy_and_hold is not None \
         else runs[0].report.titles.benchmark
-    counted = (f"{trials} strategies compared" if trials == len(runs)
-               else f"{trials} strategies tried ({len(runs)} compared here)")
-    tested = (f"SPA p = {format_pvalue(test['pvalue_consistent'])}" if bonferroni is None else
-              f"SPA p = {format_pvalue(test['pvalue_consistent'])} over the {len(runs)}, Bonferroni p = {format_pvalue(bonferroni)} "
-              f"over the {trials}")
-    sentence = (f"the best strategy ({best}) {'does' if beats else 'does not'} beat buy-and-hold ({title}) "
-                f"after accounting for {counted}: {tested}")
-    if means[best] <= returns[_HELD].mean():
-        sentence += " (no strategy's mean daily return exceeds buy-and-hold's)"
-    return {
-        "description": SPA_DESCRIPTION,
-        "benchmark": title,
-        "best": best,
-        "mean_daily_return": {name: float(means[name]) for name in names},
-        "benchmark_mean_daily_return": float(returns[_HELD].mean()),
-        **test,
-        "pvalue_alone": alone,
-        "trials": trials,
-        "compared": len(runs),
-        "bonferroni_pvalue": bonferroni,
-        "pvalue": pvalue,
-        "alpha": ALPHA,
-        "beats": beats,
-        "sentence": sentence,
-    }
+    return spa_verdict(returns[[run.name for run in runs]], returns[_HELD], title=title, against="buy-and-hold",
+                       trials=trials)
+
+
+def _spa_benchmark(runs: Sequence[_Run], trials: int) -> dict[str, Any] | None:
+    """Does the best strategy beat the first run's benchmark (a universe's index), on the days all have returns?
+    None when the benchmark is buy-and-hold itself."""
+    report = runs[0].report
+    if report.buy_and_hold is None or report.benchmark_is_buy_and_hold:
+        return None
+    return spa_against_benchmark({run.name: run.report.returns for run in runs}, report.benchmark,
+                                 title=report.titles.benchmark, trials=trials)
 
 
 # ---------------------------------------------------------------- figure and page
@@ -420,6 +422,7 @@ def _html(result: Mapping[str, Any], png: Path) -> str:
 <body><h1>{len(runs)} runs compared</h1>
 <p>{common['days']} common trading days {e(common['start'])}..{e(common['end'])}.</p>
 <p class="verdict">{e(spa['sentence'][:1].upper() + spa['sentence'][1:])}.</p>
+{_benchmark_verdict(result.get("spa_benchmark"))}
 <p><small>SPA p-values {pvalues}; {spa['days']} days, stationary bootstrap with mean block {spa['block_size']} days,
 {spa['reps']} replications, seed {spa['seed']}. {e(spa['description'])}.</small></p>
 {warnings_}
@@ -437,12 +440,14 @@ def _metrics_table(runs: Sequence[Mapping[str, Any]]) -> str:
     e = html.escape
     rows = []
     for run in runs:
-        s, excess = run["strategy"], run.get("excess_over_buy_and_hold") or {}
+        s = run["strategy"]
         cells = [f'<td class="l"><a href="{e(run["link"])}">{e(run["name"])}</a></td>', f'<td class="l">{e(run["title"])}</td>',
                  f'<td class="l">{e(str(run["period"].get("start")))}..{e(str(run["period"].get("end")))}</td>']
         cells += [f"<td>{_cell(k, s.get(k))}</td>" for k in _HEADLINE]
-        cells += [f"<td>{run['trades'].get('count')}</td>",
-                  f"<td>{_pct(excess.get('annualised'))} (p {format_pvalue(excess.get('p_value'))})</td>"]
+        cells += [f"<td>{run['trades'].get('count')}</td>"]
+        cells += [f"<td>{_pct(excess.get('annualised'))} (IR {_num(excess.get('information_ratio'))}, "
+                  f"p {format_pvalue(excess.get('p_value'))})</td>" for excess in
+                  (run.get("excess_over_benchmark") or {}, run.get("excess_over_buy_and_hold") or {})]
         rows.append("<tr>" + "".join(cells) + "</tr>")
     seen = set()
     for run in runs:
@@ -453,22 +458,43 @@ def _metrics_table(runs: Sequence[Mapping[str, Any]]) -> str:
             seen.add(other.get("title"))
             cells = [f'<td class="l" colspan="2">{e(str(other.get("title")))}</td>', '<td class="l"></td>']
             cells += [f"<td>{_cell(k, other.get(k))}</td>" for k in _HEADLINE]
-            rows.append("<tr>" + "".join(cells) + "<td></td><td></td></tr>")
+            rows.append("<tr>" + "".join(cells) + "<td></td><td></td><td></td></tr>")
     head = "".join(f"<th>{e(k.replace('_', ' '))}</th>" for k in _HEADLINE)
     return (f'<table><tr><th class="l">run</th><th class="l">strategy</th><th class="l">period</th>{head}'
-            f"<th>fills</th><th>excess over buy-and-hold, a year</th></tr>{''.join(rows)}</table>")
+            f"<th>fills</th><th>excess over the benchmark, a year</th><th>excess over buy-and-hold, a year</th></tr>"
+            f"{''.join(rows)}</table>")
+
+
+def _benchmark_verdict(spa: Mapping[str, Any] | None) -> str:
+    """The SPA verdict against the benchmark (a universe's index), when it is not buy-and-hold."""
+    if not spa:
+        return ""
+    return (f'<p class="verdict">{html.escape(spa["sentence"][:1].upper() + spa["sentence"][1:])}.</p>\n'
+            f"<p><small>SPA p-value against the benchmark, consistent {format_pvalue(spa.get('pvalue_consistent'))} "
+            f"on {spa['days']} days.</small></p>")
 
 
 def _verdict_table(runs: Sequence[Mapping[str, Any]]) -> str:
-    """Each run's forecast verdicts against the previous close, one column per horizon."""
+    """Each run's forecast verdicts against the previous close, one column per horizon; a universe run's daily
+    rank IC beside them."""
     e = html.escape
+    ranked = any(run.get("cross_section") for run in runs)
     verdict_rows = "".join(
         f'<tr><td class="l">{e(run["name"])}</td>'
         + "".join(f'<td class="l">{e(str((run["forecast"].get(f"h{h}") or {}).get("verdict") or "n/a"))}</td>'
-                  for h in HORIZONS) + "</tr>" for run in runs)
+                  for h in HORIZONS)
+        + (_rank_ic_cell(run.get("cross_section")) if ranked else "") + "</tr>" for run in runs)
     return ('<table><tr><th class="l">run</th>'
             + "".join(f'<th class="l">h={h} against the previous close</th>' for h in HORIZONS)
+            + ("<th>daily rank IC (ICIR, Newey-West t)</th>" if ranked else "")
             + f"</tr>{verdict_rows}</table>")
+
+
+def _rank_ic_cell(figures: Mapping[str, Any] | None) -> str:
+    if not figures:
+        return "<td>n/a</td>"
+    return (f"<td>{_num(figures.get('rank_ic'), 3)} ({_num(figures.get('rank_icir'))}, "
+            f"{_num(figures.get('rank_ic_nw_t'))})</td>")
 
 
 def _dm_tables(dm: Mapping[str, Any]) -> str:
@@ -497,12 +523,15 @@ def summary_lines(result: Mapping[str, Any]) -> list[str]:
     lines = [f"{len(runs)} runs on {common['days']} common days {common['start']}..{common['end']}"]
     for run in runs:
         s = run["strategy"]
-        verdict = (run["forecast"].get("h1") or {}).get("verdict") or "n/a"
+        verdict = (run["forecast"].get("h1") or {}).get("verdict")
+        rank_ic = (run.get("cross_section") or {}).get("rank_ic")
+        quality = f"h=1: {verdict or 'n/a'}" if verdict or rank_ic is None else f"rank IC {_num(rank_ic, 3)}"
         lines.append(f"  {run['name']:<{width}}  total return {_pct(s.get('total_return')):>8}  Sharpe "
-                     f"{_num(s.get('sharpe')):>5}  h=1: {verdict}")
+                     f"{_num(s.get('sharpe')):>5}  {quality}")
     held = runs[0].get("buy_and_hold") or runs[0].get("benchmark") or {}
     if held:
         lines.append(f"  {held.get('title')}: total return {_pct(held.get('total_return'))}, Sharpe "
                      f"{_num(held.get('sharpe'))}")
     lines += [f"  warning: {w}" for w in result["warnings"]]
-    return [*lines, result["spa"]["sentence"]]
+    against_benchmark = [result["spa_benchmark"]["sentence"]] if result.get("spa_benchmark") else []
+    return [*lines, result["spa"]["sentence"], *against_benchmark]

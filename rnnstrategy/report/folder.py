@@ -7,10 +7,15 @@ Layout of a run directory (every file written atomically)::
     training_loss.png           loss per epoch of every walk-forward fold
     equity_vs_benchmark.png     portfolio value vs benchmark and buy-and-hold, trades marked
     metrics.json                performance (strategy, benchmark, buy-and-hold), trades, forecast quality
+    years.csv                   the excess return by calendar year (metrics.json's by_year; rnnstrategy.report.years)
     trades.csv                  date,symbol,side,size,price,value,commission,stamp_duty,transfer_fee
     corporate_actions.csv       date,symbol,kind,cash_per_share,share_ratio,shares_before,shares_after,cash,tax:
                                 dividends, bonus shares, splits and dividend tax booked (only when any were)
     equity.csv                  date,value,cash,position,close,return,benchmark_return,buy_and_hold_return
+    positions.csv               date,symbol,shares,value,weight: the stocks held at each close (a universe run;
+                                rnnstrategy.report.holdings)
+    industries.csv              industry,mean_weight,max_weight,mean_stocks,days_held: the holdings' industry mix
+                                (positions.csv and industries.csv: a universe run only)
     forecasts.csv               the forecast frame (rnnstrategy.data.forecast_files)
     forecasts.meta.json         its attrs: symbol, configuration, fold reports with loss history
     manifest.json               kind ("backtest"), configuration, data fingerprints, versions, command line,
@@ -45,6 +50,7 @@ from rnnstrategy.data.records import EQUITY_COLUMNS
 from rnnstrategy.errors import DataError
 from rnnstrategy.files import atomic_write_bytes
 from rnnstrategy.report.folder_checks import check_kind, checksums, verify_checksums
+from rnnstrategy.report.holdings import INDUSTRIES_FILE, POSITIONS_FILE
 from rnnstrategy.report.measures import RunReport, exposure
 from rnnstrategy.report.plots import (
     equity_figure,
@@ -53,6 +59,7 @@ from rnnstrategy.report.plots import (
     save_png,
 )
 from rnnstrategy.report.titles import Titles
+from rnnstrategy.report.years import YEARS_FILE, year_rows, years_csv_bytes, years_html
 
 __all__ = ["CHECKED", "CORPORATE_ACTIONS", "FILES", "read_run", "render", "write_json", "write_run"]
 
@@ -66,6 +73,7 @@ FILES = {
     "loss_plot": "training_loss.png",
     "equity_plot": "equity_vs_benchmark.png",
     "metrics": "metrics.json",
+    "years": YEARS_FILE,
     "trades": "trades.csv",
     "equity": "equity.csv",
     "forecasts": "forecasts.csv",
@@ -75,7 +83,8 @@ FILES = {
 #: The bookings of a run on raw prices with an adjustment factor; written only when any were booked.
 CORPORATE_ACTIONS = "corporate_actions.csv"
 
-CHECKED = (FILES["trades"], CORPORATE_ACTIONS, *(FILES[name] for name in ("equity", "forecasts", "metrics")))
+CHECKED = (FILES["trades"], CORPORATE_ACTIONS, *(FILES[name] for name in ("equity", "forecasts", "metrics", "years")),
+           POSITIONS_FILE, INDUSTRIES_FILE)
 """Files whose SHA-256 the manifest records (with ``forecasts.meta.json``); ``report`` verifies them. The
 tearsheet and the PNG plots are left out: ``rnnstrategy report`` redraws them."""
 
@@ -120,10 +129,14 @@ def render(out: str | Path, report: RunReport, verdict: str | None = None) -> li
     titles = report.titles
     log.info("drawing the tearsheet and plots of %s into %s", titles.strategy, out)
     held = None if report.benchmark_is_buy_and_hold else report.buy_and_hold  # drawn once, as the benchmark
+    rows = year_rows(report.returns, report.benchmark, report.buy_and_hold, values=report.equity["value"],
+                     trades=report.trades, periods_per_year=report.periods_per_year)
+    by_year = years_html(rows, {"strategy": titles.strategy, "benchmark": titles.benchmark,
+                                "buy_and_hold": titles.buy_and_hold})
     paths = [write_tearsheet(out / FILES["tearsheet"], report.returns, report.benchmark, titles,
                              parameters=report.parameters, periods_per_year=report.periods_per_year,
                              buy_and_hold=report.buy_and_hold, trials=report.trials,
-                             exposure=exposure(report.equity))]
+                             exposure=exposure(report.equity), by_year=by_year)]
     if report.symbols:  # a universe: no one security's forecasts to draw
         (out / FILES["forecast_plot"]).unlink(missing_ok=True)
     else:
@@ -170,6 +183,11 @@ def write_run(out: str | Path, report: RunReport, *, metrics: Mapping[str, objec
         write_forecasts(report.forecasts, out / FILES["forecasts"])
         paths += [out / FILES["forecasts"], meta_path(out / FILES["forecasts"])]
     paths.append(write_json(out / FILES["metrics"], metrics))
+    if metrics.get("by_year") is not None:
+        atomic_write_bytes(out / FILES["years"], years_csv_bytes(metrics["by_year"]))
+        paths.append(out / FILES["years"])
+    else:  # metrics without the table: none left from an earlier run either
+        (out / FILES["years"]).unlink(missing_ok=True)
     started = time.perf_counter()
     paths += render(out, report, verdict=(metrics.get("forecast") or {}).get("verdict"))
     timings = {**dict(manifest.get("timings") or {}), "report": round(time.perf_counter() - started, 3)}

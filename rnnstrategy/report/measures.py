@@ -22,6 +22,7 @@ from rnnstrategy.evaluation.sharpe import (
     sharpe_interval,
 )
 from rnnstrategy.report.titles import Titles
+from rnnstrategy.report.years import year_rows
 
 __all__ = [
     "RunReport",
@@ -190,8 +191,9 @@ def sharpe_uncertainty(returns: pd.Series, periods_per_year: int = PERIODS_PER_Y
 def run_metrics(report: RunReport, forecast: Mapping[str, object] | None = None) -> dict[str, object]:
     """The content of ``metrics.json``: period, strategy, benchmark and buy-and-hold performance
     (each Sharpe ratio with its interval and probabilistic Sharpe ratio, the strategy's deflated
-    for ``report.trials`` > 1), the strategy's excess return over buy-and-hold with its HAC
-    t-test, trades, forecast.
+    for ``report.trials`` > 1, its ``turnover_per_year``: ``trades.annual_turnover``), the strategy's
+    excess return over the benchmark and over buy-and-hold with their information ratios and HAC
+    t-tests, trades, the per-year table ``by_year`` (:func:`rnnstrategy.report.years.year_rows`), forecast.
 
     Args:
         report: the run.
@@ -207,6 +209,7 @@ def run_metrics(report: RunReport, forecast: Mapping[str, object] | None = None)
         return {**headline_metrics(returns, periods), **sharpe_uncertainty(returns, periods, trials)}
 
     held = report.buy_and_hold
+    trades = trade_statistics(report.trades, equity, periods)
     beside = {} if held is None else {
         "buy_and_hold": {"title": report.titles.buy_and_hold, **headline(held)},
         "excess_over_buy_and_hold": excess_return_test(report.returns, held, report.periods_per_year),
@@ -220,9 +223,13 @@ def run_metrics(report: RunReport, forecast: Mapping[str, object] | None = None)
             "start_value": float(equity["value"].iloc[0] / (1 + first_return)),
             "final_value": float(equity["value"].iloc[-1]),
         },
-        "strategy": {"title": report.titles.strategy, **headline(report.returns, report.trials)},
+        "strategy": {"title": report.titles.strategy, **headline(report.returns, report.trials),
+                     "turnover_per_year": trades["annual_turnover"]},
         "benchmark": {"title": report.titles.benchmark, **headline(report.benchmark)},
+        "excess_over_benchmark": excess_return_test(report.returns, report.benchmark, periods),
         **beside,
-        "trades": trade_statistics(report.trades, equity, report.periods_per_year),
+        "trades": trades,
+        "by_year": year_rows(report.returns, report.benchmark, held, values=equity["value"], trades=report.trades,
+                             periods_per_year=periods),
         "forecast": dict(forecast or {}),
     }

@@ -246,6 +246,7 @@ def write_tearsheet(
     buy_and_hold: pd.Series | None = None,
     trials: int = 1,
     exposure: float | None = None,
+    by_year: str = "",
 ) -> Path:
     """Write the quantstats HTML tearsheet of ``returns`` against ``benchmark``.
 
@@ -264,6 +265,8 @@ def write_tearsheet(
         exposure: the share of days ending with a position (``metrics["trades"]["exposure"]``, the
             console's figure): shown as the strategy's "Time in Market", whose label says so; None:
             quantstats' own figure (days with a non-zero return).
+        by_year: the excess return by year as an HTML table (:func:`rnnstrategy.report.years.years_html`), shown
+            in the right-hand column below buy-and-hold's; empty: none.
 
     quantstats' "Prob. Sharpe Ratio" row is replaced by
     :func:`~rnnstrategy.evaluation.sharpe.probabilistic_sharpe` (the figure of ``metrics.json``),
@@ -303,6 +306,8 @@ def write_tearsheet(
     html = _with_our_sharpe(html, {titles.strategy: returns, titles.benchmark: benchmark}, titles.strategy, trials)
     if exposure is not None:
         html = _with_our_exposure(html, titles.strategy, exposure)
+    if by_year:
+        html = _with_buy_and_hold(html, by_year)  # at the top of the column; buy-and-hold's table goes above it
     if buy_and_hold is not None:
         beside = {titles.strategy: returns, titles.benchmark: benchmark, titles.buy_and_hold: buy_and_hold}
         html = _with_buy_and_hold(html, _beside_table(beside, periods_per_year))

@@ -25,7 +25,9 @@ Ray task takes one CPU and one thread. ``threads`` sets the count per task inste
 Forecasts have not depended on the thread count (1 and 2 threads give identical bits in
 the tests); the fold store keys do not include it.
 ``fn`` and the tasks must be picklable for ``process`` and ``ray`` (a module-level
-function and plain data).
+function and plain data). Values every task reads (``shared``: a pooled run's panel) are passed
+to each call after the task; Ray puts them in its object store once (workers on one node read
+its arrays without a copy), the other executors hand them over as they are.
 """
 
 from __future__ import annotations
@@ -73,11 +75,11 @@ class Outcome(Generic[R]):
         return self.error is None
 
 
-def _call_with_threads(fn: Callable[[T], R], task: T, threads: int | None) -> R:
-    """``fn(task)`` with ``threads`` PyTorch threads (what a worker runs)."""
+def _call_with_threads(fn: Callable[..., R], task: T, threads: int | None, *shared: Any) -> R:
+    """``fn(task, *shared)`` with ``threads`` PyTorch threads (what a worker runs)."""
     try:
         with torch_threads(threads):
-            return fn(task)
+            return fn(task, *shared)
     finally:
         end_if_stopped()  # a process-pool worker told to stop ends once its task has unwound
 
@@ -88,7 +90,9 @@ class Executor(Protocol):
     name: str
     slots: int  # tasks in flight at most
 
-    def submit(self, fn: Callable[[Any], Any], task: Any) -> Future: ...
+    def submit(self, fn: Callable[..., Any], task: Any, *shared: Any) -> Future: ...
+
+    def share(self, value: Any) -> Any: ...  # what submit passes on for a value every task reads
 
     def restart(self) -> None: ...
 
@@ -105,13 +109,17 @@ class InProcessExecutor:
     def __init__(self, threads: int | None = None) -> None:
         self.threads, self.slots = threads, 1
 
-    def submit(self, fn: Callable[[T], R], task: T) -> Future:
+    def submit(self, fn: Callable[..., R], task: T, *shared: Any) -> Future:
         future: Future = Future()
         try:
-            future.set_result(_call_with_threads(fn, task, self.threads))
+            future.set_result(_call_with_threads(fn, task, self.threads, *shared))
         except Exception as exc:  # noqa: BLE001 - reported through the future, as by the other executors
             future.set_exception(exc)
         return future
+
+    def share(self, value: Any) -> Any:
+        """The value itself."""
+        return value
 
     def restart(self) -> None:
         """Nothing to restart."""
@@ -145,9 +153,13 @@ class ProcessExecutor:
             initargs=(self.threads, os.getpid()),
         )
 
-    def submit(self, fn: Callable[[T], R], task: T) -> Future:
+    def submit(self, fn: Callable[..., R], task: T, *shared: Any) -> Future:
         with sigint_blocked():  # a worker it starts inherits the mask: Ctrl-C is this process's to handle
-            return self._pool.submit(_call_with_threads, fn, task, self.threads)
+            return self._pool.submit(_call_with_threads, fn, task, self.threads, *shared)
+
+    def share(self, value: Any) -> Any:
+        """The value itself (pickled with each task)."""
+        return value
 
     def restart(self) -> None:
         """Replace a broken pool with a fresh one."""
@@ -206,10 +218,14 @@ class RayExecutor:
         self._remote = ray.remote(num_cpus=threads, max_retries=0)(_call_with_threads)
         self._refs: list[Any] = []
 
-    def submit(self, fn: Callable[[T], R], task: T) -> Future:
-        ref = self._remote.remote(fn, task, self.threads)
+    def submit(self, fn: Callable[..., R], task: T, *shared: Any) -> Future:
+        ref = self._remote.remote(fn, task, self.threads, *shared)  # Ray resolves the shared refs given here
         self._refs.append(ref)
         return ref.future()
+
+    def share(self, value: Any) -> Any:
+        """A reference to ``value`` in the object store, put there once for every task."""
+        return self._ray.put(value)
 
     def restart(self) -> None:
         """Ray replaces dead workers itself."""
@@ -263,17 +279,20 @@ def run_tasks(
     retries: int = 1,
     workers: int | None = None,
     threads: int | None = None,
+    shared: Sequence[Any] = (),
 ) -> Iterator[Outcome[R]]:
     """Run ``fn`` on every task; yield an :class:`Outcome` per task as each finishes.
 
     Args:
-        fn: a picklable (module-level) function of one task.
+        fn: a picklable (module-level) function of one task (and of the ``shared`` values after it).
         tasks: the tasks, picklable.
         executor: ``"auto"``, ``"inprocess"``, ``"process"``, ``"ray"``, or a built
             executor (see :func:`make_executor`; it is closed at the end).
         retries: extra attempts for a task that raised or whose worker died.
         workers: parallel workers (default: one per CPU, or the Ray cluster's CPUs).
         threads: PyTorch threads per task (None: all cores, not oversubscribed; see the module notes).
+        shared: values every task reads, passed after the task: ``fn(task, *shared)`` (Ray puts each in its
+            object store once).
     """
     if retries < 0:
         raise ConfigError(f"retries={retries} must be >= 0")
@@ -300,11 +319,12 @@ def run_tasks(
 
     finished = False
     try:
+        handles = tuple(pool.share(value) for value in shared)
         while waiting or running:
             while waiting and len(running) < pool.slots:
                 index = waiting.pop()
                 attempts[index] += 1
-                running[pool.submit(fn, tasks[index])] = index
+                running[pool.submit(fn, tasks[index], *handles)] = index
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             broken = any(isinstance(f.exception(), BrokenProcessPool) for f in done)
             if broken:  # a worker died and took the pool down: every task in it fails with it

@@ -122,8 +122,9 @@ def forecast_universe(
             members; ``summary.json`` records it under ``"universe"``.
 
     With a :class:`PooledConfig` the symbols are loaded here and one model per retrain learns from
-    them all (:func:`~rnnstrategy.forecasting.pooled.walkforward.pooled_walk_forward`); ``executor``,
-    ``workers`` and ``retries`` do not apply, and ``config.market`` is loaded as the index.
+    them all (:func:`~rnnstrategy.forecasting.pooled.walkforward.pooled_walk_forward`); ``config.market`` is
+    loaded as the index. ``executor="ray"`` runs its folds as Ray tasks (``workers``, ``retries`` as for
+    symbols; see :mod:`rnnstrategy.universe.pooled_folds`); any other executor trains them here.
 
     Returns:
         The summary, one row per source in input order, columns
@@ -147,7 +148,8 @@ def forecast_universe(
     store_dir = str(resolved) if resolved is not None else None
     if isinstance(config, PooledConfig):
         return forecast_pooled(paths, config, start, end, out, store_dir, threads, strict, adjust, names_file,
-                               metadata, progress, on_fold, evaluate, as_of)
+                               metadata, progress, on_fold, evaluate, as_of, executor=executor, workers=workers,
+                               retries=retries)
     if as_of is not None:
         paths = as_of.forecast_sources(paths, start, end)
     universe = None if as_of is None else as_of.record()

@@ -6,7 +6,11 @@ With an index as it stood (:class:`~rnnstrategy.universe.as_of.AsOfUniverse`) ev
 loaded and scored, but only the stocks that were members on some day of the run's range are written
 (and summarised); the others are learnt from (by default; with ``members_only_training`` only member
 days are) and named in ``summary.json["universe"]["learnt_from_only"]``. Scoring every source keeps each
-day's forecasts independent of which stocks join the index later."""
+day's forecasts independent of which stocks join the index later.
+
+With ``executor="ray"`` the folds run as Ray tasks (:mod:`rnnstrategy.universe.pooled_folds`), with the same
+forecasts, and ``summary.json`` records ``"executor": "ray"``; any other executor trains the folds here, one
+after another, and records ``"pooled"``."""
 
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ from rnnstrategy.forecasting.training import torch_threads
 from rnnstrategy.universe.as_of import AsOfUniverse
 from rnnstrategy.universe.cross_section import write_cross_section
 from rnnstrategy.universe.outputs import write_summary, write_symbol_forecasts
+from rnnstrategy.universe.pooled_folds import fold_runner
 from rnnstrategy.universe.sources import load_run_bars
 from rnnstrategy.universe.summary import NOTED_LOGGERS, DateLike, date_text, day, finish, stem, summary_row
 
@@ -37,17 +42,21 @@ def forecast_pooled(
     paths: list[str], config: PooledConfig, start: DateLike, end: DateLike, out: Path, store: str | None,
     threads: int | None, strict: bool, adjust: str, names_file: str | None, metadata: dict[str, Security],
     progress: Callable[[dict[str, object]], None] | None, on_fold: Callable[[PooledFold], None] | None,
-    evaluate: bool, as_of: AsOfUniverse | None = None,
+    evaluate: bool, as_of: AsOfUniverse | None = None, *, executor: str = "auto", workers: int | None = None,
+    retries: int = 1,
 ) -> pd.DataFrame:
     """:func:`~rnnstrategy.universe.forecast.forecast_universe` with one pooled model per retrain
-    (a :class:`~rnnstrategy.forecasting.pooled.config.PooledConfig`)."""
+    (a :class:`~rnnstrategy.forecasting.pooled.config.PooledConfig`); ``executor="ray"`` runs the folds as Ray
+    tasks (``workers`` at a time, ``retries`` extra attempts for a fold whose task crashed)."""
     if start is None:
         raise ConfigError("a pooled run needs a start date (the first retrain): pass --start, e.g. 2018-01-02")
     started = time.perf_counter()
+    runner = fold_runner(executor, workers, retries, threads, config.device)
+    executor = "pooled" if runner is None else runner.executor  # what summary.json records
     start_text, end_text = date_text(start), date_text(end)
     rows, bars, index_of = _load_sources(paths, config, start_text, adjust, strict, metadata)
     if not bars:
-        write_summary(out, rows, config, start, end, "pooled", time.perf_counter() - started, names_file)
+        write_summary(out, rows, config, start, end, executor, time.perf_counter() - started, names_file)
         raise DataError(f"none of the {len(paths)} sources could be loaded; see {out / 'summary.csv'}")
     forecast = list(index_of) if as_of is None else as_of.forecast_sources(list(index_of), start_text, end_text)
     market = None
@@ -55,7 +64,9 @@ def forecast_pooled(
         market = load_run_bars(config.market, config, start_text, adjust=adjust, strict=strict)
     with torch_threads(threads), recorded_warnings(*NOTED_LOGGERS) as notes:
         frames = pooled_walk_forward(bars, config, start_text, end_text, market=market, store=store,
-                                     progress=on_fold, train_days=as_of.training_days(bars) if as_of else None)
+                                     progress=on_fold, train_days=as_of.training_days(bars) if as_of else None,
+                                     run_folds=runner)
+        notes += runner.notes if runner is not None else []  # the warnings recorded in the fold tasks
     universe = None if as_of is None else {**as_of.record(),
                                            "learnt_from_only": _learnt_from_only(forecast, frames, rows, index_of)}
     written: dict[str, str] = {}
@@ -82,7 +93,7 @@ def forecast_pooled(
     closes = {symbol: bars[symbol]["close"] for symbol in frames}
     ranked = frames if as_of is None else as_of.on_member_days(frames)  # measured among each day's members
     cross_section = write_cross_section(out, ranked, closes) if evaluate else None
-    return write_summary(out, rows, config, start, end, "pooled", time.perf_counter() - started, names_file,
+    return write_summary(out, rows, config, start, end, executor, time.perf_counter() - started, names_file,
                          cross_section, universe)
 
 

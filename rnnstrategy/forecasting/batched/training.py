@@ -27,7 +27,10 @@ the same fold trained alone, or forecasts up to a date would change with later b
 
 Memory stays bounded: each slot holds its job's feature rows once (a sliding-window
 view is stored as its rows, not as windows), windows are gathered per mini-batch, and
-the number of slots is capped by a memory budget.
+the number of slots is capped by a memory budget. Jobs whose windows are
+:class:`~rnnstrategy.forecasting.batched.windows.RowWindows` of one table, with one target tensor
+(an ensemble's members: other seeds, the same samples), are trained as one group that
+reads the table and the targets in place, one copy for all its slots.
 
 The code is device-agnostic (``device="cuda"`` runs the stacked computation on a GPU).
 On CPU even dropout masks equal the reference's; on CUDA torch's own dropout uses a
@@ -51,10 +54,11 @@ from rnnstrategy.errors import ConfigError, DataError
 from rnnstrategy.forecasting.batched.layers import Workspace
 from rnnstrategy.forecasting.batched.net import NetSpec, StackedNet
 from rnnstrategy.forecasting.batched.optim import StackedAdam
+from rnnstrategy.forecasting.batched.windows import RowWindows
 from rnnstrategy.forecasting.nets import CELLS, RecurrentNet
 from rnnstrategy.forecasting.training import LOSSES, TrainConfig, split_sizes
 
-__all__ = ["TrainJob", "group_key", "train_many"]
+__all__ = ["TrainJob", "group_key", "job_split", "train_many"]
 
 log = logging.getLogger(__name__)
 
@@ -88,23 +92,43 @@ class TrainJob:
         module: the network (trained in place).
         x: windows ``(n_samples, lookback, features)``, oldest first; a sliding-window
             view (:func:`rnnstrategy.forecasting.features.sliding_windows`) is used without copying
-            the windows.
+            the windows, and so are :class:`~rnnstrategy.forecasting.batched.windows.RowWindows`.
         y: scaled targets ``(n_samples, horizon)``.
         config: the training configuration.
         purge: samples dropped between the training and validation parts.
+        n_val: validation samples, the last ones (as ``train``'s ``n_val``); None:
+            ``config.val_fraction`` of them. Ignored without early stopping.
     """
 
     module: RecurrentNet
-    x: Tensor
+    x: Tensor | RowWindows
     y: Tensor
     config: TrainConfig
     purge: int = 0
+    n_val: int | None = None
+
+
+def job_split(job: TrainJob) -> tuple[int, int]:
+    """The job's training and validation sample counts, as ``train`` splits its samples."""
+    if job.n_val is None or not job.config.patience:
+        return split_sizes(len(job.x), job.config, job.purge)
+    n_train = len(job.x) - job.n_val - job.purge
+    if n_train < 1 or job.n_val < 1:
+        raise DataError(f"{len(job.x)} samples with n_val={job.n_val} and purge={job.purge} leave none to train "
+                        "or validate on; use more samples or a smaller n_val")
+    return n_train, job.n_val
 
 
 def group_key(job: TrainJob) -> tuple[object, ...]:
     """What jobs must share to be trained in one stacked computation."""
     c = job.config
-    return NetSpec.of(job.module), job.x.shape[1], c.batch_size, c.lr, c.loss, c.grad_clip
+    return NetSpec.of(job.module), job.x.shape[1], c.batch_size, c.lr, c.loss, c.grad_clip, _shared_table(job)
+
+
+def _shared_table(job: TrainJob) -> tuple[int, int, int] | None:
+    """Which row table and targets the job reads in place (jobs that share them share one copy), or None."""
+    x = job.x
+    return (id(x.rows), id(x.ends), id(job.y)) if isinstance(x, RowWindows) else None
 
 
 def train_many(
@@ -117,7 +141,7 @@ def train_many(
 ) -> list[list[dict[str, float]]]:
     """Train every job's network in place, batching compatible jobs; return their histories.
 
-    Equivalent to ``[train(j.module, j.x, j.y, j.config, purge=j.purge) for j in jobs]``
+    Equivalent to ``[train(j.module, j.x, j.y, j.config, purge=j.purge, n_val=j.n_val) for j in jobs]``
     (within float rounding), but many models run as one batched computation.
 
     Args:
@@ -159,7 +183,7 @@ def train_many(
 
 
 def _check_job(k: int, job: TrainJob) -> None:
-    if job.x.dim() != 3 or job.y.dim() != 2 or len(job.x) != len(job.y):
+    if len(job.x.shape) != 3 or job.y.dim() != 2 or len(job.x) != len(job.y):
         raise DataError(
             f"jobs[{k}]: x must be (n_samples, lookback, features) and y (n_samples, horizon) with the "
             f"same n_samples, got {tuple(job.x.shape)} and {tuple(job.y.shape)}"
@@ -170,7 +194,7 @@ def _check_job(k: int, job: TrainJob) -> None:
             f"jobs[{k}]: the network takes {spec.n_features} features and predicts {spec.horizon} steps, "
             f"but x has {job.x.shape[2]} features and y {job.y.shape[1]} columns; build it for the data"
         )
-    split_sizes(len(job.x), job.config, job.purge)  # raises on too few samples
+    job_split(job)  # raises on too few samples
 
 
 def _slots_for(spec: NetSpec, lookback: int, batch_size: int, budget: int) -> int:
@@ -237,10 +261,17 @@ class _StackedRun:
         self.optimizer = StackedAdam(self.params, lr=first.config.lr)
         self.workspace, self.val_workspace = Workspace(), Workspace()  # training and validation shapes differ
         self.best = [torch.zeros_like(p) for p in self.params]
-        self.max_rows = max(len(_rows_of(job.x)[0]) for job in jobs)
-        self.max_samples = max(len(job.y) for job in jobs)
-        self.rows = torch.zeros(n_slots, self.max_rows, self.spec.n_features, device=device)
-        self.targets = torch.zeros(n_slots, self.max_samples, self.spec.horizon, device=device)
+        #: with one shared table (see _shared_table): each window's first row; else each slot holds its job's rows
+        self.table_starts: Tensor | None = None
+        if isinstance(first.x, RowWindows):
+            self.rows = first.x.rows.to(device).contiguous()[None]  # (1, N, features): read in place
+            self.targets = first.y.to(device).contiguous()[None]
+            self.table_starts = first.x.starts.to(device)
+        else:
+            self.max_rows = max(len(_rows_of(job.x)[0]) for job in jobs)
+            self.max_samples = max(len(job.y) for job in jobs)
+            self.rows = torch.zeros(n_slots, self.max_rows, self.spec.n_features, device=device)
+            self.targets = torch.zeros(n_slots, self.max_samples, self.spec.horizon, device=device)
         self.row_steps = torch.ones(n_slots, dtype=torch.long, device=device)
         self.epoch_loss = torch.zeros(n_slots, dtype=torch.float64, device=device)
         self.slots: list[_Slot | None] = [None] * n_slots
@@ -270,15 +301,16 @@ class _StackedRun:
     def _load(self, s: int, k: int) -> None:
         """Put job k into slot s: its weights, a fresh optimizer state, its rows and targets."""
         job = self.jobs[k]
-        n_train, n_val = split_sizes(len(job.x), job.config, job.purge)
-        rows, step = _rows_of(job.x)
+        n_train, n_val = job_split(job)
         with torch.no_grad():
             state = job.module.state_dict()
             for key, p in zip(self.net.keys, self.params, strict=True):
                 p[s] = state[key]
-            self.rows[s, : len(rows)] = rows
-            self.targets[s, : len(job.y)] = job.y
-        self.row_steps[s] = step
+            if self.table_starts is None:
+                rows, step = _rows_of(job.x)
+                self.rows[s, : len(rows)] = rows
+                self.targets[s, : len(job.y)] = job.y
+                self.row_steps[s] = step
         self.epoch_loss[s] = 0.0
         self.optimizer.reset([s])
         seed = job.config.seed
@@ -296,7 +328,8 @@ class _StackedRun:
                 p.data = p.data.index_select(0, index)
         self.optimizer.select(keep)
         self.best = [b.index_select(0, index) for b in self.best]
-        self.rows, self.targets = self.rows.index_select(0, index), self.targets.index_select(0, index)
+        if self.table_starts is None:
+            self.rows, self.targets = self.rows.index_select(0, index), self.targets.index_select(0, index)
         self.row_steps, self.epoch_loss = self.row_steps[index], self.epoch_loss[index]
         self.slots = [self.slots[s] for s in keep]
         self.net.n_models = len(keep)
@@ -315,10 +348,13 @@ class _StackedRun:
         """Windows ``(L, M, B, features)`` and targets ``(M, B, horizon)`` of sample positions ``(M, B)``."""
         slots = torch.arange(self.n_slots, device=self.device) if slots is None else slots
         n_models, batch = samples.shape
-        starts = samples * self.row_steps[slots, None] + (slots * self.max_rows)[:, None]  # (M, B) flat row
+        if self.table_starts is not None:  # one table for every slot
+            starts, flat = self.table_starts[samples], samples  # (M, B) flat row, flat target
+        else:
+            starts = samples * self.row_steps[slots, None] + (slots * self.max_rows)[:, None]
+            flat = samples + (slots * self.max_samples)[:, None]
         rows = starts[:, None, :] + torch.arange(self.lookback, device=self.device)[None, :, None]  # (M, L, B)
         x = self.rows.view(-1, self.spec.n_features).index_select(0, rows.view(-1))
-        flat = samples + (slots * self.max_samples)[:, None]
         y = self.targets.view(-1, self.spec.horizon).index_select(0, flat.view(-1))
         return x.view(n_models, self.lookback, batch, -1).transpose(0, 1), y.view(n_models, batch, -1)
 

@@ -22,11 +22,13 @@ class PooledConfig(ForecastSettings):
     """Everything that decides a pooled walk-forward forecast (a ``[forecast]`` table with ``pooled = true``).
 
     At each retrain one network learns from the samples of every symbol whose labels are known
-    by then (see :mod:`rnnstrategy.forecasting.pooled.walkforward`). The label is the return the
-    ``next_open`` execution earns, log(open(t+2)/open(t+1)), normalised across the symbols of each
-    day (``label_norm``), so ``horizon`` must be at least 2; features may be normalised across
-    symbols too (``feature_norm``), and an index's own features added (``market``). ``ensemble``
-    models with consecutive seeds are averaged.
+    by then (see :mod:`rnnstrategy.forecasting.pooled.walkforward`). The label is the return from the
+    next open over the stock's next ``label_sessions`` (h) sessions, log(open(t+1+h)/open(t+1)),
+    normalised across the symbols of each day (``label_norm``); h = 1, the default, is the return the
+    ``next_open`` execution earns, log(open(t+2)/open(t+1)). A label is known h + 1 sessions after
+    its day. ``horizon`` must be at least 2 (the forecast frame's ``pred_open_2`` carries the score);
+    features may be normalised across symbols too (``feature_norm``), and an index's own features
+    added (``market``). ``ensemble`` models with consecutive seeds are averaged.
 
     The schedule counts market days: retrain every ``retrain_every_days`` (250, about a year), each
     fold learning from the samples of the latest ``train_days`` (1250, five years; None or 0: all).
@@ -40,6 +42,8 @@ class PooledConfig(ForecastSettings):
     batch_size: int = forecast_setting(1024, "mini-batch size")
     patience: int = forecast_setting(2, "early-stopping patience in epochs; 0 turns it off")
     retrain_every_days: int = forecast_setting(250, "market days between retrains", group="schedule")
+    label_sessions: int = forecast_setting(1, "sessions the label spans from the next open (h): "
+                                           "log(open(t+1+h)/open(t+1)); 1 = the next_open day")
     label_norm: Literal["rank", "zscore", "none"] = forecast_setting("rank", "the label normalised across each "
                                                                      "day's symbols")
     feature_norm: Literal["rank", "zscore", "none"] = forecast_setting("none", "features normalised across each "
@@ -54,16 +58,36 @@ class PooledConfig(ForecastSettings):
             object.__setattr__(self, "train_days", None)
         if self.ensemble < 1:
             raise ConfigError(f"ensemble={self.ensemble} must be >= 1 (1: a single model)")
+        self._check_label_sessions()
         if self.horizon < 2:
             raise ConfigError(f"horizon={self.horizon}: pooled models learn open(t+2)/open(t+1) and need "
                               "horizon >= 2")
+
+    def _check_label_sessions(self) -> None:
+        """A whole number of sessions, at most half the training window (a longer label overlaps almost every
+        other sample's, and the validation purge leaves few samples to fit)."""
+        h = self.label_sessions
+        if isinstance(h, bool) or not isinstance(h, int) or h < 1:
+            raise ConfigError(f"label_sessions={h!r} must be a whole number >= 1 (1: open(t+2)/open(t+1))")
+        if isinstance(self.train_days, int) and 1 <= self.train_days < 2 * h:  # train_days < 1: refused elsewhere
+            raise ConfigError(f"label_sessions={h} spans more than half of train_days={self.train_days} market days "
+                              "of samples: use a shorter label or a longer train_days")
 
     def to_dict(self) -> dict[str, object]:
         """The fields, with ``"pooled": True`` first: the tag that tells a recorded configuration's class."""
         return {"pooled": True, **super().to_dict()}
 
+    def fingerprint(self) -> dict[str, object]:
+        """What a stored fold depends on; a one-session label (the default, and every fold stored before
+        ``label_sessions`` existed) leaves the setting out, so those folds keep their keys."""
+        values = super().fingerprint()
+        if self.label_sessions == 1:
+            values["config"].pop("label_sessions")  # type: ignore[attr-defined]
+        return values
+
     def history_needed(self) -> int:
         """Bars of each stock before the first forecast date that a run reads: the training days' samples,
-        their input windows and the features' warm-up (all bars when the window is expanding)."""
+        their labels' sessions, their input windows and the features' warm-up (all bars when the window is
+        expanding)."""
         samples = self.train_days if self.train_days is not None else 10**9
-        return samples + self.horizon + self.lookback + self.warmup
+        return samples + max(self.horizon, self.label_sessions + 1) + self.lookback + self.warmup

@@ -3,12 +3,21 @@
 :func:`fit_fold` trains the fold retrained at a market day (``ensemble`` networks with consecutive
 seeds, each warm-started from its own weights of the previous fold when asked) on the rows whose
 labels are known by then (:func:`~rnnstrategy.forecasting.pooled.panel.training_rows`), labelled with
-the ``next_open`` return normalised across each day's symbols (``label_norm``); features are scaled
-with statistics of the training rows only. :func:`score_fold` turns the fold's model, trained now or
-read back from the fold store, into forecasts of the rows it covers, one forward pass per market day.
+the return over the next ``label_sessions`` sessions from the next open (the panel's label) normalised
+across each day's symbols (``label_norm``); features are scaled with statistics of the training rows
+only. :func:`score_fold` turns the fold's model, trained now or read back from the fold store, into
+forecasts of the rows it covers, one forward pass per market day.
+
+The ensemble's members train as one stacked computation
+(:func:`~rnnstrategy.forecasting.batched.training.train_many`), each with its own initial weights,
+mini-batch order, dropout, gradient clipping, Adam state and early stopping (a member that stops
+waits while the others go on); on CPU each member's weights equal, bit for bit, those of the same
+member trained alone (``ensemble=1`` with its seed), so an ensemble's forecasts are those of K
+separate trainings.
 
 Samples are never copied per fold: the panel holds each row's features once, a fold's samples are
-row numbers, and mini-batches gather their windows (:class:`PanelWindows`).
+row numbers, and mini-batches gather their windows
+(:class:`~rnnstrategy.forecasting.batched.windows.RowWindows`), one table for every member.
 """
 
 from __future__ import annotations
@@ -21,33 +30,18 @@ import pandas as pd
 import torch
 
 from rnnstrategy.errors import DataError
+from rnnstrategy.forecasting.batched.training import TrainJob, train_many
+from rnnstrategy.forecasting.batched.windows import RowWindows
 from rnnstrategy.forecasting.nets import RecurrentNet
 from rnnstrategy.forecasting.pooled.config import PooledConfig
 from rnnstrategy.forecasting.pooled.panel import Panel, normalise_by_day, training_rows, validation_split
-from rnnstrategy.forecasting.training import TrainConfig, seeded, train
+from rnnstrategy.forecasting.training import TrainConfig, seeded
 
-__all__ = ["PanelWindows", "fit_fold", "score_fold"]
+__all__ = ["TRAINING", "fit_fold", "score_fold"]
 
-
-class PanelWindows:
-    """Windows of panel rows, gathered on demand: ``x[idx]`` is ``(len(idx), lookback, F)``.
-
-    Stands in for the ``x`` tensor of :func:`rnnstrategy.forecasting.training.train`: ``len``,
-    a slice (another :class:`PanelWindows`) and an index tensor (the gathered windows).
-    """
-
-    def __init__(self, features: torch.Tensor, ends: torch.Tensor, lookback: int) -> None:
-        self.features, self.ends, self.lookback = features, ends, lookback
-        self._steps = torch.arange(-lookback + 1, 1, device=features.device)
-
-    def __len__(self) -> int:
-        return len(self.ends)
-
-    def __getitem__(self, key: slice | torch.Tensor) -> PanelWindows | torch.Tensor:
-        if isinstance(key, slice):
-            return PanelWindows(self.features, self.ends[key], self.lookback)
-        rows = self.ends[key.to(self.ends.device)]
-        return self.features[rows[:, None] + self._steps]
+TRAINING = "stacked"
+"""How :func:`fit_fold` trains, part of every pooled fold's store key: the members side by side in one stacked
+computation, whose last bits differ from those of the one-network loop that trained the folds stored before."""
 
 
 def fit_fold(
@@ -68,28 +62,31 @@ def fit_fold(
     labels = normalise_by_day(panel.label[ordered], panel.day[ordered], len(panel.calendar), config.label_norm)
     mean, std = _scaler(panel, fit_rows)
     features = _scaled(panel, mean, std, device)
-    x = PanelWindows(features, torch.as_tensor(ordered, device=device), panel.lookback)
-    y = torch.as_tensor(labels, dtype=torch.float32)[:, None]  # batches move to the device in train()
+    x = RowWindows(features, torch.as_tensor(ordered, device=device), panel.lookback)
+    y = torch.as_tensor(labels, dtype=torch.float32)[:, None]  # moves to the device with the training
     warm = config.warm_start and previous is not None
     train_config = TrainConfig(epochs=config.warm_start_epochs if warm else config.epochs,
                                batch_size=config.batch_size, lr=config.lr, loss=config.loss,
                                grad_clip=config.grad_clip, patience=config.patience,
                                val_fraction=config.val_fraction, seed=config.seed)
-    epochs = 0
     model = {"scaler.mean": torch.from_numpy(mean), "scaler.std": torch.from_numpy(std),
              "label.sigma": torch.tensor([_daily_spread(panel, fit_rows)], dtype=torch.float64)}
-    for member in range(config.ensemble):
-        seed = config.seed + member
-        module = _member(features.shape[1], config, seed, device)
-        prefix = f"m{member}."
-        if warm:
-            module.load_state_dict({name[len(prefix):]: value for name, value in previous.items()
-                                    if name.startswith(prefix)})
-        history = train(module, x, y, dataclasses.replace(train_config, seed=seed), device=device,
-                        n_val=len(val_rows))
-        epochs += len(history)
-        model |= {prefix + name: value.detach().cpu().clone() for name, value in module.state_dict().items()}
-    return model, (len(fit_rows), len(val_rows), epochs)
+    members = [_member(features.shape[1], config, config.seed + k, device) for k in range(config.ensemble)]
+    if warm:
+        for k, module in enumerate(members):
+            module.load_state_dict(_member_state(previous, k))
+    jobs = [TrainJob(module, x, y, dataclasses.replace(train_config, seed=config.seed + k), n_val=len(val_rows))
+            for k, module in enumerate(members)]
+    histories = train_many(jobs, device=device, max_models=len(jobs))  # side by side, each its own model
+    for k, module in enumerate(members):
+        model |= {f"m{k}.{name}": value.detach().cpu().clone() for name, value in module.state_dict().items()}
+    return model, (len(fit_rows), len(val_rows), sum(len(history) for history in histories))
+
+
+def _member_state(model: Mapping[str, torch.Tensor], k: int) -> dict[str, torch.Tensor]:
+    """Member ``k``'s network weights in ``model`` (their names without the ``"m<k>."`` prefix)."""
+    prefix = f"m{k}."
+    return {name[len(prefix):]: value for name, value in model.items() if name.startswith(prefix)}
 
 
 def _member(inputs: int, config: PooledConfig, seed: int, device: torch.device) -> RecurrentNet:
@@ -104,9 +101,8 @@ def score_fold(panel: Panel, config: PooledConfig, device: torch.device, model: 
     features = _scaled(panel, model["scaler.mean"].numpy(), model["scaler.std"].numpy(), device)
     total = np.zeros(len(rows))
     for member in range(config.ensemble):
-        prefix = f"m{member}."
         module = _member(features.shape[1], config, config.seed + member, device)
-        module.load_state_dict({name[len(prefix):]: value for name, value in model.items() if name.startswith(prefix)})
+        module.load_state_dict(_member_state(model, member))
         total += _predict(module, features, rows, panel.day[rows], panel.lookback, device)
     return total / config.ensemble * float(model["label.sigma"][0])
 
@@ -148,7 +144,7 @@ def _predict(module: RecurrentNet, features: torch.Tensor, rows: np.ndarray, day
     out = np.zeros(len(rows))
     order = np.argsort(days, kind="stable")
     bounds = np.flatnonzero(np.diff(days[order])) + 1
-    windows = PanelWindows(features, torch.as_tensor(rows, device=device), lookback)
+    windows = RowWindows(features, torch.as_tensor(rows, device=device), lookback)
     for piece in np.split(order, bounds) if len(rows) else []:
         out[piece] = module(windows[torch.as_tensor(piece)])[:, 0].cpu().numpy()  # (rows of the day,)
     return out

@@ -3,9 +3,10 @@
 Each symbol keeps its own rows (a suspended day has no row), stacked one symbol after the
 other; ``day`` maps every row to its position on the market calendar (the union of the
 symbols' dates). A sample is a row ``r``: its input is the window of the symbol's own
-feature rows ``r - lookback + 1 .. r`` and its label the return the ``next_open`` execution
-earns, ``log(open(r+2) / open(r+1))`` over the symbol's next two bars, known at the open of
-row ``r + 2`` (``label_day``). Bars with a ``factor`` column (raw prices and their adjustment
+feature rows ``r - lookback + 1 .. r`` and its label the return from the next open over the
+next ``h`` sessions (``label_sessions``), ``log(open(r+1+h) / open(r+1))`` over the symbol's own
+rows (a suspended day is no session), known at the open of row ``r + 1 + h`` (``label_day``);
+``h = 1`` is the return the ``next_open`` execution earns, ``log(open(r+2) / open(r+1))``. Bars with a ``factor`` column (raw prices and their adjustment
 factor) give features and labels of their adjusted prices
 (:func:`~rnnstrategy.data.adjust.adjusted_bars`), so an ex-date is no fall; ``open`` and ``close``
 stay raw, the prices forecasts are written in.
@@ -17,7 +18,9 @@ The timing contract for panels (DESIGN.md), in this module's terms:
   depends on any bar after its day;
 - a model retrained at the close of calendar day ``p`` learns from the samples whose
   ``label_day <= p`` (:func:`training_rows`), and forecasts the days ``p .. next retrain - 1``
-  (:func:`retrain_days`); daily label ranks use only the labels known by then.
+  (:func:`retrain_days`); daily label ranks use only the labels known by then, and its
+  validation split purges the training samples whose label is known only after the first
+  validation day (:func:`validation_split`), for every ``h``.
 
 Nothing here imports torch: the arrays are numpy, so the schedule is tested on literal arrays.
 """
@@ -59,12 +62,13 @@ class Panel:
         features: ``(N, F)`` float32 model inputs (per-symbol features, cross-sectionally
             normalised if asked, then market features); NaN where not defined yet.
         window_ok: ``(N,)`` the row ends a window of ``lookback`` defined feature rows.
-        label: ``(N,)`` float64 raw label, of adjusted opens where the bars carry a factor (NaN where
-            the symbol has no two later bars).
-        label_day: ``(N,)`` calendar position of row ``r + 2`` (a large number when absent).
+        label: ``(N,)`` float64 raw label ``log(open(r+1+h) / open(r+1))``, of adjusted opens where the
+            bars carry a factor (NaN where the symbol has no ``h + 1`` later bars).
+        label_day: ``(N,)`` calendar position of row ``r + 1 + h`` (a large number when absent).
         open, close: ``(N,)`` the bars' opens and closes (raw where the bars carry a factor).
         feature_names: the columns of ``features``.
         lookback: the window length the panel was built for.
+        label_sessions: ``h``, the sessions a label spans from the next open.
     """
 
     symbols: tuple[str, ...]
@@ -79,6 +83,7 @@ class Panel:
     close: np.ndarray
     feature_names: tuple[str, ...]
     lookback: int
+    label_sessions: int = 1
 
     def __len__(self) -> int:
         return len(self.day)
@@ -99,6 +104,7 @@ def build_panel(
     *,
     feature_norm: str = "none",
     market: pd.DataFrame | None = None,
+    label_sessions: int = 1,
 ) -> Panel:
     """Stack the symbols' bars into a :class:`Panel`.
 
@@ -109,6 +115,7 @@ def build_panel(
         feature_norm: cross-sectional normalisation of the features, one of :data:`NORMALISATIONS`.
         market: an index's bars; its own features (``mkt_<name>``) join each row's features
             on the row's date, forward-filled over a day the index lacks.
+        label_sessions: ``h``, the sessions each label spans from the next open (1: the ``next_open`` day).
     """
     if feature_norm not in NORMALISATIONS:
         raise ConfigError(f"feature_norm={feature_norm!r} is unknown; use one of {', '.join(NORMALISATIONS)}")
@@ -131,22 +138,29 @@ def build_panel(
     opens = np.concatenate([bars[s]["open"].to_numpy(np.float64) for s in symbols])
     closes = np.concatenate([bars[s]["close"].to_numpy(np.float64) for s in symbols])
     signal_opens = np.concatenate([adjusted_bars(bars[s])["open"].to_numpy(np.float64) for s in symbols])
+    h = _checked_sessions(label_sessions)
     label = np.full(len(day), np.nan)
     label_day = np.full(len(day), _NEVER, dtype=np.int32)
     window_ok = np.zeros(len(day), dtype=bool)
     finite_row = np.isfinite(stock).all(axis=1)
     for lo, hi in zip(offsets[:-1], offsets[1:], strict=True):
         n = hi - lo
-        if n > 2:
-            label[lo:hi - 2] = np.log(signal_opens[lo + 2:hi] / signal_opens[lo + 1:hi - 1])
-            label_day[lo:hi - 2] = day[lo + 2:hi]
+        if n > h + 1:  # row r's label: the opens of its rows r + 1 and r + 1 + h
+            label[lo:hi - h - 1] = np.log(signal_opens[lo + h + 1:hi] / signal_opens[lo + 1:hi - h])
+            label_day[lo:hi - h - 1] = day[lo + h + 1:hi]
         # a window is usable when its lookback rows are past the warm-up and all defined
         bad = np.concatenate([[0], np.cumsum(~finite_row[lo:hi])])
         ends = np.arange(n)
         full = ends >= warmup + lookback - 1
         window_ok[lo:hi] = full & (bad[ends + 1] - bad[np.maximum(ends + 1 - lookback, 0)] == 0)
     return Panel(symbols, calendar, offsets, day, stock.astype(np.float32), window_ok, label, label_day,
-                 opens, closes, names, lookback)
+                 opens, closes, names, lookback, h)
+
+
+def _checked_sessions(label_sessions: int) -> int:
+    if isinstance(label_sessions, bool) or not isinstance(label_sessions, int | np.integer) or label_sessions < 1:
+        raise ConfigError(f"label_sessions={label_sessions!r} must be a whole number >= 1")
+    return int(label_sessions)
 
 
 def normalise_by_day(values: np.ndarray, day: np.ndarray, n_days: int, how: str) -> np.ndarray:
@@ -204,12 +218,13 @@ def training_rows(panel: Panel, retrain: int, window_days: int | None, *, exclud
 
     A row qualifies when its window is usable, its label is known by then
     (``label_day <= retrain``) and, with ``window_days``, its own day is among the latest
-    ``window_days`` market days whose labels can be known (``day > retrain - 2 - window_days``).
+    ``window_days`` market days whose labels can be known
+    (``day > retrain - 1 - label_sessions - window_days``).
     Returned sorted by day, then symbol (chronological order for the validation split).
     """
     ok = panel.window_ok & np.isfinite(panel.label) & (panel.label_day <= retrain)
     if window_days is not None:
-        ok &= panel.day > retrain - 2 - window_days
+        ok &= panel.day > retrain - 1 - panel.label_sessions - window_days
     if exclude is not None:
         ok &= ~exclude
     rows = np.flatnonzero(ok)

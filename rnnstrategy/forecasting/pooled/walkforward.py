@@ -4,25 +4,37 @@ At each retrain day (every ``retrain_every_days`` market days from ``start``) on
 (``cell``, ``hidden``, ... as for per-symbol models; ``ensemble`` of them with consecutive
 seeds, averaged) learns from the samples of every symbol whose labels are known by then
 (:func:`rnnstrategy.forecasting.pooled.panel.training_rows`): windows of ``lookback`` feature rows,
-labelled with the ``next_open`` return log(open(t+2)/open(t+1)) normalised across each day's
-symbols (``label_norm``). Features are scaled with statistics of the training rows only. The
-network then forecasts every symbol on each market day until the next retrain (the training and
-scoring of a fold are in :mod:`rnnstrategy.forecasting.pooled.fit`).
+labelled with the return from the next open over ``label_sessions`` (L) sessions,
+log(open(t+1+L)/open(t+1)) (L = 1: the ``next_open`` return log(open(t+2)/open(t+1))), normalised
+across each day's symbols (``label_norm``); a label is known L + 1 sessions after its day.
+Features are scaled with statistics of the training rows only. The network then forecasts every
+symbol on each market day until the next retrain (the training and scoring of a fold are in
+:mod:`rnnstrategy.forecasting.pooled.fit`).
 
 The output is the per-symbol forecast frame of any walk-forward run (``pred_open_1..H``,
 ``fold``, realised ``open_1..H``), so the indicator, the strategies and the metrics need no
 change. A pooled model predicts a relative return, not a price: it writes
 ``pred_open_1 = close(t)`` and ``pred_open_h = close(t) * exp(s * sigma)`` for h >= 2, where
 ``s`` is the predicted normalised label and ``sigma`` the mean daily cross-sectional spread of
-the raw label over the training days, so ``pred_open_2 / pred_open_1 - 1`` is the expected
-return relative to the day's other stocks, in return units. A common daily offset leaves
-every rank measure unchanged; price-level metrics (RMSE against the previous close) of a
-pooled run are not meaningful.
+the raw label over the training days, so ``pred_open_2 / pred_open_1 - 1`` is a score: the
+predicted return relative to the day's other stocks over the label's L sessions (one day for
+L = 1), in that return's units; it ranks the stocks and is no one-day return. A common daily
+offset leaves every rank measure unchanged; price-level metrics (RMSE against the previous
+close) of a pooled run are not meaningful, and the realised ``open_h`` columns stay the next
+opens whatever the label.
 
 With a fold store, each fold's model (weights, feature scaler, label spread) is kept under a key
 of the configuration, the symbols and the bars up to its retrain day, and its forecasts under the
 bars up to its last forecast day: a rerun or an interrupted run trains only what is missing, and a
 run one day later (a daily signal) reads the model and forecasts the new day without retraining.
+
+Folds are independent given the panel (each learns only from labels known by its retrain day), unless
+warm-started (each then starts from the previous fold's weights): a fold is a :class:`FoldJob`, what
+every fold reads is one :class:`FoldPlan`, and a runner turns jobs into :class:`FoldScores` in any
+order (:func:`local_folds`, one after another here, is the default; a universe run may hand them to
+Ray, see :mod:`rnnstrategy.universe.pooled_folds`). The forecasts are assembled in fold order, so
+they do not depend on the runner. A fold's ensemble members train inside its job, as one stacked
+computation (:func:`~rnnstrategy.forecasting.pooled.fit.fit_fold`).
 """
 
 from __future__ import annotations
@@ -30,7 +42,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,10 +54,11 @@ from rnnstrategy.data.fingerprint import DataFingerprint
 from rnnstrategy.forecasting.foldstore import FoldStore
 from rnnstrategy.forecasting.forecaster import resolve_device
 from rnnstrategy.forecasting.pooled.config import PooledConfig
-from rnnstrategy.forecasting.pooled.fit import fit_fold, score_fold
+from rnnstrategy.forecasting.pooled.fit import TRAINING, fit_fold, score_fold
 from rnnstrategy.forecasting.pooled.panel import Panel, build_panel, retrain_days
 
-__all__ = ["PooledFold", "pooled_walk_forward"]
+__all__ = ["FoldJob", "FoldPlan", "FoldRunner", "FoldScores", "PooledFold", "fold_rows", "local_folds",
+           "pooled_walk_forward", "run_fold"]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +86,44 @@ class PooledFold:
                 "stored": self.stored}
 
 
+@dataclass(frozen=True)
+class FoldPlan:
+    """What every fold of a run reads: the panel, the model, the rows it may not learn from, and the fold store
+    (its root and the configuration its entries are filed under). One value, shared by every job."""
+
+    panel: Panel
+    config: PooledConfig
+    exclude: np.ndarray | None
+    store: str | None
+    store_config: dict[str, object]
+    folds: int
+
+
+@dataclass(frozen=True)
+class FoldJob:
+    """One retrain: fold ``fold`` retrained at calendar day ``p`` forecasts the days ``p .. q``; its model and its
+    scores are stored under ``model_key`` and ``scores_key``."""
+
+    fold: int
+    p: int
+    q: int
+    model_key: str
+    scores_key: str
+
+
+@dataclass(frozen=True)
+class FoldScores:
+    """What one fold gives back: the scores of its rows (:func:`fold_rows`, in order) and its report."""
+
+    fold: int
+    scores: np.ndarray
+    report: PooledFold
+
+
+FoldRunner = Callable[[Sequence[FoldJob], FoldPlan], Iterable[FoldScores]]
+"""Runs the jobs of a plan, yielding each fold's scores as it finishes (in any order)."""
+
+
 def pooled_walk_forward(
     bars: Mapping[str, pd.DataFrame],
     config: PooledConfig,
@@ -83,6 +134,7 @@ def pooled_walk_forward(
     store: str | Path | None = None,
     progress: Callable[[PooledFold], None] | None = None,
     train_days: Mapping[str, pd.DatetimeIndex] | None = None,
+    run_folds: FoldRunner | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Out-of-sample forecast frames of every symbol from one pooled model per retrain.
 
@@ -99,52 +151,85 @@ def pooled_walk_forward(
             days: a model that learns from members only); a symbol not in it gives none. None: every
             row. Every symbol is still scored, so the forecasts of a day do not depend on which
             symbols are learnt from after it.
+        run_folds: runs the folds (:data:`FoldRunner`); None: :func:`local_folds`, here, one after another.
 
     Returns:
         Forecast frames by symbol (symbols without a forecast are left out), each with
         ``attrs["folds"]`` (the run's folds) and ``attrs["config"]``.
     """
-    device = resolve_device(config.device)
-    panel = build_panel(bars, config.features, config.lookback, feature_norm=config.feature_norm, market=market)
+    resolve_device(config.device)  # a device this machine lacks fails before any work
+    panel = build_panel(bars, config.features, config.lookback, feature_norm=config.feature_norm, market=market,
+                        label_sessions=config.label_sessions)
     folds = retrain_days(panel.calendar, start, end, config.retrain_every_days)
     exclude = None if train_days is None else _excluded_rows(panel, train_days)
     keys = _FoldKeys(panel, bars, market, config, exclude)
-    fold_store = FoldStore(store, "_pooled", keys.config) if store else None
+    # a fold's model is keyed by the bars up to its retrain day, so a later day reuses it (a daily run trains once
+    # per retrain); its scores by the bars up to the fold's last day
+    jobs = [FoldJob(k, p, q, keys.model(k, p), keys.of(k, p, q)) for k, (p, q) in enumerate(folds)]
+    plan = FoldPlan(panel, config, exclude, str(store) if store else None, keys.config, len(jobs))
     scores = np.full(len(panel), np.nan)
     fold_of = np.full(len(panel), -1, dtype=np.int64)
-    reports: list[PooledFold] = []
+    reports: dict[int, PooledFold] = {}
+    finished = iter((run_folds or local_folds)(jobs, plan))
+    try:
+        for done in finished:
+            job, report = jobs[done.fold], done.report
+            rows = fold_rows(panel, job.p, job.q)
+            scores[rows], fold_of[rows] = done.scores, job.fold
+            reports[job.fold] = report
+            log.info("pooled fold %d/%d %s: %s", job.fold + 1, len(jobs), report.retrain_date.date(),
+                     "from the store" if report.stored else
+                     f"{report.samples:,} samples, {report.epochs} epochs, {report.seconds:.1f} s")
+            if progress:
+                progress(report)
+    finally:  # a runner's tasks end with this call, however it ends
+        getattr(finished, "close", lambda: None)()
+    if len(reports) != len(jobs):
+        raise RuntimeError(f"the fold runner gave {len(reports)} of {len(jobs)} folds")
+    return _frames(panel, config, scores, fold_of, [reports[k].as_dict() for k in sorted(reports)])
+
+
+def fold_rows(panel: Panel, p: int, q: int) -> np.ndarray:
+    """The rows a fold retrained at day ``p`` forecasts: those of the days ``p .. q`` that end a full window."""
+    return np.flatnonzero(panel.window_ok & (panel.day >= p) & (panel.day <= q))
+
+
+def local_folds(jobs: Sequence[FoldJob], plan: FoldPlan) -> Iterator[FoldScores]:
+    """Run the jobs here, in order, each (when warm-starting) from the model of the one before (the default
+    :data:`FoldRunner`; a chain of warm-started folds runs so on any executor)."""
+    device = resolve_device(plan.config.device)
     previous: dict[str, torch.Tensor] | None = None
-    for k, (p, q) in enumerate(folds):
-        started = time.perf_counter()
-        rows = np.flatnonzero(panel.window_ok & (panel.day >= p) & (panel.day <= q))
-        date = panel.calendar[p]
-        days = panel.calendar[panel.day[rows]]
-        # the fold's model is keyed by the bars up to its retrain day, so a later day reuses it (a daily run
-        # trains once per retrain); its scores by the bars up to the fold's last day
-        model_key, scores_key = keys.model(k, p), keys.of(k, p, q)
-        model = fold_store.load_state(date, model_key) if fold_store else None
-        if model is not None:
-            previous, report = model.state, PooledFold(k, len(folds), date, 0, 0, 0, 0.0, True)
-        else:
-            previous, counts = fit_fold(panel, config, device, p, previous, exclude)
-            report = PooledFold(k, len(folds), date, *counts, time.perf_counter() - started, False)
-            if fold_store:
-                fold_store.save_state(date, model_key, previous, {"fold": str(k)})
-        stored = fold_store.load_forecasts(date, scores_key, "scores", days) if model is not None else None
-        if stored is not None:
-            values = stored["score"].to_numpy()
-        else:
-            values = score_fold(panel, config, device, previous, rows)
-            if fold_store:
-                fold_store.save_forecasts(date, scores_key, "scores", pd.DataFrame({"score": values}, index=days))
-        scores[rows], fold_of[rows] = values, k
-        reports.append(report)
-        log.info("pooled fold %d/%d %s: %s", k + 1, len(folds), date.date(),
-                 "from the store" if report.stored else
-                 f"{report.samples:,} samples, {report.epochs} epochs, {report.seconds:.1f} s")
-        if progress:
-            progress(report)
-    return _frames(panel, config, scores, fold_of, [r.as_dict() for r in reports])
+    for job in jobs:
+        done, previous = run_fold(job, plan, device, previous)
+        yield done
+
+
+def run_fold(job: FoldJob, plan: FoldPlan, device: torch.device, previous: Mapping[str, torch.Tensor] | None,
+             ) -> tuple[FoldScores, dict[str, torch.Tensor]]:
+    """Train (or read from the store) the model of ``job`` and score its rows; return the scores and the model
+    (what the next fold starts from when warm-starting; ``previous`` is the one before, None for the first)."""
+    started = time.perf_counter()
+    panel, config = plan.panel, plan.config
+    fold_store = FoldStore(plan.store, "_pooled", plan.store_config) if plan.store else None
+    rows = fold_rows(panel, job.p, job.q)
+    date = panel.calendar[job.p]
+    days = panel.calendar[panel.day[rows]]
+    model = fold_store.load_state(date, job.model_key) if fold_store else None
+    if model is not None:
+        state, report = model.state, PooledFold(job.fold, plan.folds, date, 0, 0, 0, 0.0, True)
+    else:
+        state, counts = fit_fold(panel, config, device, job.p, previous, plan.exclude)
+        report = PooledFold(job.fold, plan.folds, date, *counts, time.perf_counter() - started, False)
+        if fold_store:
+            fold_store.save_state(date, job.model_key, state, {"fold": str(job.fold)})
+    stored = fold_store.load_forecasts(date, job.scores_key, "scores", days) if model is not None else None
+    if stored is not None:
+        values = stored["score"].to_numpy()
+    else:
+        values = score_fold(panel, config, device, state, rows)
+        if fold_store:
+            fold_store.save_forecasts(date, job.scores_key, "scores", pd.DataFrame({"score": values}, index=days))
+    return FoldScores(job.fold, values, report), state
 
 
 def _frames(panel: Panel, config: PooledConfig, scores: np.ndarray, fold_of: np.ndarray,
@@ -190,7 +275,7 @@ class _FoldKeys:
                  config: PooledConfig, exclude: np.ndarray | None = None) -> None:
         self.panel = panel
         self.config = {**config.fingerprint(), "symbols": list(panel.symbols), "pooled_model": True,
-                       **({"train_days": True} if exclude is not None else {})}
+                       "training": TRAINING, **({"train_days": True} if exclude is not None else {})}
         self._exclude = exclude
         self._rows = [DataFingerprint(bars[s]).rows for s in panel.symbols]
         self._market = None if market is None else DataFingerprint(market).rows
