@@ -130,3 +130,18 @@ def test_forecast_one_symbol_and_a_universe(data_dir, tmp_path):
     alone = rs.forecast(folder / "000001.SZ.csv", TINY, start="2022-06-01", store=None)
     pd.testing.assert_frame_equal(universe.forecasts("000001.SZ")[alone.forecasts.columns], alone.forecasts,
                                   check_freq=False)
+
+
+def test_a_forecast_summary_of_a_few_days_says_n_a_where_the_cross_section_is_undefined(tmp_path):
+    """A universe forecast over a day or two has a rank IC but no spread (ICIR, t): the console said a traceback
+    (a None formatted as a number) after the forecasts were written."""
+    from rnnstrategy.api.results import UniverseForecastRun
+
+    cross_section = {"n_days": 1, "rank_ic": 0.125, "rank_icir": None, "rank_ic_t": None, "long_short": None,
+                     "baseline_reversal5_rank_ic": None}
+    (tmp_path / "summary.json").write_text(json.dumps({"config": {"pooled": True}, "cross_section": cross_section}),
+                                           encoding="utf-8")
+    table = pd.DataFrame({"status": ["ok"], "forecasts": [3]})
+    lines = UniverseForecastRun(table, tmp_path, 2.0).summary_lines()
+    assert lines[1] == ("cross-section over 1 days: mean daily rank IC 0.1250 (ICIR n/a, t n/a), top-minus-bottom "
+                        "quintile n/a bp a day; 5-day reversal on the same stock-days: rank IC n/a")

@@ -134,10 +134,13 @@ class UniverseForecastRun:
         recorded = self.recorded
         cs = recorded.get("cross_section") or {}
         if cs.get("n_days"):
-            lines.append(f"cross-section over {cs['n_days']} days: mean daily rank IC {cs['rank_ic']:.4f} (ICIR "
-                         f"{cs['rank_icir']:.2f}, t {cs['rank_ic_t']:.1f}), top-minus-bottom quintile "
-                         f"{1e4 * cs['long_short']:.1f} bp a day; 5-day reversal on the same stock-days: rank IC "
-                         f"{_ratio4(cs['baseline_reversal5_rank_ic'])}")
+            spread = cs.get("long_short")
+            spread_bp = None if spread is None else 1e4 * spread
+            lines.append(f"cross-section over {cs['n_days']} days: mean daily rank IC "
+                         f"{_figure(cs.get('rank_ic'), '.4f')} (ICIR {_figure(cs.get('rank_icir'), '.2f')}, "
+                         f"t {_figure(cs.get('rank_ic_t'), '.1f')}), top-minus-bottom quintile "
+                         f"{_figure(spread_bp, '.1f')} bp a day; 5-day reversal on the same stock-days: rank IC "
+                         f"{_figure(cs.get('baseline_reversal5_rank_ic'), '.4f')}")
         if len(ok) and not (recorded.get("config") or {}).get("pooled"):  # pooled: relative returns, not prices
             lines.append(f"median h=1 RMSE ratio vs previous close {ok['rmse_ratio'].median():.3f}, "
                          f"median direction hit rate {ok['direction_hit_rate'].median():.3f}")
@@ -145,8 +148,9 @@ class UniverseForecastRun:
         return lines
 
 
-def _ratio4(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.4f}"
+def _figure(value: float | None, spec: str) -> str:
+    """``value`` formatted, or "n/a" where a short run leaves it undefined (one day has no spread)."""
+    return "n/a" if value is None else format(value, spec)
 
 
 # ---------------------------------------------------------------- finished runs
