@@ -175,6 +175,7 @@ class ProcessExecutor:
         it was writing (:func:`~rnnstrategy.universe.worker_start.init_worker`); SIGKILL after
         :data:`ABANDON_GRACE_S` for one that has not ended."""
         workers = list((getattr(self._pool, "_processes", None) or {}).values())  # no public list of them
+        manager = getattr(self._pool, "_executor_manager_thread", None)  # shutdown() forgets it
         self._pool.shutdown(wait=False, cancel_futures=True)
         for process in workers:
             process.terminate()
@@ -184,6 +185,10 @@ class ProcessExecutor:
             if process.is_alive():
                 process.kill()
                 process.join(timeout=5)
+        # the pool's manager thread closes its wake-up pipe once it sees the workers gone; an exit meanwhile raced
+        # it (Python's exit hook wrote to the pipe as it closed: "OSError: Bad file descriptor" after the interrupt)
+        if manager is not None:
+            manager.join(timeout=5)
 
 
 class RayExecutor:
