@@ -278,9 +278,7 @@ def test_an_interrupt_in_the_kernel_waits_for_the_chunks_still_running(sigint_ra
     import _thread
     import threading
 
-    import torch
-
-    from rnnstrategy.forecasting.batched.native import _over_models
+    from rnnstrategy.forecasting.batched.native import _in_parallel
 
     running, finished = [], []
 
@@ -289,14 +287,9 @@ def test_an_interrupt_in_the_kernel_waits_for_the_chunks_still_running(sigint_ra
         time.sleep(0.5)
         finished.append((lo, hi))
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        threading.Timer(0.1, _thread.interrupt_main).start()  # Ctrl-C while both chunks sleep
-        with pytest.raises(KeyboardInterrupt):
-            _over_models(4, chunk)
-    finally:
-        torch.set_num_threads(threads)
+    threading.Timer(0.1, _thread.interrupt_main).start()  # Ctrl-C while both chunks sleep
+    with pytest.raises(KeyboardInterrupt):
+        _in_parallel([lambda: chunk(0, 2), lambda: chunk(2, 4)])
     assert sorted(finished) == sorted(running) == [(0, 2), (2, 4)]
 
 

@@ -20,11 +20,11 @@ for one thread here, load 10-14). ``--also-one-thread`` times ours on one thread
 workers' scheduler counters are printed (seconds on a CPU / waiting for one / blocked), and from them the
 time with a free core per worker, a projection.
 
-Measured on this project's machine (2 vCPUs shared with other sessions, load average 4-5; Linux gives each
-session an equal share, so two threads got one CPU's worth, as one thread does), medians of 3: ours
-8.25 s (two workers, 8.13 s on one thread), darts 19.93 s (one thread), ratio 0.414x. Each worker spent
-3.9 s on a CPU, 4.0 s waiting for one and 0.00-0.01 s blocked: with a free core each, about 4.2 s, 0.21x
-(projected). Ratios are only comparable within one run of this script.
+Measured on this project's machine (2 vCPUs, idle: load average 1.1-1.5, the other jobs paused), medians of
+3: ours 4.73 s on two fold workers (8.70 s on one thread), darts 22.39 s on one thread: 0.211x; with darts'
+default of every core (``--darts-threads 0``, two threads) darts 16.30 s against ours 4.46 s: 0.274x. Each
+worker spent 4.1-4.7 s on a CPU and 0.0-0.1 s waiting for one. On a shared machine (load 4-5) the same
+script gave ours 8.25 s, darts 19.93 s (one thread), 0.414x: two workers then got one CPU's worth.
 """
 
 from __future__ import annotations

@@ -11,6 +11,20 @@ machine may be shared: compare the figures of one run only). The members of an e
 stacked computation (:mod:`rnnstrategy.forecasting.pooled.fit`). Printed per size: wall seconds, this
 process's CPU seconds, epochs run (all members), the mean daily rank IC; then each size's time as a
 multiple of the first size's. Nothing is stored: every fold is trained.
+
+Measured on the project's 2-core machine (AMD EPYC, torch 2.13 CPU, 2 threads), ``--symbols 100`` and the
+defaults, five runs back to back with five of the code before, load average 0.8 to 2.3 (mostly these
+runs), medians (ranges): ensemble 1 in 13.2 s (10.5-15.7 s; 19.0 s CPU), ensemble 3 in 27.3 s
+(24.2-28.9 s; 43.7 s CPU): 2.06x (1.84-2.30x) wall, 2.28x CPU, with the same forecasts (rank IC 0.0408 and
+0.0416) as before, when they took 15.6 s and 41.2 s: 2.63x (2.26-2.69x) wall, 2.45x CPU. Under heavier load
+(average 2 to 8, other sessions' runs) the code before took 63.6 s and 253 s (3.98x; 3.08x CPU): its PyTorch
+operations ran on two OpenMP threads, whose spin-waiting stalled every small operation when a core was busy;
+the stacked training now runs them on one thread and deals the compiled loops' rows evenly to the threads
+(three members on two threads: one and a half each). The 1.6x of issue 26 is not reached: the members'
+arithmetic is three times one member's, and one member now uses both cores too (its rows split between
+them); keeping a lone member on one core (measured by patching that split out) gave 1.85x (1.76-1.92x)
+with a slower single member (13.6-17.1 s), the rest is one-thread work that grows with the members
+(window gathers, the loss and optimizer steps, validation and scoring passes).
 """
 
 from __future__ import annotations

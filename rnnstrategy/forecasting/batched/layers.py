@@ -494,7 +494,8 @@ class _NativeLayer(torch.autograd.Function):
         d_a = ctx.workspace.empty(ctx.prefix + "d_a", act.shape, act) if input_grad else None
         dwt = ctx.workspace.empty(ctx.prefix + "d_wt", (n_models, n_in + hidden + 1, gates), act).zero_()
         d_hs = (d_hs.transpose(0, 1) if ctx.sequence else d_hs).contiguous()  # (M, L, B, H) or (M, B, H)
-        ctx.kernel.backward(x, xh, act, cs, wb, d_hs, ctx.sequence, d_a, dwt, ctx.rows)
+        ctx.kernel.backward(x, xh, act, cs, wb, d_hs, ctx.sequence, d_a, dwt, ctx.rows,
+                            lambda k: ctx.workspace.empty(ctx.prefix + "d_a_split", (k, *act.shape[1:]), act))
         d_x = _input_grad(d_a, _kernel_input_rows(cell, w_ih, hidden), n_in) if input_grad else None
         ctx.saved = ctx.rows = None
         return d_x, *_weight_grads(cell, dwt, n_in, hidden), None, None, None, None, None

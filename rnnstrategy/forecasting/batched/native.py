@@ -20,11 +20,15 @@ optimizer's step (:mod:`rnnstrategy.forecasting.batched.optim`), is built and ca
 Each model is computed in a fixed order on its own, so its results do not depend on its
 companions, its slot or the thread count; they differ from the PyTorch path's in the
 last bits (a different order of sums, a polynomial ``exp`` and, with AVX-512, a
-refined reciprocal estimate instead of a division).
+refined reciprocal estimate instead of a division). The threads (:func:`kernel_threads`) share
+each call's rows (:func:`deal_rows`): a model's rows may be split between two threads, its weight
+gradient then summed after its rows in the same order, so no bit changes with the split.
 """
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import ctypes
 import functools
 import hashlib
@@ -36,7 +40,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
@@ -45,7 +49,8 @@ from torch import Tensor
 
 from rnnstrategy.files import atomic_write_text, cache_root, file_sha256
 
-__all__ = ["NATIVE_ENV", "AdamKernel", "RecurrentKernel", "adam_kernel_for", "kernel_for"]
+__all__ = ["NATIVE_ENV", "AdamKernel", "RecurrentKernel", "adam_kernel_for", "deal_rows", "kernel_for",
+           "kernel_threads"]
 
 log = logging.getLogger(__name__)
 
@@ -58,18 +63,29 @@ _lock = threading.Lock()
 
 
 class RecurrentKernel:
-    """The compiled loops for one cell and hidden size (see ``recurrent_kernel.cpp``)."""
+    """The compiled loops for one cell and hidden size (see ``recurrent_kernel.cpp``).
+
+    Each call's work is dealt to the threads (:func:`kernel_threads`) in units of one model's
+    rows, about equal shares of the real rows each (:func:`deal_rows`): the models of a
+    stacked run keep every core busy even when they do not divide evenly among the threads.
+    """
 
     def __init__(self, library: ctypes.CDLL, cell: str, hidden: int) -> None:
         self.cell, self.hidden = cell, hidden
         pointer, integer, stride = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64
         inputs = [pointer, stride, stride, integer]  # x and its model, step and row strides
+        units = [integer, pointer]  # how many, and their (model, first, end) triples
         self._forward = library.recurrent_forward
-        self._forward.argtypes = [integer] * 6 + inputs + [pointer] * 6 + [integer, pointer]
+        self._forward.argtypes = units + [integer] * 4 + inputs + [pointer] * 6 + [integer, pointer]
         self._forward.restype = None
         self._backward = library.recurrent_backward
-        self._backward.argtypes = [integer] * 6 + inputs + [pointer] * 5 + [integer, pointer, pointer, pointer]
+        self._backward.argtypes = units + [integer] * 4 + inputs + [pointer] * 5 + [integer] + [pointer] * 3
         self._backward.restype = None
+        self._weight_grad = library.recurrent_weight_grad
+        self._weight_grad.argtypes = units + [integer] * 4 + inputs + [pointer] * 4
+        self._weight_grad.restype = None
+        #: column parts of a model's weight gradient that can be computed apart
+        self.parts = int(library.weight_grad_parts())
 
     def forward(self, x: Tensor, xh: Tensor, wx: Tensor, wh: Tensor, bias: Tensor, act: Tensor, cs: Tensor | None,
                 saving: bool, rows: Tensor | None) -> None:
@@ -82,16 +98,38 @@ class RecurrentKernel:
         n_models, steps_plus_one, batch, row = xh.shape
         args = (steps_plus_one - 1, batch, row, *_inputs(x), xh.data_ptr(), wx.data_ptr(), wh.data_ptr(),
                 bias.data_ptr(), act.data_ptr(), _address(cs), int(saving), _address(rows))
-        _over_models(n_models, lambda m0, m1: self._forward(m0, m1, *args))
+        shares = deal_rows(_real_rows(n_models, batch, rows), batch, _thread_count())
+        _in_parallel([functools.partial(self._forward, *_units(units), *args) for units in shares])
 
     def backward(self, x: Tensor, xh: Tensor, act: Tensor, cs: Tensor | None, wb: Tensor, d_hs: Tensor,
-                 sequence: bool, d_a: Tensor | None, dwt: Tensor, rows: Tensor | None) -> None:
+                 sequence: bool, d_a: Tensor | None, dwt: Tensor, rows: Tensor | None,
+                 scratch: Callable[[int], Tensor]) -> None:
         """Back through the recurrence: the packed weights' gradient (transposed, x, h and
-        bias columns) into ``dwt``, and every step's pre-activation gradients into ``d_a`` if given."""
+        bias columns) into ``dwt``, and every step's pre-activation gradients into ``d_a`` if given.
+
+        ``scratch(k)``: a float32 tensor of ``k`` models' ``d_a`` blocks ``(k, L, B, G)``, asked for
+        when ``d_a`` is None and the rows of k models are split across threads (their weight
+        gradients are summed once all their rows are done).
+        """
         n_models, steps, batch, _ = act.shape
-        args = (steps, batch, xh.shape[-1], *_inputs(x), xh.data_ptr(), act.data_ptr(), _address(cs),
-                wb.data_ptr(), d_hs.data_ptr(), int(sequence), _address(d_a), dwt.data_ptr(), _address(rows))
-        _over_models(n_models, lambda m0, m1: self._backward(m0, m1, *args))
+        shares = deal_rows(_real_rows(n_models, batch, rows), batch, _thread_count())
+        split = sorted({m for units in shares for m, first, end in units if (first, end) != (0, batch)})
+        blocks: list[int | None] = [None] * n_models
+        if d_a is not None:
+            blocks = [d_a[m].data_ptr() for m in range(n_models)]
+        elif split:
+            buffer = scratch(len(split))
+            for k, m in enumerate(split):
+                blocks[m] = buffer[k].data_ptr()
+        d_a_of = (ctypes.c_void_p * n_models)(*blocks)
+        head = (steps, batch, xh.shape[-1], *_inputs(x))
+        args = (xh.data_ptr(), act.data_ptr(), _address(cs), wb.data_ptr(), d_hs.data_ptr(), int(sequence), d_a_of,
+                dwt.data_ptr(), _address(rows))
+        _in_parallel([functools.partial(self._backward, *_units(units), *head, *args) for units in shares])
+        if split:  # the split models' weight gradients, their column parts dealt to the threads
+            tail = (xh.data_ptr(), d_a_of, dwt.data_ptr(), _address(rows))
+            _in_parallel([functools.partial(self._weight_grad, *_units(units), *head, *tail)
+                          for units in _deal_parts(split, self.parts, len(shares))])
 
 
 class AdamKernel:
@@ -129,6 +167,92 @@ def _inputs(x: Tensor) -> tuple[int, int, int, int, int]:
 
 def _address(tensor: Tensor | None) -> int | None:
     return None if tensor is None else tensor.data_ptr()
+
+
+def _real_rows(n_models: int, batch: int, rows: Tensor | None) -> list[int]:
+    return [batch] * n_models if rows is None else [min(int(r), batch) for r in rows.tolist()]
+
+
+def _units(units: Sequence[tuple[int, int, int]]) -> tuple[int, ctypes.Array]:
+    """A unit list as the kernel takes it: how many, and their triples."""
+    flat = [v for unit in units for v in unit]
+    return len(units), (ctypes.c_int * len(flat))(*flat)
+
+
+MIN_SHARE = 64
+"""Fewest real rows worth a thread of their own: below, handing work to another thread costs more than it saves."""
+
+ROW_BLOCK = 16
+"""A model's rows are split between threads at multiples of this many rows (the kernel's row blocks)."""
+
+
+def deal_rows(real: Sequence[int], batch: int, threads: int) -> list[list[tuple[int, int, int]]]:
+    """Each thread's units ``(model, first row, end row)``: consecutive shares of about equal real rows.
+
+    ``real``: each model's real rows (the first ones of its ``batch``; the rest is padding, cheap).
+    A share ends at a model's edge where one is near (within an eighth of a share), else inside a
+    model at a multiple of :data:`ROW_BLOCK` rows; a model's padding goes with its last real row.
+    Fewer threads are used where there are fewer than :data:`MIN_SHARE` real rows each; empty shares
+    are dropped.
+    """
+    total = sum(real)
+    threads = max(1, min(threads, total // MIN_SHARE))
+    edges = [0, *itertools.accumulate(real)]
+    cuts = [_cut(round(total * k / threads), edges, total / threads) for k in range(1, threads)]
+    shares: list[list[tuple[int, int, int]]] = [[] for _ in range(threads)]
+    for m, n in enumerate(real):
+        start = edges[m]
+        bounds = [0, *(c - start for c in cuts if start < c < start + n), batch]
+        for first, end in itertools.pairwise(bounds):
+            if end > first:
+                shares[bisect.bisect_right(cuts, start + first)].append((m, first, end))
+    return [units for units in shares if units]
+
+
+def _cut(target: int, edges: Sequence[int], share: float) -> int:
+    """Where a share should end: the model edge nearest ``target`` if near, else a row block inside its model."""
+    edge = min(edges, key=lambda e: abs(e - target))
+    if abs(edge - target) <= share / 8:
+        return edge
+    m = bisect.bisect_right(edges, target) - 1  # edges[m] < target < edges[m + 1]
+    inside = ROW_BLOCK * round((target - edges[m]) / ROW_BLOCK)
+    return edges[m] + min(max(inside, 0), edges[m + 1] - edges[m])
+
+
+def _deal_parts(models: Sequence[int], parts: int, threads: int) -> list[list[tuple[int, int, int]]]:
+    """Each thread's units ``(model, first part, end part)``: the models' parts in order, cut into equal counts."""
+    pieces = [(m, q) for m in models for q in range(parts)]
+    bounds = [len(pieces) * k // threads for k in range(threads + 1)]
+    dealt = []
+    for lo, hi in itertools.pairwise(bounds):
+        units: list[tuple[int, int, int]] = []
+        for m, q in pieces[lo:hi]:
+            if units and units[-1][0] == m:
+                units[-1] = (m, units[-1][1], q + 1)
+            else:
+                units.append((m, q, q + 1))
+        if units:
+            dealt.append(units)
+    return dealt
+
+
+_local = threading.local()
+
+
+def _thread_count() -> int:
+    return getattr(_local, "threads", None) or torch.get_num_threads()
+
+
+@contextlib.contextmanager
+def kernel_threads(threads: int | None) -> Iterator[None]:
+    """Run the compiled loops called from this thread on ``threads`` threads (None: PyTorch's
+    intra-op thread count, the default), whatever PyTorch's own count meanwhile."""
+    before = getattr(_local, "threads", None)
+    _local.threads = threads
+    try:
+        yield
+    finally:
+        _local.threads = before
 
 
 def kernel_for(cell: str, hidden: int, like: Tensor) -> RecurrentKernel | None:
@@ -252,20 +376,18 @@ def _processor() -> str:
     return "\n".join(sorted({line for line in info.splitlines() if line.split(":")[0].strip() in wanted}))
 
 
-def _over_models(n_models: int, run: Callable[[int, int], None]) -> None:
-    """``run(m0, m1)`` over the models, split across PyTorch's intra-op thread count.
+def _in_parallel(tasks: Sequence[Callable[[], None]]) -> None:
+    """Run the tasks, each on a thread of its own (one alone: in this thread).
 
-    ctypes releases the GIL during the call, so Python threads run the chunks in parallel;
-    a model is always computed whole by one thread. The chunks write through raw addresses into
-    tensors their caller owns, so this returns, or raises (Ctrl-C), only once no chunk runs:
-    see :func:`_settle`.
+    ctypes releases the GIL during the calls, so the tasks run in parallel. They write through
+    raw addresses into tensors their caller owns, so this returns, or raises (Ctrl-C), only once
+    none runs: see :func:`_settle`.
     """
-    threads = min(torch.get_num_threads(), n_models)
-    if threads <= 1:
-        run(0, n_models)
+    if len(tasks) <= 1:
+        for task in tasks:
+            task()
         return
-    bounds = [n_models * k // threads for k in range(threads + 1)]
-    futures = [_pool(threads).submit(run, lo, hi) for lo, hi in itertools.pairwise(bounds) if hi > lo]
+    futures = [_pool(len(tasks)).submit(task) for task in tasks]
     _settle(futures)
     for future in futures:
         future.result()

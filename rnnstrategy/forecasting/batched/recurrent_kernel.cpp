@@ -19,7 +19,11 @@
 // Gate order and the doubled rows follow layers._pack: tanh(u) = 2 sigmoid(2u) - 1 with
 // the 2 folded into the weights, so every gate is a sigmoid of its packed pre-activation.
 // Each model is computed on its own, in a fixed order: its results do not depend on
-// which other models share the call, on the batch rows around it, or on the thread.
+// which other models share the call, on the batch rows around it, or on the thread. Work
+// comes in units of one model's rows (native.py deals them to threads): the rows of a
+// step are independent until the weight gradient sums over them, so a model may be split
+// by rows, and its weight gradient (by column strips) then runs after its rows, summed in
+// the order a whole-model unit sums it.
 
 #include <cstdint>
 #include <cstdlib>
@@ -299,18 +303,26 @@ struct Inputs {
     const float* at(int t) const { return x + t * step; }
 };
 
-// Rows [n, B) are padding: not computed; their h(t) is set to zero (finite, so that
-// whatever reads them, weighted zero, stays finite).
-void forward_model(int L, int B, int n, int K, int n_in, Inputs x, float* xh, const float* wx, const float* wh,
-                   const float* bias, float* act, float* cs, bool saving) {
-    Scratch pre(static_cast<std::size_t>(B) * G);
-    Scratch cells(CELL == 2 && !saving ? static_cast<std::size_t>(B) * H : 0);  // c in place when not saving
-    Scratch zeros(CELL == 2 ? static_cast<std::size_t>(B) * H : 0);             // c(-1)
+// Rows [r0, r1) of one model whose first n rows are real; B is the rows of a step (the
+// layout's stride). Real rows are computed, each on its own (a row's numbers do not depend
+// on the rows computed with it, so a model's rows may be split across threads); padding rows
+// [max(r0, n), r1) are not: their h(t) is set to zero (finite, so that whatever reads them,
+// weighted zero, stays finite).
+void forward_model(int L, int B, int r0, int r1, int n, int K, int n_in, Inputs x, float* xh, const float* wx,
+                   const float* wh, const float* bias, float* act, float* cs, bool saving) {
+    const int rows = r1 - r0, real = n < r0 ? 0 : (n < r1 ? n : r1) - r0;
+    x.x += static_cast<std::int64_t>(r0) * x.row;
+    xh += static_cast<std::size_t>(r0) * K;
+    act += static_cast<std::size_t>(r0) * G;
+    if (cs) cs += static_cast<std::size_t>(r0) * H;
+    Scratch pre(static_cast<std::size_t>(rows) * G);
+    Scratch cells(CELL == 2 && !saving ? static_cast<std::size_t>(rows) * H : 0);  // c in place when not saving
+    Scratch zeros(CELL == 2 ? static_cast<std::size_t>(rows) * H : 0);             // c(-1)
     const bool stream = saving && LANES == 16 && reinterpret_cast<std::uintptr_t>(act) % 64 == 0;
     for (int t = 0; t < L; ++t) {
         const float* xh_t = xh + static_cast<std::size_t>(t) * B * K;
         float* h = xh + static_cast<std::size_t>(t + 1) * B * K;
-        pre_activations(n, K, n_in, x.at(t), x.row, xh_t, wx, wh, bias, pre.data);
+        pre_activations(real, K, n_in, x.at(t), x.row, xh_t, wx, wh, bias, pre.data);
         const float* c_prev = nullptr;
         float* c = nullptr;
         if constexpr (CELL == 2) {
@@ -324,10 +336,10 @@ void forward_model(int L, int B, int n, int K, int n_in, Inputs x, float* xh, co
         }
         float* a = act + (saving ? static_cast<std::size_t>(t) * B * G : 0);
         if (stream)
-            forward_rows<true>(n, K, pre.data, xh_t, h, a, c_prev, c);
+            forward_rows<true>(real, K, pre.data, xh_t, h, a, c_prev, c);
         else
-            forward_rows<false>(n, K, pre.data, xh_t, h, a, c_prev, c);
-        for (int b = n; b < B; ++b) std::memset(h + static_cast<std::size_t>(b) * K, 0, H * sizeof(float));
+            forward_rows<false>(real, K, pre.data, xh_t, h, a, c_prev, c);
+        for (int b = real; b < rows; ++b) std::memset(h + static_cast<std::size_t>(b) * K, 0, H * sizeof(float));
     }
     if (stream) stream_fence();
 }
@@ -383,11 +395,13 @@ inline void backward_rows(int B, int K, const float* act, const float* h_prev, c
 // weight gradient, every element summed over the batch rows in order (dwt rows: x
 // [0, n_in), h [n_in, n_in + H), bias last). The GRU's packed weights have zero blocks
 // (u_i reads no h, u_h no x; see layers._pack): their gradient is not computed, stays zero.
+// Columns [c0, c1) only (whole strips; every column without strips): each element is summed
+// on its own, so the columns may be split across threads.
 inline void accumulate_weight_grad(int B, int n_in, int K, const float* x_t, int x_row, const float* xh_t,
-                                   const float* d_a, float* dwt) {
+                                   const float* d_a, float* dwt, int c0 = 0, int c1 = G) {
     const int rows = n_in + H + 1;
     if constexpr (CV > 0) {
-        for (int c = 0; c < G; c += STRIP) {
+        for (int c = c0; c < c1; c += STRIP) {
             const auto part = [&](const float* a, int a_k, int first, int count) {  // dwt rows [first, first + count)
                 float* out = dwt + first * G + c;
                 strip(count, out, G, {a, 1, a_k, d_a + c, G, B}, kNone, out, G);
@@ -427,53 +441,80 @@ inline void recurrent_grad(int B, const float* d_ah, const float* wb, float* d_h
     }
 }
 
-// d_a (L x B x G) may be null: each step's gradients then live in scratch memory only.
-// dwt ((n_in + H + 1) x G, zeroed by the caller) receives the gradient of the packed
-// weights' first n_in + H + 1 columns (x, h(t-1), bias), transposed.
-// Rows [n, B) are padding (their d h must be zero): skipped; their rows of d_a are zero.
-void backward_model(int L, int B, int n, int K, int n_in, Inputs x, const float* xh, const float* act, const float* cs,
-                    const float* wb, const float* d_hs, bool sequence, float* d_a, float* dwt) {
-    const std::size_t step = static_cast<std::size_t>(B) * H;
-    Scratch d_h(step), d_h_prev(step), d_c(CELL == 2 ? step : 0),
-        zeros(CELL == 2 ? step : 0), d_a_step(d_a ? 0 : static_cast<std::size_t>(B) * G);
-    const float* last = d_hs + (sequence ? (L - 1) * step : 0);
-    std::memcpy(d_h.data, last, step * sizeof(float));
+// Rows [r0, r1) of one model whose first n rows are real (B: the rows of a step, the layout's
+// stride). Rows are independent until the weight gradient sums over them: with dwt (the whole
+// model in one unit, r0 = 0 and r1 = B) it is accumulated step by step into dwt ((n_in + H + 1) x G,
+// zeroed by the caller: the gradient of the packed weights' x, h(t-1) and bias columns,
+// transposed); without (the model's rows split across units), d_a must be given and
+// weight_grad_model adds the weight gradient once every unit has run, in the same order.
+// d_a (L x B x G) may be null with dwt: each step's gradients then live in scratch memory only.
+// Padding rows (their d h must be zero) are skipped; their rows of d_a are zero.
+void backward_model(int L, int B, int r0, int r1, int n, int K, int n_in, Inputs x, const float* xh, const float* act,
+                    const float* cs, const float* wb, const float* d_hs, bool sequence, float* d_a, float* dwt) {
+    const int rows = r1 - r0, real = n < r0 ? 0 : (n < r1 ? n : r1) - r0;
+    const std::size_t stride = static_cast<std::size_t>(B) * H, span = static_cast<std::size_t>(rows) * H;
+    x.x += static_cast<std::int64_t>(r0) * x.row;
+    xh += static_cast<std::size_t>(r0) * K;
+    act += static_cast<std::size_t>(r0) * G;
+    if (cs) cs += static_cast<std::size_t>(r0) * H;
+    d_hs += static_cast<std::size_t>(r0) * H;
+    if (d_a) d_a += static_cast<std::size_t>(r0) * G;
+    Scratch d_h(span), d_h_prev(span), d_c(CELL == 2 ? span : 0), zeros(CELL == 2 ? span : 0),
+        d_a_step(d_a ? 0 : static_cast<std::size_t>(rows) * G);
+    const float* last = d_hs + (sequence ? (L - 1) * stride : 0);
+    std::memcpy(d_h.data, last, span * sizeof(float));
     float* now = d_h.data;
     float* before = d_h_prev.data;
     for (int t = L - 1; t >= 0; --t) {
         if (sequence && t < L - 1) {
-            const float* extra = d_hs + t * step;
-            for (std::size_t e = 0; e < step; ++e) now[e] += extra[e];
+            const float* extra = d_hs + t * stride;
+            for (std::size_t e = 0; e < span; ++e) now[e] += extra[e];
         }
         const float* xh_t = xh + static_cast<std::size_t>(t) * B * K;
-        const float* c = CELL == 2 ? cs + t * step : nullptr;
-        const float* c_prev = CELL == 2 ? (t ? cs + (t - 1) * step : zeros.data) : nullptr;
+        const float* c = CELL == 2 ? cs + t * stride : nullptr;
+        const float* c_prev = CELL == 2 ? (t ? cs + (t - 1) * stride : zeros.data) : nullptr;
         float* d_a_t = d_a ? d_a + static_cast<std::size_t>(t) * B * G : d_a_step.data;
-        backward_rows(n, K, act + static_cast<std::size_t>(t) * B * G, xh_t, c_prev, c, now, d_c.data, d_a_t, before);
-        if (d_a && n < B) std::memset(d_a_t + static_cast<std::size_t>(n) * G, 0, (B - n) * G * sizeof(float));
-        accumulate_weight_grad(n, n_in, K, x.at(t), x.row, xh_t, d_a_t, dwt);
-        if (t > 0) recurrent_grad(n, d_a_t + G - GH, wb, before);  // h(-1) is a constant zero
+        backward_rows(real, K, act + static_cast<std::size_t>(t) * B * G, xh_t, c_prev, c, now, d_c.data, d_a_t, before);
+        if (d_a && real < rows) std::memset(d_a_t + static_cast<std::size_t>(real) * G, 0, (rows - real) * G * sizeof(float));
+        if (dwt) accumulate_weight_grad(real, n_in, K, x.at(t), x.row, xh_t, d_a_t, dwt);
+        if (t > 0) recurrent_grad(real, d_a_t + G - GH, wb, before);  // h(-1) is a constant zero
         float* swap = now;
         now = before;
         before = swap;
     }
 }
 
+// Column parts of the weight gradient that weight_grad_model can compute apart: its strips
+// (one part without strips).
+constexpr int PARTS = CV > 0 ? G / STRIP : 1;
+
+// dwt's columns of parts [p0, p1) from one model's stored d_a (L x B x G, first n rows real),
+// summed as backward_model's fused path sums them (steps from the last, rows in order): the
+// same numbers, bit for bit.
+void weight_grad_model(int L, int B, int n, int K, int n_in, Inputs x, const float* xh, const float* d_a, float* dwt,
+                       int p0, int p1) {
+    const int c0 = CV > 0 ? p0 * STRIP : 0, c1 = CV > 0 ? p1 * STRIP : G;
+    for (int t = L - 1; t >= 0; --t)
+        accumulate_weight_grad(n, n_in, K, x.at(t), x.row, xh + static_cast<std::size_t>(t) * B * K,
+                               d_a + static_cast<std::size_t>(t) * B * G, dwt, c0, c1);
+}
+
 }  // namespace
 
 extern "C" {
 
-// Models [m0, m1) of a layer; see the layouts at the top. x's strides are in floats:
-// x_model from one model to the next, x_step from one step to the next, x_row from one
-// batch row to the next. act and cs hold L steps when saving, else one (cs unused: the
-// cell state is kept in scratch memory). rows: per model, how many leading batch rows
-// are real (the rest padding), or null for all B.
-void recurrent_forward(int m0, int m1, int L, int B, int K, int n_in, const float* x, std::int64_t x_model,
-                       std::int64_t x_step, int x_row, float* xh, const float* wx, const float* wh, const float* bias,
-                       float* act, float* cs, int saving, const int* rows) {
+// units: n_units triples (model, first row, end row), each computed by forward_model or
+// backward_model; see the layouts at the top. x's strides are in floats: x_model from one model
+// to the next, x_step from one step to the next, x_row from one batch row to the next. act and
+// cs hold L steps when saving, else one (cs unused: the cell state is kept in scratch memory).
+// rows: per model, how many leading batch rows are real (the rest padding), or null for all B.
+void recurrent_forward(int n_units, const int* units, int L, int B, int K, int n_in, const float* x,
+                       std::int64_t x_model, std::int64_t x_step, int x_row, float* xh, const float* wx, const float* wh,
+                       const float* bias, float* act, float* cs, int saving, const int* rows) {
     const std::size_t depth = saving ? L : 1;
-    for (int m = m0; m < m1; ++m) {
-        forward_model(L, B, rows ? rows[m] : B, K, n_in, {x + m * x_model, x_step, x_row},
+    for (int u = 0; u < n_units; ++u) {
+        const int m = units[3 * u], r0 = units[3 * u + 1], r1 = units[3 * u + 2];
+        forward_model(L, B, r0, r1, rows ? rows[m] : B, K, n_in, {x + m * x_model, x_step, x_row},
                       xh + static_cast<std::size_t>(m) * (L + 1) * B * K,
                       wx + static_cast<std::size_t>(m) * n_in * G, wh + static_cast<std::size_t>(m) * H * G,
                       bias + static_cast<std::size_t>(m) * G, act + m * depth * B * G,
@@ -481,22 +522,40 @@ void recurrent_forward(int m0, int m1, int L, int B, int K, int n_in, const floa
     }
 }
 
-// x as in recurrent_forward. d_hs: (M, L, B, H) when sequence, else (M, B, H) (the last
-// step's only). d_a may be null (then not written); dwt: (M, n_in + H + 1, G), zeroed by
-// the caller.
-void recurrent_backward(int m0, int m1, int L, int B, int K, int n_in, const float* x, std::int64_t x_model,
-                        std::int64_t x_step, int x_row, const float* xh, const float* act, const float* cs,
-                        const float* wb, const float* d_hs, int sequence, float* d_a, float* dwt, const int* rows) {
+// x as in recurrent_forward. d_hs: (M, L, B, H) when sequence, else (M, B, H) (the last step's
+// only). d_a: per model, where its (L, B, G) gradients of the pre-activations go, or null (then a
+// whole-model unit keeps them in scratch memory; a unit of part of a model's rows needs one);
+// dwt: (M, n_in + H + 1, G), zeroed by the caller, accumulated by whole-model units only.
+void recurrent_backward(int n_units, const int* units, int L, int B, int K, int n_in, const float* x,
+                        std::int64_t x_model, std::int64_t x_step, int x_row, const float* xh, const float* act,
+                        const float* cs, const float* wb, const float* d_hs, int sequence, float* const* d_a,
+                        float* dwt, const int* rows) {
     const std::size_t step = static_cast<std::size_t>(B) * H;
-    for (int m = m1 - 1; m >= m0; --m) {  // the last models' forward state may still be cached
-        backward_model(L, B, rows ? rows[m] : B, K, n_in, {x + m * x_model, x_step, x_row},
+    for (int u = n_units - 1; u >= 0; --u) {  // the last models' forward state may still be cached
+        const int m = units[3 * u], r0 = units[3 * u + 1], r1 = units[3 * u + 2];
+        const bool whole = r0 == 0 && r1 == B;
+        backward_model(L, B, r0, r1, rows ? rows[m] : B, K, n_in, {x + m * x_model, x_step, x_row},
                        xh + static_cast<std::size_t>(m) * (L + 1) * B * K,
                        act + static_cast<std::size_t>(m) * L * B * G,
                        CELL == 2 ? cs + static_cast<std::size_t>(m) * L * step : nullptr,
                        wb + static_cast<std::size_t>(m) * GH * H, d_hs + m * (sequence ? L : 1) * step,
-                       sequence != 0, d_a ? d_a + static_cast<std::size_t>(m) * L * B * G : nullptr,
-                       dwt + static_cast<std::size_t>(m) * (n_in + H + 1) * G);
+                       sequence != 0, d_a[m], whole ? dwt + static_cast<std::size_t>(m) * (n_in + H + 1) * G : nullptr);
     }
 }
+
+// The weight gradient of the models whose rows recurrent_backward ran in several units. units:
+// triples (model, first part, end part), parts of weight_grad_parts(); d_a as there (given).
+void recurrent_weight_grad(int n_units, const int* units, int L, int B, int K, int n_in, const float* x,
+                           std::int64_t x_model, std::int64_t x_step, int x_row, const float* xh, float* const* d_a,
+                           float* dwt, const int* rows) {
+    for (int u = 0; u < n_units; ++u) {
+        const int m = units[3 * u], p0 = units[3 * u + 1], p1 = units[3 * u + 2];
+        weight_grad_model(L, B, rows ? rows[m] : B, K, n_in, {x + m * x_model, x_step, x_row},
+                          xh + static_cast<std::size_t>(m) * (L + 1) * B * K, d_a[m],
+                          dwt + static_cast<std::size_t>(m) * (n_in + H + 1) * G, p0, p1);
+    }
+}
+
+int weight_grad_parts() { return PARTS; }
 
 }  // extern "C"

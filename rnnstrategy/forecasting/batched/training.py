@@ -32,6 +32,16 @@ the number of slots is capped by a memory budget. Jobs whose windows are
 (an ensemble's members: other seeds, the same samples), are trained as one group that
 reads the table and the targets in place, one copy for all its slots.
 
+Threads: on a CPU the compiled recurrent loops, most of a step's work, run on the caller's PyTorch
+thread count, each call's rows dealt in equal shares (:func:`~rnnstrategy.forecasting.batched.native.deal_rows`:
+three members on two threads give each thread one and a half, where whole models gave one thread two),
+and PyTorch's own operations of a step (window gathers, the head, the loss, the optimizer) run on one
+thread: they are small, and OpenMP's threads spin-wait between them, taking the cores that the
+compiled loops need: on the 2-core machine shared with other work (load average 4 to 6), the pooled
+steps of a fold took 3.4 to 3.8 times as long with PyTorch on two threads as on one. Neither changes a
+bit of any result. Without the compiled loops (no compiler, ``RNNSTRATEGY_NATIVE=0``) the recurrent maths
+are PyTorch's own, and PyTorch keeps the caller's threads.
+
 The code is device-agnostic (``device="cuda"`` runs the stacked computation on a GPU).
 On CPU even dropout masks equal the reference's; on CUDA torch's own dropout uses a
 fused kernel whose random stream cannot be reproduced per model, so with dropout the
@@ -52,11 +62,17 @@ from torch import Tensor
 
 from rnnstrategy.errors import ConfigError, DataError
 from rnnstrategy.forecasting.batched.layers import Workspace
+from rnnstrategy.forecasting.batched.native import kernel_for, kernel_threads
 from rnnstrategy.forecasting.batched.net import NetSpec, StackedNet
 from rnnstrategy.forecasting.batched.optim import StackedAdam
 from rnnstrategy.forecasting.batched.windows import RowWindows
 from rnnstrategy.forecasting.nets import CELLS, RecurrentNet
-from rnnstrategy.forecasting.training import LOSSES, TrainConfig, split_sizes
+from rnnstrategy.forecasting.training import (
+    LOSSES,
+    TrainConfig,
+    split_sizes,
+    torch_threads,
+)
 
 __all__ = ["TrainJob", "group_key", "job_split", "train_many"]
 
@@ -165,21 +181,39 @@ def train_many(
         _check_job(k, job)
         groups.setdefault(group_key(job), []).append(k)
     histories: list[list[dict[str, float]]] = [[] for _ in jobs]
-    for members in groups.values():
-        first = jobs[members[0]]
-        slots = max_models or _slots_for(NetSpec.of(first.module), first.x.shape[1], first.config.batch_size, memory_budget)
-        slots = min(slots, len(members))
-        log.debug("training %d models of %s, %d side by side", len(members), NetSpec.of(first.module), slots)
-        # Largest jobs first: the long-running ones start early and the tail stays short.
-        order = sorted(members, key=lambda k: -len(jobs[k].x))
-
-        def done(k: int, history: list[dict[str, float]], order: list[int] = order) -> None:
-            histories[order[k]] = history
-            if on_done:
-                on_done(order[k], history)
-
-        _StackedRun([jobs[k] for k in order], slots, device, done).run()
+    # on a CPU the compiled loops get the threads, PyTorch's own small operations one (see the module's notes);
+    # without them (no compiler, RNNSTRATEGY_NATIVE=0) the recurrent maths are PyTorch's and keep every thread
+    threads = torch.get_num_threads()
+    with kernel_threads(threads), torch_threads(1 if _compiled_loops(jobs, device) else None):
+        for members in groups.values():
+            _train_group(jobs, members, max_models, memory_budget, device, histories, on_done)
     return histories
+
+
+def _compiled_loops(jobs: Sequence[TrainJob], device: torch.device) -> bool:
+    """Whether the recurrent layers of ``jobs`` run as the compiled loops (float32 on a CPU, with a compiler)."""
+    probe = torch.empty(0, device=device)
+    specs = {NetSpec.of(job.module) for job in jobs}
+    return bool(specs) and all(kernel_for(spec.cell, size, probe) is not None for spec in specs for size in spec.hidden)
+
+
+def _train_group(jobs: Sequence[TrainJob], members: list[int], max_models: int | None, memory_budget: int,
+                 device: torch.device, histories: list[list[dict[str, float]]],
+                 on_done: Callable[[int, list[dict[str, float]]], None] | None) -> None:
+    """Train the compatible jobs at positions ``members`` in one stacked run, filling in their histories."""
+    first = jobs[members[0]]
+    slots = max_models or _slots_for(NetSpec.of(first.module), first.x.shape[1], first.config.batch_size, memory_budget)
+    slots = min(slots, len(members))
+    log.debug("training %d models of %s, %d side by side", len(members), NetSpec.of(first.module), slots)
+    # Largest jobs first: the long-running ones start early and the tail stays short.
+    order = sorted(members, key=lambda k: -len(jobs[k].x))
+
+    def done(k: int, history: list[dict[str, float]]) -> None:
+        histories[order[k]] = history
+        if on_done:
+            on_done(order[k], history)
+
+    _StackedRun([jobs[k] for k in order], slots, device, done).run()
 
 
 def _check_job(k: int, job: TrainJob) -> None:
@@ -344,19 +378,32 @@ class _StackedRun:
             slot.batches.extend(torch.randperm(slot.n_train, generator=slot.shuffle).split(self.config.batch_size))
         return slot.batches.popleft()
 
-    def _windows(self, samples: Tensor, slots: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """Windows ``(L, M, B, features)`` and targets ``(M, B, horizon)`` of sample positions ``(M, B)``."""
+    def _windows(self, samples: Tensor, slots: Tensor | None = None,
+                 workspace: Workspace | None = None) -> tuple[Tensor, Tensor]:
+        """Windows ``(L, M, B, features)`` and targets ``(M, B, horizon)`` of sample positions ``(M, B)``.
+
+        A window is ``L`` consecutive feature rows, gathered as one block, then laid out time step
+        by time step (model-major ``(M, L, B, features)`` memory, what the compiled layers read
+        fastest) in buffers of ``workspace``, reused from step to step: fresh megabytes would cost a
+        page fault per 4 KiB.
+        """
         slots = torch.arange(self.n_slots, device=self.device) if slots is None else slots
         n_models, batch = samples.shape
         if self.table_starts is not None:  # one table for every slot
-            starts, flat = self.table_starts[samples], samples  # (M, B) flat row, flat target
+            starts, flat = self.table_starts[samples], samples  # (M, B) first row, flat target
         else:
             starts = samples * self.row_steps[slots, None] + (slots * self.max_rows)[:, None]
             flat = samples + (slots * self.max_samples)[:, None]
-        rows = starts[:, None, :] + torch.arange(self.lookback, device=self.device)[None, :, None]  # (M, L, B)
-        x = self.rows.view(-1, self.spec.n_features).index_select(0, rows.view(-1))
+        workspace = workspace or Workspace()
+        lookback, features = self.lookback, self.spec.n_features
+        table = self.rows.view(-1, features)
+        blocks = table.as_strided((len(table) - lookback + 1, lookback * features), (features, 1))  # (windows, L F)
+        gathered = workspace.empty("windows", (n_models * batch, lookback * features), table)
+        torch.index_select(blocks, 0, starts.view(-1), out=gathered)
+        x = workspace.empty("steps", (n_models, lookback, batch, features), table)
+        x.copy_(gathered.view(n_models, batch, lookback, features).transpose(1, 2))
         y = self.targets.view(-1, self.spec.horizon).index_select(0, flat.view(-1))
-        return x.view(n_models, self.lookback, batch, -1).transpose(0, 1), y.view(n_models, batch, -1)
+        return x.transpose(0, 1), y.view(n_models, batch, -1)
 
     def _train_step(self, batches: list[Tensor | None]) -> None:
         """One Adam step of every slot that has a batch; idle slots are left untouched."""
@@ -368,7 +415,7 @@ class _StackedRun:
                 samples[s, : len(batch)] = batch
         samples, counts = samples.to(self.device), torch.tensor(counts_list, device=self.device)
         weights = (torch.arange(size, device=self.device) < counts[:, None]).float()  # padding weighs 0
-        x, y = self._windows(samples)
+        x, y = self._windows(samples, workspace=self.workspace)
         masks = self._dropout_masks(counts_list) if self.spec.dropout > 0 else None
         out = self.net(x, masks, workspace=self.workspace, rows=counts)  # (M, B, horizon)
         per_model = (self.loss_fn(out, y).sum(-1) * weights).sum(-1) / (counts.clamp(min=1) * self.spec.horizon)
@@ -441,7 +488,7 @@ class _StackedRun:
             offsets = torch.arange(first, first + chunk, device=self.device)[None, :]
             valid = offsets < n_val[:, None]
             samples = start[:, None] + torch.minimum(offsets, n_val[:, None] - 1)
-            x, y = self._windows(samples, index)
+            x, y = self._windows(samples, index, self.val_workspace)
             out = self.net(x, models=index, workspace=self.val_workspace, rows=valid.sum(1))
             total += (self.loss_fn(out, y).sum(-1) * valid).sum(-1).double()
         means = (total / (n_val * self.spec.horizon)).tolist()

@@ -35,13 +35,16 @@ from rnnstrategy.forecasting.batched.windows import RowWindows
 from rnnstrategy.forecasting.nets import RecurrentNet
 from rnnstrategy.forecasting.pooled.config import PooledConfig
 from rnnstrategy.forecasting.pooled.panel import Panel, normalise_by_day, training_rows, validation_split
-from rnnstrategy.forecasting.training import TrainConfig, seeded
+from rnnstrategy.forecasting.training import TrainConfig, seeded, torch_threads
 
 __all__ = ["TRAINING", "fit_fold", "score_fold"]
 
 TRAINING = "stacked"
 """How :func:`fit_fold` trains, part of every pooled fold's store key: the members side by side in one stacked
 computation, whose last bits differ from those of the one-network loop that trained the folds stored before."""
+
+_SCALE_CHUNK = 1 << 16
+"""Feature rows standardised at a time (elementwise, so the chunks change no bit of the result)."""
 
 
 def fit_fold(
@@ -100,10 +103,13 @@ def score_fold(panel: Panel, config: PooledConfig, device: torch.device, model: 
     in the raw label's unit, from ``model`` as :func:`fit_fold` returns it (trained now or read back)."""
     features = _scaled(panel, model["scaler.mean"].numpy(), model["scaler.std"].numpy(), device)
     total = np.zeros(len(rows))
-    for member in range(config.ensemble):
-        module = _member(features.shape[1], config, config.seed + member, device)
-        module.load_state_dict(_member_state(model, member))
-        total += _predict(module, features, rows, panel.day[rows], panel.lookback, device)
+    # one CPU thread: a day's pass is small, and OpenMP threads spin-waiting between passes took a loaded
+    # machine's cores (a fold's scores in 0.7 s on one thread, 1 to 43 s on two); the scores are the same
+    with torch_threads(1 if device.type == "cpu" else None):
+        for member in range(config.ensemble):
+            module = _member(features.shape[1], config, config.seed + member, device)
+            module.load_state_dict(_member_state(model, member))
+            total += _predict(module, features, rows, panel.day[rows], panel.lookback, device)
     return total / config.ensemble * float(model["label.sigma"][0])
 
 
@@ -116,9 +122,10 @@ def _daily_spread(panel: Panel, rows: np.ndarray) -> float:
 
 def _scaler(panel: Panel, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The mean and spread of the feature rows in the windows of the training ``rows`` (spread 1 where 0)."""
-    lookback = panel.lookback
-    window_rows = np.unique((rows[:, None] + np.arange(-lookback + 1, 1)).ravel())
-    sample = panel.features[window_rows].astype(np.float64)
+    in_window = np.zeros(len(panel), dtype=bool)  # one flag per row, never one index per (sample, step)
+    for step in range(panel.lookback):
+        in_window[rows - step] = True
+    sample = panel.features[in_window].astype(np.float64)  # the rows in order, each once
     mean, std = sample.mean(axis=0), sample.std(axis=0)
     std[~(std > 0)] = 1.0
     return mean, std
@@ -126,9 +133,12 @@ def _scaler(panel: Panel, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _scaled(panel: Panel, mean: np.ndarray, std: np.ndarray, device: torch.device) -> torch.Tensor:
     """The feature rows standardised with ``mean`` and ``std``; undefined values become 0 (the mean)."""
-    scaled = (panel.features - mean) / std
-    scaled[~np.isfinite(scaled)] = 0.0
-    return torch.as_tensor(scaled, dtype=torch.float32, device=device)
+    scaled = np.empty(panel.features.shape, dtype=np.float32)
+    for first in range(0, len(scaled), _SCALE_CHUNK):  # float64 temporaries of a chunk, not of the whole panel
+        piece = (panel.features[first:first + _SCALE_CHUNK] - mean) / std
+        piece[~np.isfinite(piece)] = 0.0
+        scaled[first:first + _SCALE_CHUNK] = piece
+    return torch.as_tensor(scaled, device=device)
 
 
 @torch.no_grad()
