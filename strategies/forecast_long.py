@@ -41,8 +41,11 @@ class ForecastLong(ForecastStrategy):
         ("exit_threshold", 0.0),
     )
     param_help = {
-        "entry_threshold": "expected return needed to buy (a fraction; None: the round-trip cost of the order)",
-        "exit_threshold": "sell a holding whose expected return falls below this (a fraction)",
+        # shared with top_k, and the command line shows one help for both
+        "entry_threshold": "expected return needed to buy (a fraction; None: the round-trip cost of the order); for "
+                           "forecasts that are returns: top_k ranks a pooled model's scores and refuses it",
+        "exit_threshold": "sell a holding whose expected return falls below this (a fraction; default 0); for "
+                          "forecasts that are returns: top_k ranks a pooled model's scores and refuses it",
     }
     param_types = {"entry_threshold": float}
 

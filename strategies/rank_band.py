@@ -17,6 +17,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from rnnstrategy.backtrader.rank_params import band_exit_rank, check_holdings
 from rnnstrategy.backtrader.score_portfolio import Day, ScorePortfolio
 from rnnstrategy.errors import ConfigError
 
@@ -62,18 +63,15 @@ class RankBand(ScorePortfolio):
     def check_values(cls, values: Mapping[str, Any]) -> None:
         super().check_values(values)
         k, turnover = values["k"], values["max_turnover"]
-        if k < 1:
-            raise ConfigError(f"k={k}: hold at least one stock")
-        exit_rank = values["exit_rank"] or 2 * k
-        if exit_rank < k:
-            raise ConfigError(f"exit_rank={exit_rank} is below k={k}: a new holding would be sold at once")
+        check_holdings("k", k)
+        band_exit_rank(values["exit_rank"], k)
         if turnover is not None and not 0 < turnover <= 1:
             raise ConfigError(f"max_turnover={turnover}: give the fraction of the portfolio value the band may "
                               "sell a day, in (0, 1], or none for no cap")
 
     def __init__(self) -> None:
         super().__init__()
-        self.exit_rank = self.p.exit_rank or 2 * self.p.k
+        self.exit_rank = band_exit_rank(self.p.exit_rank, self.p.k)
         self._outgoing: dict[Any, None] = {}  # sold in part under the cap: their slots are given away already
 
     @property

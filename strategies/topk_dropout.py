@@ -19,6 +19,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from rnnstrategy.backtrader.rank_params import check_holdings
 from rnnstrategy.backtrader.score_portfolio import ScorePortfolio
 from rnnstrategy.errors import ConfigError
 
@@ -63,8 +64,7 @@ class TopkDropout(ScorePortfolio):
     def check_values(cls, values: Mapping[str, Any]) -> None:
         super().check_values(values)
         topk, n_drop, min_hold = values["topk"], values["n_drop"], values["min_hold"]
-        if topk < 1:
-            raise ConfigError(f"topk={topk}: hold at least one stock")
+        check_holdings("topk", topk)
         if not 0 <= n_drop <= topk:
             raise ConfigError(f"n_drop={n_drop}: replace between 0 and topk={topk} holdings a day")
         if min_hold < 1:

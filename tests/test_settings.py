@@ -206,11 +206,14 @@ def test_a_pooled_run_recorded_before_pooled_models_had_their_own_settings_repla
                  "feature_norm": "none", "market": None, "ensemble": 1, **old_fields}
     manifest = tmp_path / "manifest.json"
     for recorded, expected in ((pooled, PooledConfig(train_days=750, retrain_every_days=120, label_norm="zscore",
-                                                     ensemble=3)),
+                                                     ensemble=3, market=None)),
                                (per_stock, ForecastConfig(lookback=30, train_window=500))):
         manifest.write_text(json.dumps({"config": {"data": {"source": "600519"}, "forecast": recorded}}),
                             encoding="utf-8")
         assert load_run_config(manifest).forecast == expected
+    del pooled["market"]  # recorded before market features existed: none, not today's "auto"
+    manifest.write_text(json.dumps({"config": {"data": {"source": "600519"}, "forecast": pooled}}), encoding="utf-8")
+    assert load_run_config(manifest).forecast.market is None
 
 
 MAPPING = "industries.csv"

@@ -40,6 +40,7 @@ POOLED = PooledConfig(hidden=(4,), lookback=5, epochs=1, patience=0, batch_size=
 """A pooled GRU of 4 units on 5-bar windows, one epoch, retrained every 100 market days on the last 250."""
 D = pd.Timestamp("2022-05-31")  # 300207.SZ joins on 2022-06-10, after it
 TOPK = {"k": 3, "max_turnover": 1.0, "entry_threshold": 0.0}
+TOPK_SCORES = {"k": 3, "max_turnover": 1.0}  # pooled forecasts are scores: top_k ranks them, no threshold
 
 
 def _bars(symbol: str, start: str, end: str) -> pd.DataFrame:
@@ -124,7 +125,7 @@ def point_in_time(tmp_path_factory) -> dict[str, SimpleNamespace]:
         forecasts, frames = _pooled_run(folder, index)
         days = pd.DatetimeIndex(sorted(set().union(*(frame.index for frame in frames))))
         members = index.by_day(days, [str(frame.attrs["symbol"]) for frame in frames])
-        traded = run_universe_backtest(frames, forecasts, TopK, params=TOPK, members=members)
+        traded = run_universe_backtest(frames, forecasts, TopK, params=TOPK_SCORES, members=members)
         runs[name] = SimpleNamespace(forecasts=forecasts, result=traded, folder=folder)
     return runs
 

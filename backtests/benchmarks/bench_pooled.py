@@ -79,7 +79,7 @@ def main() -> None:
     for name, overrides in variants:
         market_path = overrides.pop("market", args.market)
         market = load_bars(market_path, start=args.first) if market_path else None
-        config = PooledConfig(device=args.device, **overrides)
+        config = PooledConfig(device=args.device, market=market_path, **overrides)
         t0 = time.perf_counter()
         frames = pooled_walk_forward(bars, config, args.start, args.end, market=market)
         seconds = time.perf_counter() - t0

@@ -184,7 +184,9 @@ def check_run(config: RunConfig, *, out: str | os.PathLike[str] | None, store: s
 
     spec = config.backtest
     strategy = load_strategy(spec.strategy)
-    strategy.check_params(spec.params)
+    given = strategy.check_params(spec.params)
+    if isinstance(config.forecast, PooledConfig) and not reused:  # a pooled model's forecasts are scores
+        strategy.check_score_params(given)
     strategy.check_execution(spec.execution)
     sources = source_paths(config.data.source)
     check_sources(config.data.source)

@@ -141,6 +141,11 @@ class UniverseForecastRun:
                          f"t {_figure(cs.get('rank_ic_t'), '.1f')}), top-minus-bottom quintile "
                          f"{_figure(spread_bp, '.1f')} bp a day; 5-day reversal on the same stock-days: rank IC "
                          f"{_figure(cs.get('baseline_reversal5_rank_ic'), '.4f')}")
+        held = cs.get("label_horizon") or {}
+        if held.get("n_days"):
+            lines.append(f"against the {held['sessions']}-session return the label spans: rank IC "
+                         f"{_figure(held.get('rank_ic'), '.4f')} (Newey-West t {_figure(held.get('rank_ic_nw_t'), '.1f')}"
+                         f"), reversal {_figure(held.get('baseline_reversal5_rank_ic'), '.4f')}")
         if len(ok) and not (recorded.get("config") or {}).get("pooled"):  # pooled: relative returns, not prices
             lines.append(f"median h=1 RMSE ratio vs previous close {ok['rmse_ratio'].median():.3f}, "
                          f"median direction hit rate {ok['direction_hit_rate'].median():.3f}")

@@ -140,7 +140,9 @@ def signal(
     source = data if isinstance(data, tuple) else label(data)
     check_strategy_fits(strategy_class, RunConfig(data=DataSpec(source=source), backtest=spec), universe)
     universe_as_of(source, options.universe, members_only_training=options.members_only_training)  # before work
-    strategy_class.check_params(spec.params)  # a bad parameter fails now, not after forecasting
+    given = strategy_class.check_params(spec.params)  # a bad parameter fails now, not after forecasting
+    if isinstance(options.forecast, PooledConfig) and options.forecasts is None:  # a pooled model's: scores
+        strategy_class.check_score_params(given)
     _check_before_work(source, spec, options, out=out, store=store, workers=workers, threads=threads,
                        universe=universe)
     compute = {"store": store, "threads": threads, "on_fold": on_fold}

@@ -42,7 +42,7 @@ import backtrader as bt
 import numpy as np
 import pandas as pd
 
-from rnnstrategy.data.forecast_files import forecast_horizon, read_forecasts
+from rnnstrategy.data.forecast_files import forecast_horizon, holds_scores, read_forecasts
 from rnnstrategy.errors import ConfigError
 from rnnstrategy.forecasting.splitter import first_sample_end
 from rnnstrategy.forecasting.stream import WalkForwardStream
@@ -135,6 +135,12 @@ class RNNForecast(bt.Indicator):
         self._stream: WalkForwardStream | None = None
         self._batch: np.ndarray | None = None  # (buflen, H) forecasts of the once mode
         self._seen = 0  # bars consumed bar by bar
+
+    @property
+    def scores(self) -> bool:
+        """Whether ``expected_return`` is a cross-sectional score, to rank by, not a return: the forecasts are a
+        pooled model's (:func:`~rnnstrategy.data.forecast_files.holds_scores`). Computed ones are returns."""
+        return self._frame is not None and holds_scores(self._frame)
 
     def _load_forecasts(self) -> pd.DataFrame | None:
         forecasts = self.p.forecasts

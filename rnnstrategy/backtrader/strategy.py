@@ -226,6 +226,17 @@ class ForecastStrategy(bt.Strategy):
             raise ConfigError(f"target={values['target']!r}: give the fraction of portfolio value to hold "
                               "across all feeds, in (0, 1]")
 
+    @classmethod
+    def check_score_params(cls, values: Mapping[str, Any]) -> None:
+        """Refuse parameter ``values`` (those given, or every one) that make no sense when the forecasts are
+        scores (a pooled model's, see :meth:`forecasts_are_scores`); none by default. A strategy that compares
+        forecasts with thresholds in return units overrides this. ``__init__`` calls it on such forecasts, and a
+        run before any work when its forecaster is pooled.
+
+        Raises:
+            ConfigError: naming the parameter and the fix.
+        """
+
     def __init__(self) -> None:
         own = self.check_params({name: getattr(self.p, name) for name in self.parameters()})
         for name, value in own.items():  # as checked: "0.5" read as 0.5
@@ -235,6 +246,8 @@ class ForecastStrategy(bt.Strategy):
                         start=self.p.start, execution=self.p.execution)
             for data in self.datas
         ]
+        if self.forecasts_are_scores():
+            self.check_score_params(own)
         self._sizer = LotSizer(target=self.p.target / len(self.datas))
         self._pending: dict[Any, bt.Order] = {}
 
@@ -251,6 +264,11 @@ class ForecastStrategy(bt.Strategy):
             raise ConfigError(f"forecasts={type(forecasts).__name__}: pass a forecast frame, a CSV path, "
                               "or a mapping of feed name to either")
         return forecasts.get(data._name)
+
+    def forecasts_are_scores(self) -> bool:
+        """Whether the feeds' ``expected_return`` is a cross-sectional score to rank by, not a return: their
+        forecasts are a pooled model's (:attr:`RNNForecast.scores`), as given or read from a forecast file."""
+        return any(signal.scores for signal in self.signals)
 
     def start(self) -> None:
         self.broker.set_coc(self.p.execution == "close")

@@ -24,7 +24,7 @@ import pandas as pd
 from rnnstrategy.errors import DataError
 from rnnstrategy.files import atomic_write_bytes
 
-__all__ = ["forecast_horizon", "meta_path", "read_forecasts", "write_forecasts"]
+__all__ = ["forecast_horizon", "holds_scores", "meta_path", "read_forecasts", "write_forecasts"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,14 @@ def forecast_horizon(frame: pd.DataFrame, source: str = "the forecast frame") ->
             "write it with rnnstrategy.data.forecast_files.write_forecasts(walk_forward(...), path)"
         )
     return len(steps)
+
+
+def holds_scores(frame: pd.DataFrame) -> bool:
+    """Whether a forecast frame's predictions make a cross-sectional score, not returns: a pooled model wrote it
+    (its ``attrs["config"]`` has ``"pooled": True``, kept by :func:`write_forecasts` and :func:`read_forecasts`).
+    A frame without that tag (per-stock forecasts, or one made by hand) holds returns."""
+    config = frame.attrs.get("config")
+    return isinstance(config, dict) and config.get("pooled") is True
 
 
 def write_forecasts(frame: pd.DataFrame, path: str | Path) -> Path:

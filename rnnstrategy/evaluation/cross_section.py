@@ -31,7 +31,8 @@ import pandas as pd
 
 from rnnstrategy.evaluation.significance import default_lags, hac_mean_t
 
-__all__ = ["CROSS_SECTION_DEFINITION", "cross_section_daily", "cross_section_metrics", "reversal"]
+__all__ = ["CROSS_SECTION_DEFINITION", "cross_section_daily", "cross_section_metrics", "held_return",
+           "horizon_metrics", "reversal"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,43 @@ def reversal(closes: pd.Series, days: int = REVERSAL_DAYS) -> pd.Series:
     being ``days`` rows earlier in ``closes`` (its own trading days); NaN for the first rows."""
     closes = pd.Series(closes, dtype="float64")
     return -(closes / closes.shift(days) - 1.0)
+
+
+def held_return(opens: pd.Series, sessions: int) -> pd.Series:
+    """The return of holding one symbol ``sessions`` (h) sessions from the next open,
+    ``open(t+1+h) / open(t+1) - 1``, by forecast date t, over its own rows; NaN where not realised."""
+    opens = pd.Series(opens, dtype="float64")
+    return opens.shift(-(1 + sessions)) / opens.shift(-1) - 1.0
+
+
+def horizon_metrics(
+    forecasts: Mapping[str, pd.DataFrame],
+    opens: Mapping[str, pd.Series],
+    sessions: int,
+    closes: Mapping[str, pd.Series] | None = None,
+    *,
+    min_names: int = 10,
+) -> dict[str, object]:
+    """The rank IC of the forecasts against the return over the ``sessions`` (h) sessions a pooled label spans
+    (:func:`held_return` of each symbol's ``opens``, adjusted), beside the 5-day reversal on the same pairs.
+
+    The daily h-session returns overlap, so the Newey–West t uses at least h - 1 lags. Returns
+    ``sessions``, ``n_days``, ``rank_ic`` (with ``_std``, ``ir``, ``_t``, ``_nw_t``, ``_positive``),
+    ``by_year`` (``{"2020": {"rank_ic", "n_days"}}``), ``long_short`` (top minus bottom quintile's mean
+    h-session return) and ``baseline_reversal5_rank_ic`` (None without ``closes``)."""
+    _check(min_names=min_names, quantiles=5)
+    realised = {str(s): held_return(opens[s], sessions) for s in forecasts if s in opens}
+    forecast, held, baseline = _panel(forecasts, closes, realised)
+    daily = _daily(forecast, held, baseline, min_names)
+    result: dict[str, object] = {"sessions": sessions, "n_days": len(daily)}
+    result.update(_summary(daily["rank_ic"], "rank_ic", horizon=sessions))
+    result["by_year"] = {str(year): {"rank_ic": _float(days["rank_ic"].mean()), "n_days": len(days)}
+                         for year, days in daily.groupby(daily.index.year)}
+    groups = _quantile_returns(forecast.loc[daily.index], held.loc[daily.index], 5)
+    result["long_short"] = _float((groups[5] - groups[1]).mean()) if len(groups) else None
+    result["baseline_reversal5_rank_ic"] = (_summary(daily["baseline_rank_ic"], "rank_ic")["rank_ic"]
+                                            if baseline is not None else None)
+    return result
 
 
 def cross_section_daily(
@@ -146,12 +184,18 @@ def _check(*, min_names: int, quantiles: int = 2) -> None:
 
 
 def _panel(forecasts: Mapping[str, pd.DataFrame], closes: Mapping[str, pd.Series] | None,
+           realised_by: Mapping[str, pd.Series] | None = None,
            ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
-    """Forecast, realised and (with ``closes``) reversal returns as date x symbol frames, NaN
-    wherever any of them is missing, so all three hold the same pairs."""
+    """Forecast, realised (each frame's ``open_2 / open_1 - 1``, or ``realised_by`` a symbol's series by
+    date) and (with ``closes``) reversal returns as date x symbol frames, NaN wherever any of them is
+    missing, so all three hold the same pairs."""
     columns: dict[str, tuple[pd.Series, pd.Series]] = {}
     for symbol, frame in forecasts.items():
-        columns[str(symbol)] = (_ratio(frame, "pred_open_2", "pred_open_1"), _ratio(frame, "open_2", "open_1"))
+        if realised_by is None:
+            outcome = _ratio(frame, "open_2", "open_1")
+        else:
+            outcome = realised_by.get(str(symbol), pd.Series(dtype="float64")).reindex(frame.index)
+        columns[str(symbol)] = (_ratio(frame, "pred_open_2", "pred_open_1"), outcome)
     forecast = pd.DataFrame({s: f for s, (f, _) in columns.items()}, dtype="float64")
     realised = pd.DataFrame({s: r for s, (_, r) in columns.items()}, dtype="float64")
     if forecast.empty and not len(forecast.columns):
@@ -232,15 +276,16 @@ def _quantile_returns(forecast: pd.DataFrame, realised: pd.DataFrame, quantiles:
     return pd.DataFrame(out, index=forecast.index)
 
 
-def _summary(values: pd.Series, name: str) -> dict[str, float | None]:
-    """Mean, std, mean/std, t = mean/std*sqrt(n), Newey–West t and share above 0 of the finite values."""
+def _summary(values: pd.Series, name: str, horizon: int = 1) -> dict[str, float | None]:
+    """Mean, std, mean/std, t = mean/std*sqrt(n), Newey–West t (at least ``horizon`` - 1 lags: values of
+    overlapping ``horizon``-session returns) and share above 0 of the finite values."""
     x = values.to_numpy(dtype=float)
     x = x[np.isfinite(x)]
     n = len(x)
     mean = float(x.mean()) if n else math.nan
     std = float(x.std(ddof=1)) if n > 1 else math.nan
     ir = mean / std if std > 0 else math.nan
-    nw = hac_mean_t(x, default_lags(n, 1)) if n > 1 else math.nan
+    nw = hac_mean_t(x, default_lags(n, horizon)) if n > 1 else math.nan
     return {name: _float(mean), f"{name}_std": _float(std), f"{name}ir": _float(ir),
             f"{name}_t": _float(ir * math.sqrt(n)), f"{name}_nw_t": _float(nw),
             f"{name}_positive": _float(float(np.mean(x > 0))) if n else None}

@@ -8,7 +8,8 @@ The one place that tells the two kinds apart when a configuration is read back (
 
 Records written while one class held both kinds' fields are read as they were meant: a pooled
 record's ``train_window`` and ``retrain_every`` counted market days (``train_days``,
-``retrain_every_days`` now), and the other kind's unused fields are left out. A TOML table gets no
+``retrain_every_days`` now), a pooled record without ``market`` had none (the default is ``"auto"`` now),
+and the other kind's unused fields are left out. A TOML table gets no
 such reading: a setting of the other kind is an error that names the right one.
 """
 
@@ -80,6 +81,7 @@ def _as_meant(table: dict[str, Any], cls: type, other: type) -> dict[str, Any]:
     kind's fields (recorded beside the own ones, unused) left out."""
     if cls is PooledConfig:
         table = {POOLED_RENAMED.get(key, key): value for key, value in table.items()}
+        table.setdefault("market", None)  # a record without it had no market features (now "auto" by default)
     unused = set(_names(other)) - set(_names(cls))
     return {key: value for key, value in table.items() if key not in unused}
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from rnnstrategy.data.forecast_files import read_forecasts
 from rnnstrategy.errors import RnnStrategyError
-from rnnstrategy.evaluation.cross_section import cross_section_daily, cross_section_metrics
+from rnnstrategy.evaluation.cross_section import cross_section_daily, cross_section_metrics, horizon_metrics
 from rnnstrategy.files import atomic_write_bytes
 from rnnstrategy.universe.outputs import forecast_file_name
 from rnnstrategy.universe.per_symbol import SymbolTask
@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 
 
 def write_cross_section(out_dir: str | Path, forecasts: Mapping[str, pd.DataFrame],
-                        closes: Mapping[str, pd.Series] | None = None, *, min_names: int = 10) -> dict[str, object]:
+                        closes: Mapping[str, pd.Series] | None = None, *, min_names: int = 10,
+                        opens: Mapping[str, pd.Series] | None = None, sessions: int = 1) -> dict[str, object]:
     """The cross-section of a universe's forecasts; writes its daily series to
     ``cross_section_daily.csv`` in ``out_dir`` and returns the metrics for ``summary.json``.
 
@@ -33,6 +34,9 @@ def write_cross_section(out_dir: str | Path, forecasts: Mapping[str, pd.DataFram
         forecasts: the forecast frame of each symbol that was forecast, keyed by symbol.
         closes: each symbol's closes (the bars the run loaded), for the 5-day reversal baseline.
         min_names: fewest symbols for a day to count.
+        opens, sessions: each symbol's adjusted opens and the sessions (h > 1) a pooled label spans: the
+            metrics then hold ``"label_horizon"``, the rank IC against the h-session return
+            (:func:`~rnnstrategy.evaluation.cross_section.horizon_metrics`).
 
     Returns:
         :func:`~rnnstrategy.evaluation.cross_section_metrics` (``n_days`` 0 and None values
@@ -41,6 +45,8 @@ def write_cross_section(out_dir: str | Path, forecasts: Mapping[str, pd.DataFram
         by the report stage: this stage imports no matplotlib.
     """
     metrics = cross_section_metrics(forecasts, closes, min_names=min_names)
+    if opens is not None and sessions > 1:
+        metrics["label_horizon"] = horizon_metrics(forecasts, opens, sessions, closes, min_names=min_names)
     daily = cross_section_daily(forecasts, closes, min_names=min_names)
     text = daily.to_csv(index_label="date", date_format="%Y-%m-%d")
     atomic_write_bytes(Path(out_dir) / "cross_section_daily.csv", text.encode("utf-8"))

@@ -52,7 +52,7 @@ from rnnstrategy.universe.cross_section import cross_section_inputs, write_cross
 from rnnstrategy.universe.executors import Outcome, choose_executor, run_tasks
 from rnnstrategy.universe.outputs import write_summary, write_symbol_forecasts
 from rnnstrategy.universe.per_symbol import SymbolTask, forecast_symbol
-from rnnstrategy.universe.pooled import forecast_pooled
+from rnnstrategy.universe.pooled import forecast_pooled, with_market
 from rnnstrategy.universe.sources import split_sources, stock_list
 from rnnstrategy.universe.summary import DateLike, date_text, stem, summary_row
 
@@ -123,7 +123,8 @@ def forecast_universe(
 
     With a :class:`PooledConfig` the symbols are loaded here and one model per retrain learns from
     them all (:func:`~rnnstrategy.forecasting.pooled.walkforward.pooled_walk_forward`); ``config.market`` is
-    loaded as the index. ``executor="ray"`` runs its folds as Ray tasks (``workers``, ``retries`` as for
+    loaded as the index (``"auto"``: the universe's index where the qlib directory ``sources`` holds its bars,
+    see :func:`~rnnstrategy.universe.pooled.with_market`). ``executor="ray"`` runs its folds as Ray tasks (``workers``, ``retries`` as for
     symbols; see :mod:`rnnstrategy.universe.pooled_folds`); any other executor trains them here.
 
     Returns:
@@ -147,6 +148,7 @@ def forecast_universe(
     resolved = resolve_store(store)
     store_dir = str(resolved) if resolved is not None else None
     if isinstance(config, PooledConfig):
+        config = with_market(config, sources, as_of)
         return forecast_pooled(paths, config, start, end, out, store_dir, threads, strict, adjust, names_file,
                                metadata, progress, on_fold, evaluate, as_of, executor=executor, workers=workers,
                                retries=retries)

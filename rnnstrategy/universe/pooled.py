@@ -14,28 +14,30 @@ after another, and records ``"pooled"``."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
+from rnnstrategy.data.adjust import adjusted_bars
 from rnnstrategy.data.fingerprint import DataFingerprint
 from rnnstrategy.data.securities import Security
 from rnnstrategy.errors import ConfigError, DataError, RnnStrategyError
 from rnnstrategy.evaluation.metrics import forecast_metrics
 from rnnstrategy.forecasting.foldstore import recorded_warnings
-from rnnstrategy.forecasting.pooled.config import PooledConfig
+from rnnstrategy.forecasting.pooled.config import MARKET_AUTO, PooledConfig
 from rnnstrategy.forecasting.pooled.walkforward import PooledFold, pooled_walk_forward
 from rnnstrategy.forecasting.training import torch_threads
-from rnnstrategy.universe.as_of import AsOfUniverse
+from rnnstrategy.universe.as_of import AsOfUniverse, index_benchmark
 from rnnstrategy.universe.cross_section import write_cross_section
 from rnnstrategy.universe.outputs import write_summary, write_symbol_forecasts
 from rnnstrategy.universe.pooled_folds import fold_runner
 from rnnstrategy.universe.sources import load_run_bars
 from rnnstrategy.universe.summary import NOTED_LOGGERS, DateLike, date_text, day, finish, stem, summary_row
 
-__all__ = ["forecast_pooled"]
+__all__ = ["forecast_pooled", "with_market"]
 
 
 def forecast_pooled(
@@ -92,9 +94,22 @@ def forecast_pooled(
             progress(row)
     closes = {symbol: bars[symbol]["close"] for symbol in frames}
     ranked = frames if as_of is None else as_of.on_member_days(frames)  # measured among each day's members
-    cross_section = write_cross_section(out, ranked, closes) if evaluate else None
+    opens = ({symbol: adjusted_bars(bars[symbol])["open"] for symbol in frames} if config.label_sessions > 1
+             else None)  # the h-session return the label spans, of adjusted opens as the label's
+    cross_section = (write_cross_section(out, ranked, closes, opens=opens, sessions=config.label_sessions)
+                     if evaluate else None)
     return write_summary(out, rows, config, start, end, executor, time.perf_counter() - started, names_file,
                          cross_section, universe)
+
+
+def with_market(config: PooledConfig, sources: object, as_of: AsOfUniverse | None) -> PooledConfig:
+    """``config`` with ``market="auto"`` resolved for DATA ``sources``: the own bars of the universe's index
+    (``csi300`` -> ``sh000300``; without a universe, of the index whose membership the directory holds) where
+    ``sources`` is a qlib directory that holds them (``<directory>::sh000300``, see
+    :func:`~rnnstrategy.universe.as_of.index_benchmark`), else None: no market features."""
+    if config.market != MARKET_AUTO:
+        return config
+    return dataclasses.replace(config, market=index_benchmark(sources, None if as_of is None else as_of.name))
 
 
 def _learnt_from_only(forecast: list[str], frames: dict[str, pd.DataFrame], rows: dict[int, dict[str, object]],

@@ -14,7 +14,12 @@ from typing import Literal
 from rnnstrategy.errors import ConfigError
 from rnnstrategy.forecasting.config import ForecastSettings, forecast_setting
 
-__all__ = ["PooledConfig"]
+__all__ = ["MARKET_AUTO", "PooledConfig"]
+
+MARKET_AUTO = "auto"
+"""``market = "auto"`` (the default): the own bars of the universe's index where the data holds them (a qlib
+directory with ``sh000300`` for ``--universe csi300``), else no market features; resolved by
+:func:`rnnstrategy.universe.pooled.with_market` before anything is trained or stored."""
 
 
 @dataclass(frozen=True)
@@ -28,7 +33,8 @@ class PooledConfig(ForecastSettings):
     ``next_open`` execution earns, log(open(t+2)/open(t+1)). A label is known h + 1 sessions after
     its day. ``horizon`` must be at least 2 (the forecast frame's ``pred_open_2`` carries the score);
     features may be normalised across symbols too (``feature_norm``), and an index's own features
-    added (``market``). ``ensemble`` models with consecutive seeds are averaged.
+    added (``market``; by default those of the universe's index where the data holds its bars, see
+    :data:`MARKET_AUTO`). ``ensemble`` models with consecutive seeds are averaged.
 
     The schedule counts market days: retrain every ``retrain_every_days`` (250, about a year), each
     fold learning from the samples of the latest ``train_days`` (1250, five years; None or 0: all).
@@ -48,14 +54,18 @@ class PooledConfig(ForecastSettings):
                                                                      "day's symbols")
     feature_norm: Literal["rank", "zscore", "none"] = forecast_setting("none", "features normalised across each "
                                                                        "day's symbols")
-    market: str | None = forecast_setting(None, "an index's bars (CSV path or symbol) whose own features join "
-                                          "every stock's")
+    market: str | None = forecast_setting(MARKET_AUTO, "an index's bars (CSV path, symbol or DIR::symbol) whose own "
+                                          "features join every stock's; auto: the universe's index where a qlib "
+                                          "DATA directory holds its bars (csi300: sh000300), else none; none: no "
+                                          "market features")
     ensemble: int = forecast_setting(1, "models trained with seeds seed..seed+K-1 and averaged")
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.train_days == 0:  # 0 means an expanding window
             object.__setattr__(self, "train_days", None)
+        if isinstance(self.market, str) and self.market.strip().lower() in ("none", ""):  # TOML has no null
+            object.__setattr__(self, "market", None)
         if self.ensemble < 1:
             raise ConfigError(f"ensemble={self.ensemble} must be >= 1 (1: a single model)")
         self._check_label_sessions()
@@ -79,10 +89,14 @@ class PooledConfig(ForecastSettings):
 
     def fingerprint(self) -> dict[str, object]:
         """What a stored fold depends on; a one-session label (the default, and every fold stored before
-        ``label_sessions`` existed) leaves the setting out, so those folds keep their keys."""
+        ``label_sessions`` existed) leaves the setting out, so those folds keep their keys. The market is
+        there or not, not where it was read from: the fold keys hash its bars, so a directory moved or named
+        by another path keeps them."""
         values = super().fingerprint()
         if self.label_sessions == 1:
             values["config"].pop("label_sessions")  # type: ignore[attr-defined]
+        if self.market is not None:
+            values["config"]["market"] = "bars"  # type: ignore[index]
         return values
 
     def history_needed(self) -> int:

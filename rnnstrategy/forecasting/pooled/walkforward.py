@@ -43,7 +43,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +53,7 @@ import torch
 from rnnstrategy.data.fingerprint import DataFingerprint
 from rnnstrategy.forecasting.foldstore import FoldStore
 from rnnstrategy.forecasting.forecaster import resolve_device
-from rnnstrategy.forecasting.pooled.config import PooledConfig
+from rnnstrategy.forecasting.pooled.config import MARKET_AUTO, PooledConfig
 from rnnstrategy.forecasting.pooled.fit import TRAINING, fit_fold, score_fold
 from rnnstrategy.forecasting.pooled.panel import Panel, build_panel, retrain_days
 
@@ -144,7 +144,10 @@ def pooled_walk_forward(
         config: the model and its schedule (:class:`~rnnstrategy.forecasting.pooled.config.PooledConfig`).
         start, end: first and last forecast dates; the first retrain is the first market day
             on or after ``start``.
-        market: the bars of an index (``config.market`` loaded), or None.
+        market: the bars of an index (``config.market`` loaded), or None. A ``config.market`` still
+            ``"auto"`` (:data:`~rnnstrategy.forecasting.pooled.config.MARKET_AUTO`) is recorded as the source of
+            ``market`` (None without it); a universe run resolves it first
+            (:func:`rnnstrategy.universe.pooled.with_market`).
         store: fold store root; None keeps nothing.
         progress: called with each fold's :class:`PooledFold`.
         train_days: the days on which each symbol's rows may be training samples (an index's member
@@ -158,6 +161,7 @@ def pooled_walk_forward(
         ``attrs["folds"]`` (the run's folds) and ``attrs["config"]``.
     """
     resolve_device(config.device)  # a device this machine lacks fails before any work
+    config = _market_named(config, market)
     panel = build_panel(bars, config.features, config.lookback, feature_norm=config.feature_norm, market=market,
                         label_sessions=config.label_sessions)
     folds = retrain_days(panel.calendar, start, end, config.retrain_every_days)
@@ -265,6 +269,16 @@ def _excluded_rows(panel: Panel, train_days: Mapping[str, pd.DatetimeIndex]) -> 
             own = panel.rows_of(i)
             exclude[own] = ~panel.calendar[panel.day[own]].isin(pd.DatetimeIndex(days))
     return exclude
+
+
+def _market_named(config: PooledConfig, market: pd.DataFrame | None) -> PooledConfig:
+    """``config`` whose ``market`` names what the run learns from, for its records: ``"auto"`` unresolved
+    is None without ``market`` (the fold keys of a run without one stay those of ``market=None``), else the
+    given bars' source (or symbol); the fold keys hash those bars in any case."""
+    if config.market != MARKET_AUTO:
+        return config
+    named = None if market is None else str(market.attrs.get("source") or market.attrs.get("symbol") or "given")
+    return replace(config, market=named)
 
 
 class _FoldKeys:
