@@ -66,6 +66,30 @@ def moutai(data_dir: Path) -> pd.DataFrame:
     return load_bars(data_dir / "SH600519.csv")
 
 
+@pytest.fixture(scope="module")
+def ranking_symbols() -> tuple[str, ...]:
+    """The stocks of ``ranking_bars``: all twelve ``rankings.SYMBOLS``; a module may override it with fewer."""
+    # deferred: rankings imports backtrader, which most tests do without
+    from rankings import SYMBOLS
+
+    return SYMBOLS
+
+
+@pytest.fixture(scope="module")
+def ranking_bars(ranking_symbols: tuple[str, ...]) -> dict[str, pd.DataFrame]:
+    """Raw bars of ``ranking_symbols`` on the bundled qlib sample over ``rankings.FIRST..LAST``, for the score
+    strategies' tests; loaded afresh for each module, so no module sees another's changes."""
+    from rankings import sample_bars
+
+    return sample_bars(ranking_symbols)
+
+
+@pytest.fixture(scope="module")
+def ranking_days(ranking_bars: dict[str, pd.DataFrame], ranking_symbols: tuple[str, ...]) -> pd.DatetimeIndex:
+    """The sessions of ``ranking_bars`` (each of its stocks has bars on every one)."""
+    return ranking_bars[ranking_symbols[0]].index
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _one_thread() -> None:
     """Tiny test models gain nothing from intra-op threads, and on a busy 2-core machine

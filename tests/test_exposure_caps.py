@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from rankings import SYMBOLS, fills, forecasts, held, noisy_scores, run, sample_bars
+from rankings import SYMBOLS, fills, forecasts, held, noisy_scores, run
 from rnnstrategy.strategies.rank_band import RankBand
 from rnnstrategy.strategies.topk_dropout import TopkDropout
 
@@ -32,20 +32,15 @@ EXACT = 1 + 1e-9
 
 
 @pytest.fixture(scope="module")
-def bars() -> dict[str, pd.DataFrame]:
-    return sample_bars()
+def closes(ranking_bars) -> pd.DataFrame:
+    return pd.DataFrame({symbol: frame["close"] for symbol, frame in ranking_bars.items()})
 
 
 @pytest.fixture(scope="module")
-def closes(bars) -> pd.DataFrame:
-    return pd.DataFrame({symbol: frame["close"] for symbol, frame in bars.items()})
-
-
-@pytest.fixture(scope="module")
-def steady(bars) -> pd.DataFrame:
+def steady(ranking_days) -> pd.DataFrame:
     """SYMBOLS ranked in their order, every day."""
-    days = bars[SYMBOLS[0]].index
-    return pd.DataFrame([list(range(len(SYMBOLS), 0, -1))] * len(days), index=days, columns=list(SYMBOLS))
+    return pd.DataFrame([list(range(len(SYMBOLS), 0, -1))] * len(ranking_days), index=ranking_days,
+                        columns=list(SYMBOLS))
 
 
 def weights(result, closes: pd.DataFrame) -> pd.DataFrame:
@@ -61,11 +56,11 @@ def drift(result, closes: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.mark.parametrize(("strategy", "params"), [(TopkDropout, {"topk": 4, "n_drop": 2, "min_hold": 3}),
                                                   (RankBand, {"k": 4, "exit_rank": 6})])
-def test_max_weight_stops_buys_and_top_ups_at_the_cap(bars, closes, strategy, params):
-    scores = noisy_scores(bars[SYMBOLS[0]].index, SYMBOLS)
-    free = run(bars, scores, strategy, **params)
+def test_max_weight_stops_buys_and_top_ups_at_the_cap(ranking_bars, ranking_days, closes, strategy, params):
+    scores = noisy_scores(ranking_days, SYMBOLS)
+    free = run(ranking_bars, scores, strategy, **params)
     assert weights(free, closes).max().max() > 0.25  # four slots of 25 %: the cap below binds
-    capped = run(bars, scores, strategy, max_weight=0.15, **params)
+    capped = run(ranking_bars, scores, strategy, max_weight=0.15, **params)
     weight, bound = weights(capped, closes), 0.15 * drift(capped, closes)
     buys = fills(capped, "buy")
     assert len(buys) > 40
@@ -75,11 +70,11 @@ def test_max_weight_stops_buys_and_top_ups_at_the_cap(bars, closes, strategy, pa
     assert invested.iloc[1:].median() == pytest.approx(0.6, abs=0.03)  # four stocks at 15 %: the rest is cash
 
 
-def test_max_industry_skips_a_full_industry_for_the_next_best(bars, closes, steady, tmp_path):
+def test_max_industry_skips_a_full_industry_for_the_next_best(ranking_bars, closes, steady, tmp_path):
     mapping = tmp_path / "industries.csv"
     mapping.write_text("symbol,industry\n" + "".join(f"{s},banks\n" for s in SYMBOLS[:3])
                        + f"{SYMBOLS[3]},steel\n", encoding="utf-8")
-    result = run(bars, steady, TopkDropout, topk=4, n_drop=1, min_hold=1, max_industry=0.3,
+    result = run(ranking_bars, steady, TopkDropout, topk=4, n_drop=1, min_hold=1, max_industry=0.3,
                  industries=str(mapping))
     buys = fills(result, "buy")
     first = buys[buys["date"] == buys["date"].min()]
@@ -96,8 +91,8 @@ def test_max_industry_skips_a_full_industry_for_the_next_best(bars, closes, stea
             assert weight.loc[day, members].sum() <= 0.3 * moves.loc[day, members].max() * EXACT, (day, group)
 
 
-def test_a_stock_without_an_industry_is_a_group_of_its_own(bars, steady):
-    result = run(bars, steady, TopkDropout, topk=4, n_drop=1, min_hold=1, max_industry=0.3)  # no mapping
+def test_a_stock_without_an_industry_is_a_group_of_its_own(ranking_bars, steady):
+    result = run(ranking_bars, steady, TopkDropout, topk=4, n_drop=1, min_hold=1, max_industry=0.3)  # no mapping
     first = fills(result, "buy").query("date == date.min()")
     assert sorted(first["symbol"]) == sorted(SYMBOLS[:4])  # not lumped into one "unknown" capped at 30 %
 
@@ -138,11 +133,11 @@ def test_bad_caps_are_refused_before_any_work(params, error, message):
 
 
 @pytest.fixture(scope="module")
-def forecast_folder(bars, tmp_path_factory) -> Path:
+def forecast_folder(ranking_bars, ranking_days, tmp_path_factory) -> Path:
     """A universe forecast folder of hand-made (noisy) scores, as `rnnstrategy forecast` writes one."""
     folder = tmp_path_factory.mktemp("forecasts")
     (folder / "forecasts").mkdir()
-    frames = forecasts(bars, noisy_scores(bars[SYMBOLS[0]].index, SYMBOLS, seed=3))
+    frames = forecasts(ranking_bars, noisy_scores(ranking_days, SYMBOLS, seed=3))
     for symbol, frame in frames.items():
         write_forecasts(frame, folder / "forecasts" / f"{symbol}.csv")
     code = {symbol: symbol[-2:].lower() + symbol[:6] for symbol in SYMBOLS}

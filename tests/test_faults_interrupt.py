@@ -272,7 +272,18 @@ def _workers(pid: int) -> list:
 # ---------------------------------------------------------------- the compiled kernels' threads
 
 
-def test_an_interrupt_in_the_kernel_waits_for_the_chunks_still_running(sigint_raises: None) -> None:
+def _compiled_chunk(lo: int, hi: int, running: list, finished: list, seconds: float = 0.5) -> None:
+    """A stand-in for a kernel chunk: a C call (libc's usleep through ctypes, which releases the GIL and which
+    an interrupt cannot cut, as the compiled loops)."""
+    import ctypes
+
+    running.append((lo, hi))
+    ctypes.CDLL(None).usleep(int(seconds * 1e6))
+    finished.append((lo, hi))
+
+
+@pytest.mark.parametrize("chunks", [2, 3])
+def test_an_interrupt_in_the_kernel_waits_for_the_chunks_still_running(sigint_raises: None, chunks: int) -> None:
     """The chunks write through raw addresses into tensors that the caller frees as it unwinds: a Ctrl-C while
     they run is raised only once none runs (before, the caller unwound at once: SIGSEGV about one time in 3)."""
     import _thread
@@ -280,17 +291,36 @@ def test_an_interrupt_in_the_kernel_waits_for_the_chunks_still_running(sigint_ra
 
     from rnnstrategy.forecasting.batched.native import _in_parallel
 
-    running, finished = [], []
-
-    def chunk(lo: int, hi: int) -> None:
-        running.append((lo, hi))
-        time.sleep(0.5)
-        finished.append((lo, hi))
-
-    threading.Timer(0.1, _thread.interrupt_main).start()  # Ctrl-C while both chunks sleep
+    running: list[tuple[int, int]] = []
+    finished: list[tuple[int, int]] = []
+    tasks = [lambda k=k: _compiled_chunk(k, k + 1, running, finished) for k in range(chunks)]
+    started = time.monotonic()
+    threading.Timer(0.1, _thread.interrupt_main).start()  # Ctrl-C while the chunks run
     with pytest.raises(KeyboardInterrupt):
-        _in_parallel([lambda: chunk(0, 2), lambda: chunk(2, 4)])
-    assert sorted(finished) == sorted(running) == [(0, 2), (2, 4)]
+        _in_parallel(tasks)
+    assert time.monotonic() - started >= 0.45  # raised once the chunks' 0.5 s had passed
+    assert sorted(finished) == sorted(running) == [(k, k + 1) for k in range(chunks)]
+
+
+def test_a_second_ctrl_c_in_the_kernel_still_waits_and_the_first_is_raised(sigint_raises: None) -> None:
+    """Two interrupts while the chunks run: both only stop; the chunks end, then the first is raised."""
+    import _thread
+    import threading
+
+    from rnnstrategy.forecasting.batched.native import _in_parallel
+
+    running: list[tuple[int, int]] = []
+    finished: list[tuple[int, int]] = []
+    tasks = [lambda: _compiled_chunk(0, 1, running, finished, 0.2),
+             lambda: _compiled_chunk(1, 2, running, finished, 0.8)]
+    started = time.monotonic()
+    threading.Timer(0.1, _thread.interrupt_main).start()  # while both chunks run
+    threading.Timer(0.4, _thread.interrupt_main).start()  # while the longer one runs
+    with pytest.raises(KeyboardInterrupt) as raised:
+        _in_parallel(tasks)
+    assert time.monotonic() - started >= 0.75  # raised once the 0.8 s chunk had ended
+    assert sorted(finished) == sorted(running) == [(0, 1), (1, 2)]
+    assert raised.value.__context__ is None  # the first interrupt, not the second raised over it
 
 
 # ---------------------------------------------------------------- progress lines and the time left

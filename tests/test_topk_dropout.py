@@ -20,7 +20,6 @@ from rankings import (
     noisy_scores,
     refused_buys,
     run,
-    sample_bars,
     sessions_held_at_sales,
 )
 from rnnstrategy.strategies.topk_dropout import TopkDropout
@@ -34,41 +33,32 @@ POOLED = PooledConfig(hidden=(4,), lookback=5, epochs=1, patience=0, batch_size=
 """A pooled GRU of 4 units on 5-bar windows, one epoch, retrained every 100 market days on the last 250."""
 
 
-@pytest.fixture(scope="module")
-def bars() -> dict[str, pd.DataFrame]:
-    return sample_bars()
-
-
-@pytest.fixture(scope="module")
-def days(bars) -> pd.DatetimeIndex:
-    return bars[SYMBOLS[0]].index
-
-
-def test_replaces_at_most_n_drop_a_day_after_min_hold_sessions(bars, days):
-    scores = noisy_scores(days, SYMBOLS)
+def test_replaces_at_most_n_drop_a_day_after_min_hold_sessions(ranking_bars, ranking_days):
+    scores = noisy_scores(ranking_days, SYMBOLS)
     for n_drop in (1, 2):
-        result = run(bars, scores, TopkDropout, topk=4, n_drop=n_drop, min_hold=5)
+        result = run(ranking_bars, scores, TopkDropout, topk=4, n_drop=n_drop, min_hold=5)
         sales_a_day = fills(result, "sell").groupby("date").size()
         assert sales_a_day.max() == n_drop  # reached, never passed
         assert len(sales_a_day) > 20
         assert min(sessions_held_at_sales(result)) >= 5
     # the floor binds: without it fresh buys go again within days
-    churn = run(bars, scores, TopkDropout, topk=4, n_drop=1, min_hold=1)
+    churn = run(ranking_bars, scores, TopkDropout, topk=4, n_drop=1, min_hold=1)
     assert sum(sessions < 5 for sessions in sessions_held_at_sales(churn)) > 20
     assert len(fills(churn, "sell")) > len(fills(result, "sell"))
 
 
-def test_a_holding_is_replaced_only_by_a_better_ranked_stock(bars, days):
-    steady = pd.DataFrame([list(range(len(SYMBOLS), 0, -1))] * len(days), index=days, columns=list(SYMBOLS))
-    result = run(bars, steady, TopkDropout, topk=4, n_drop=2, min_hold=1)
+def test_a_holding_is_replaced_only_by_a_better_ranked_stock(ranking_bars, ranking_days):
+    steady = pd.DataFrame([list(range(len(SYMBOLS), 0, -1))] * len(ranking_days), index=ranking_days,
+                          columns=list(SYMBOLS))
+    result = run(ranking_bars, steady, TopkDropout, topk=4, n_drop=2, min_hold=1)
     assert fills(result, "sell").empty  # the four best stay the four best: nothing to replace
     first = fills(result, "buy").query("date == date.min()")
     assert sorted(first["symbol"]) == sorted(SYMBOLS[:4])
 
 
-def test_slots_stay_filled_and_the_money_invested(bars, days, caplog):
+def test_slots_stay_filled_and_the_money_invested(ranking_bars, ranking_days, caplog):
     caplog.set_level(logging.INFO, logger="rnnstrategy.backtrader.strategy")
-    result = run(bars, noisy_scores(days, SYMBOLS), TopkDropout, topk=4, n_drop=2, min_hold=3)
+    result = run(ranking_bars, noisy_scores(ranking_days, SYMBOLS), TopkDropout, topk=4, n_drop=2, min_hold=3)
     refused = refused_buys(caplog)
     counts = (held(result) > 0).sum(axis=1).iloc[1:]  # the first close is before the first fill
     assert set(counts[~counts.index.isin(refused)]) == {4}
@@ -80,11 +70,12 @@ def test_slots_stay_filled_and_the_money_invested(bars, days, caplog):
     assert len(refused) <= 1
 
 
-def test_a_suspended_holding_keeps_its_slot(bars, days):
+def test_a_suspended_holding_keeps_its_slot(ranking_bars, ranking_days):
     leader = SYMBOLS[0]
-    steady = pd.DataFrame([list(range(len(SYMBOLS), 0, -1))] * len(days), index=days, columns=list(SYMBOLS))
-    pause = days[20:26]
-    suspended = dict(bars) | {leader: bars[leader].drop(pause)}
+    steady = pd.DataFrame([list(range(len(SYMBOLS), 0, -1))] * len(ranking_days), index=ranking_days,
+                          columns=list(SYMBOLS))
+    pause = ranking_days[20:26]
+    suspended = dict(ranking_bars) | {leader: ranking_bars[leader].drop(pause)}
     result = run(suspended, steady, TopkDropout, topk=4, n_drop=1, min_hold=1)
     holdings = held(result) > 0
     assert holdings.loc[pause, leader].all()  # still held through the pause
@@ -92,17 +83,18 @@ def test_a_suspended_holding_keeps_its_slot(bars, days):
     assert set(fills(result, "buy")["symbol"]) == set(SYMBOLS[:4])
 
 
-def test_a_leaver_is_sold_and_its_slot_filled_outside_n_drop(bars, days):
-    leader, last_member = SYMBOLS[0], days[30]
-    steady = pd.DataFrame([list(range(len(SYMBOLS), 0, -1))] * len(days), index=days, columns=list(SYMBOLS))
-    members = {day.date(): frozenset(SYMBOLS) - ({leader} if day > last_member else set()) for day in days}
-    result = run(bars, steady, TopkDropout, members=members, topk=4, n_drop=0, min_hold=1)
+def test_a_leaver_is_sold_and_its_slot_filled_outside_n_drop(ranking_bars, ranking_days):
+    leader, last_member = SYMBOLS[0], ranking_days[30]
+    steady = pd.DataFrame([list(range(len(SYMBOLS), 0, -1))] * len(ranking_days), index=ranking_days,
+                          columns=list(SYMBOLS))
+    members = {day.date(): frozenset(SYMBOLS) - ({leader} if day > last_member else set()) for day in ranking_days}
+    result = run(ranking_bars, steady, TopkDropout, members=members, topk=4, n_drop=0, min_hold=1)
     sells, buys = fills(result, "sell"), fills(result, "buy")
     # no member at the close of days[31]: sold at the next open, and the fifth best bought with the money
-    assert list(zip(sells["date"], sells["symbol"], strict=True)) == [(days[32], leader)]
-    that_day = buys.loc[buys["date"] == days[32], "symbol"].tolist()
+    assert list(zip(sells["date"], sells["symbol"], strict=True)) == [(ranking_days[32], leader)]
+    that_day = buys.loc[buys["date"] == ranking_days[32], "symbol"].tolist()
     assert that_day[0] == SYMBOLS[4] and set(that_day[1:]) <= set(SYMBOLS[1:4])  # then top-ups, if any
-    assert leader not in set(buys.loc[buys["date"] > days[32], "symbol"])  # no member: never bought back
+    assert leader not in set(buys.loc[buys["date"] > ranking_days[32], "symbol"])  # no member: never bought back
 
 
 @pytest.mark.parametrize(("params", "message"), [

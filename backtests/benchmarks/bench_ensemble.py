@@ -25,6 +25,12 @@ arithmetic is three times one member's, and one member now uses both cores too (
 them); keeping a lone member on one core (measured by patching that split out) gave 1.85x (1.76-1.92x)
 with a slower single member (13.6-17.1 s), the rest is one-thread work that grows with the members
 (window gathers, the loss and optimizer steps, validation and scoring passes).
+
+Again later (2026-12-07: this script's loading and ``pooled_walk_forward`` calls, three runs alternated with
+a variant of the kernel's thread hand-off that changed nothing measurable; a helper's tests ran beside the
+first; the same forecasts): ensemble 1 in 12.8-15.4 s (median 14.7), ensemble 3 in 28.1-29.4 s (median 28.8),
+1.95x. ``bench_stacked_step.py`` shows why the training step, 77 % of a one-member run, cannot come near
+1.6x on two cores: three members' step costs 2.2-2.5x one member's.
 """
 
 from __future__ import annotations
@@ -36,8 +42,8 @@ import time
 from pathlib import Path
 
 import torch
+from _bars import load_folder
 
-from rnnstrategy.data import load_bars
 from rnnstrategy.evaluation import cross_section_metrics
 from rnnstrategy.forecasting.pooled.config import PooledConfig
 from rnnstrategy.forecasting.pooled.walkforward import pooled_walk_forward
@@ -59,11 +65,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    files = sorted(p for p in args.folder.glob("*.csv") if not p.name.startswith("basic_"))[: args.symbols]
-    bars = {}
-    for path in files:
-        frame = load_bars(path, start=args.first, end=args.end)
-        bars[frame.attrs.get("symbol") or path.stem] = frame
+    bars = load_folder(args.folder, args.symbols, args.first, args.end)
     closes = {symbol: frame["close"] for symbol, frame in bars.items()}
     print(f"{len(bars)} symbols, bars {args.first}..{args.end}, forecasts from {args.start}; device {args.device}, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)

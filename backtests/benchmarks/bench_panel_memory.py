@@ -27,27 +27,41 @@ and of the fold (training + scoring), and peak RSS of the process (VmHWM): overa
 With ``--epochs`` below the default, the full fold's seconds are *projected*: the default 6 epochs at the
 measured seconds per epoch plus the scoring (an upper bound: early stopping may end sooner).
 
-Measured on this machine (2 cores, 24 GiB, CPU only; shared with other jobs: a long universe forecast and
-other helpers' tests ran beside it, load average 3-5, so seconds are slower and noisier than on an idle
-machine; torch's 2 threads), synthetic bars, default PooledConfig, one fold retrained 2018-11-20:
+Measured on this machine (2 cores, 24 GiB, CPU only; shared with other jobs and helpers' tests, so seconds
+are noisier than on an idle machine; torch's 2 threads), synthetic bars, default PooledConfig, one fold
+retrained 2018-11-20:
 
-    python backtests/benchmarks/bench_panel_memory.py --sizes 300 1000 --json /tmp/pm/full.json
-    python backtests/benchmarks/bench_panel_memory.py --sizes 5000 --epochs 1 --json /tmp/pm/5000.json
+    python backtests/benchmarks/bench_panel_memory.py --sizes 300 1000 --json /tmp/pm_full_new.json
+    python backtests/benchmarks/bench_panel_memory.py --sizes 5000 --epochs 1 --json /tmp/pm5000_new.json
 
     stocks  days        rows  panel MB  B/row  build s    samples epochs  s/epoch   fit s  score s  fold s peak RSS MB  (panel/fit/score)
-       300  2430     687,137      36.4   53.0      1.2    335,609    4.0      8.9    35.6     23.8    59.4         482    453/479/482
-      1000  2430   2,295,707     121.7   53.0      5.8  1,127,374    4.0     27.1   108.5     11.1   119.6         774    774/763/762
+       300  2430     687,137      36.4   53.0      1.2    335,609    4.0      2.0     8.0      0.7     8.7         491    418/491/480
+      1000  2430   2,295,707     121.7   53.0      4.2  1,127,374    4.0      7.2    28.7      2.1    30.8         720    578/720/679
+      5000  2430  11,464,556     607.7   53.0     21.5  5,626,546    1.0     46.7    46.7     15.8    62.5       2,143   1485/2143/1869
+    before (float64 feature table, then a float32 copy; the machine more loaded, load average 3-5):
       5000  2430  11,464,556     607.7   53.0     22.4  5,626,546    1.0    123.4   123.4     70.5   193.9       2,390   2390/2380/2124
-    5000 stocks: 1 epoch(s) measured; a full fold (6 epochs) is projected at 811 s (training at the measured
+    5000 stocks: 1 epoch(s) measured; a full fold (6 epochs) is projected at 296 s (training at the measured
     s/epoch plus scoring; early stopping may end it sooner)
 
 The panel is 53 bytes per row at every size (features 5 x float32, label, opens, closes float64, days and
-label days int32, the window flag), and a fold costs about 22 us per training sample and epoch. Early
-stopping ended the 300 and 1,000-stock folds after 4 of 6 epochs (random-walk labels carry no signal).
-Before the scaler stopped materialising one int64 row index per (sample, window step) and the
-standardised table was built in chunks (``rnnstrategy/forecasting/pooled/fit.py``), the 5,000-stock,
-1-epoch run peaked at 3,502 MB (panel 2,434 / fit 3,502 / score 2,815); the peak is now 2.4 GB, in the
-panel's build (its float64 features before the float32 copy) and training alike, under a third of 8 GB.
+label days int32, the window flag), and the panel stage now costs little more than the panel itself:
+:func:`~rnnstrategy.forecasting.pooled.panel.build_panel` fills one preallocated float32 table symbol by
+symbol (bit for bit the old table, ``tests/test_panel_build_bits.py``), where it held the per-symbol
+float64 frames, their concatenation (N x F float64) and the float32 copy at once. At 5,000 stocks the stage
+peaked at 1,485 MB, the bars (851 MB) plus the panel (608 MB) and 25 MB, down from 2,390 MB; training is now
+the peak (2.1 GB), under a third of 8 GB. Seconds of training and scoring fell too, but not through this
+change (a less loaded machine; the tree held others' work on the batched kernel and pooled fit), so
+compare them only within a run. Early stopping ended the 300 and 1,000-stock folds after 4 of 6 epochs
+(random-walk labels carry no signal). Before the scaler stopped materialising one int64 row index per
+(sample, window step) and the standardised table was built in chunks
+(``rnnstrategy/forecasting/pooled/fit.py``), the 5,000-stock, 1-epoch run peaked at 3,502 MB
+(panel 2,434 / fit 3,502 / score 2,815).
+
+The panel alone (the bars, then ``build_panel`` in a fresh process; old and new code in the same hour), at
+5,000 stocks: 604 MiB above the bars, was 1,400-1,466. With ``feature_norm = "rank"`` (not the default) the
+stock columns stay float64 across all symbols for
+:func:`~rnnstrategy.forecasting.pooled.panel.normalise_by_day`, normalised a column at a time: 1,994 MiB
+above the bars, was 2,253; about 1 GB of it while one 11.5 M-row column is ranked day by day.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import torch
+from _bars import load_folder
 
 from rnnstrategy.data import load_bars
 from rnnstrategy.evaluation import cross_section_metrics
@@ -60,15 +61,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     started = time.perf_counter()
-    files = sorted(p for p in args.folder.glob("*.csv") if not p.name.startswith("basic_"))[: args.symbols]
-    bars = {}
-    for path in files:
-        try:
-            frame = load_bars(path, start=args.first)
-        except Exception as exc:  # a bad file is reported and left out, as a universe run does
-            print(f"skipped {path.name}: {str(exc).splitlines()[0]}")
-            continue
-        bars[frame.attrs.get("symbol") or path.stem] = frame
+    bars = load_folder(args.folder, args.symbols, args.first, skip_bad=True)  # a bad file: reported, left out
     closes = {symbol: frame["close"] for symbol, frame in bars.items()}
     print(f"{len(bars)} symbols loaded in {time.perf_counter() - started:.1f} s; device {args.device}, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads"

@@ -21,8 +21,8 @@ In ``backtests/benchmarks/bench_darts.py`` each of the two workers of the refere
 The path is taken when there are at least two requests, all on the CPU, and ``workers`` (default:
 PyTorch's thread count, what ``--threads`` sets) is 2 or more; otherwise ``fit_many`` runs as before.
 An interrupt (Ctrl-C, SIGTERM's exception) in the calling thread stops every worker after its current
-kernel call and is raised once none runs, as :func:`rnnstrategy.forecasting.batched.native._settle`
-does for the kernel's own threads.
+kernel call and is raised once none runs (:func:`rnnstrategy.forecasting.batched.settle.settle`, as for the
+kernel's own threads).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from rnnstrategy.forecasting.batched.fitting import (
     fit_many,
     prepare_fit,
 )
+from rnnstrategy.forecasting.batched.settle import settle
 from rnnstrategy.forecasting.batched.training import MEMORY_BUDGET, train_many
 from rnnstrategy.forecasting.forecaster import RNNForecaster, resolve_device
 
@@ -159,18 +160,16 @@ def _collect(pool: list[_Worker], messages: queue.SimpleQueue[Message], prepared
 def _join(pool: list[_Worker]) -> None:
     """Wait until no worker runs; an interrupt meanwhile stops them all and is raised once they have ended
     (a worker ends after its current kernel call: the tensors it writes into must outlive it)."""
-    interrupt: BaseException | None = None
-    for worker in pool:
-        while worker.ident is not None:  # started
-            try:
+    def join_all() -> None:
+        for worker in pool:
+            if worker.ident is not None:  # started
                 worker.join()
-                break
-            except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt, SystemExit from a signal handler
-                interrupt = interrupt or exc
-                for other in pool:
-                    other.stop()
-    if interrupt is not None:
-        raise interrupt
+
+    def stop_all() -> None:
+        for worker in pool:
+            worker.stop()
+
+    settle(join_all, stop_all)
 
 
 class _Stopped(BaseException):

@@ -41,13 +41,14 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
 from rnnstrategy.files import atomic_write_text, cache_root, file_sha256
+from rnnstrategy.forecasting.batched.settle import settle
 
 __all__ = ["NATIVE_ENV", "AdamKernel", "RecurrentKernel", "adam_kernel_for", "deal_rows", "kernel_for",
            "kernel_threads"]
@@ -380,37 +381,17 @@ def _in_parallel(tasks: Sequence[Callable[[], None]]) -> None:
     """Run the tasks, each on a thread of its own (one alone: in this thread).
 
     ctypes releases the GIL during the calls, so the tasks run in parallel. They write through
-    raw addresses into tensors their caller owns, so this returns, or raises (Ctrl-C), only once
-    none runs: see :func:`_settle`.
+    raw addresses into tensors their caller owns, so this returns, or raises (Ctrl-C: after the running
+    tasks, the others cancelled), only once none runs (:func:`~rnnstrategy.forecasting.batched.settle.settle`).
     """
     if len(tasks) <= 1:
         for task in tasks:
             task()
         return
     futures = [_pool(len(tasks)).submit(task) for task in tasks]
-    _settle(futures)
+    settle(lambda: wait(futures), lambda: [future.cancel() for future in futures])
     for future in futures:
         future.result()
-
-
-def _settle(futures: list[Future]) -> None:
-    """Wait until none of ``futures`` runs; an interrupt meanwhile (Ctrl-C, raised in this thread) cancels the
-    chunks not yet started and is raised again once the running ones have finished (a few milliseconds).
-
-    Unwinding at once would free the caller's tensors while a worker thread still writes into them:
-    the process crashed (SIGSEGV) after about one Ctrl-C in three during training.
-    """
-    interrupt: BaseException | None = None
-    while True:
-        try:
-            wait(futures)
-            break
-        except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt, SystemExit from a signal handler
-            interrupt = interrupt or exc
-            for future in futures:
-                future.cancel()
-    if interrupt is not None:
-        raise interrupt
 
 
 @functools.cache

@@ -34,7 +34,12 @@ from rnnstrategy.forecasting.batched.training import TrainJob, train_many
 from rnnstrategy.forecasting.batched.windows import RowWindows
 from rnnstrategy.forecasting.nets import RecurrentNet
 from rnnstrategy.forecasting.pooled.config import PooledConfig
-from rnnstrategy.forecasting.pooled.panel import Panel, normalise_by_day, training_rows, validation_split
+from rnnstrategy.forecasting.pooled.panel import (
+    Panel,
+    normalise_by_day,
+    training_rows,
+    validation_split,
+)
 from rnnstrategy.forecasting.training import TrainConfig, seeded, torch_threads
 
 __all__ = ["TRAINING", "fit_fold", "score_fold"]

@@ -47,6 +47,7 @@ divides by its standard deviation (clipped at +-5); ``none`` leaves the values a
 
 _CLIP = 5.0
 _NEVER = np.iinfo(np.int32).max  # label_day of a row whose label is not known in the data
+_CHUNK = 1 << 20  # rows of market features gathered at a time (a float64 chunk of 8 MB per column)
 
 
 @dataclass(frozen=True)
@@ -124,37 +125,68 @@ def build_panel(
     symbols = tuple(bars)
     calendar = pd.DatetimeIndex(sorted(set().union(*(frame.index for frame in bars.values()))), name="date")
     warmup = feature_warmup(features)
+    h = _checked_sessions(label_sessions)
     sizes = np.array([len(bars[s]) for s in symbols], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)])
-    day = np.concatenate([calendar.get_indexer(bars[s].index) for s in symbols]).astype(np.int32)
-    stock = np.concatenate([make_features(bars[s], features).to_numpy(np.float64) for s in symbols])
-    if feature_norm != "none":
-        stock = normalise_by_day(stock, day, len(calendar), feature_norm)
+    n_rows, n_stock = int(offsets[-1]), len(features)
     names = tuple(features)
+    own = None
     if market is not None:
         own = make_features(market, features).reindex(calendar).ffill().to_numpy(np.float64)
-        stock = np.concatenate([stock, own[day]], axis=1)
         names += tuple(f"mkt_{name}" for name in features)
-    opens = np.concatenate([bars[s]["open"].to_numpy(np.float64) for s in symbols])
-    closes = np.concatenate([bars[s]["close"].to_numpy(np.float64) for s in symbols])
-    signal_opens = np.concatenate([adjusted_bars(bars[s])["open"].to_numpy(np.float64) for s in symbols])
-    h = _checked_sessions(label_sessions)
-    label = np.full(len(day), np.nan)
-    label_day = np.full(len(day), _NEVER, dtype=np.int32)
-    window_ok = np.zeros(len(day), dtype=bool)
-    finite_row = np.isfinite(stock).all(axis=1)
-    for lo, hi in zip(offsets[:-1], offsets[1:], strict=True):
-        n = hi - lo
-        if n > h + 1:  # row r's label: the opens of its rows r + 1 and r + 1 + h
-            label[lo:hi - h - 1] = np.log(signal_opens[lo + h + 1:hi] / signal_opens[lo + 1:hi - h])
+    # Every array is preallocated at its final size and filled symbol by symbol: no list of
+    # per-symbol pieces beside their concatenation, no float64 copy of the whole feature table
+    # (unless a cross-sectional normalisation needs one). Assigning float64 into the float32
+    # table rounds exactly as ``.astype(np.float32)`` does.
+    table = np.empty((n_rows, len(names)), dtype=np.float32)
+    normalised = feature_norm != "none"
+    # a normalisation sees each stock column across all symbols; column-major, so a column is contiguous
+    raw = np.empty((n_rows, n_stock), dtype=np.float64, order="F") if normalised else None
+    finite_row = np.ones(n_rows, dtype=bool)  # every column finite, tested on the float64 values
+    day = np.empty(n_rows, dtype=np.int32)
+    opens = np.empty(n_rows, dtype=np.float64)
+    closes = np.empty(n_rows, dtype=np.float64)
+    label = np.full(n_rows, np.nan)
+    label_day = np.full(n_rows, _NEVER, dtype=np.int32)
+    for s, lo, hi in zip(symbols, offsets[:-1], offsets[1:], strict=True):
+        frame = bars[s]
+        day[lo:hi] = calendar.get_indexer(frame.index)
+        values = make_features(frame, features).to_numpy(np.float64)
+        if normalised:
+            raw[lo:hi] = values
+        else:
+            table[lo:hi, :n_stock] = values
+            finite_row[lo:hi] = np.isfinite(values).all(axis=1)
+        opens[lo:hi] = frame["open"].to_numpy(np.float64)
+        closes[lo:hi] = frame["close"].to_numpy(np.float64)
+        if hi - lo > h + 1:  # row r's label: the (adjusted) opens of its rows r + 1 and r + 1 + h
+            signal = adjusted_bars(frame)["open"].to_numpy(np.float64)
+            label[lo:hi - h - 1] = np.log(signal[h + 1:] / signal[1:-h])
             label_day[lo:hi - h - 1] = day[lo + h + 1:hi]
-        # a window is usable when its lookback rows are past the warm-up and all defined
+    if normalised:
+        for j in range(n_stock):  # column by column: normalise_by_day treats columns independently
+            column = normalise_by_day(raw[:, j], day, len(calendar), feature_norm)
+            table[:, j] = column
+            finite_row &= np.isfinite(column)
+        del raw
+    if own is not None:
+        finite_row &= np.isfinite(own).all(axis=1)[day]
+        for lo in range(0, n_rows, _CHUNK):
+            table[lo:lo + _CHUNK, n_stock:] = own[day[lo:lo + _CHUNK]]
+    return Panel(symbols, calendar, offsets, day, table, _usable_windows(finite_row, offsets, warmup, lookback),
+                 label, label_day, opens, closes, names, lookback, h)
+
+
+def _usable_windows(finite_row: np.ndarray, offsets: np.ndarray, warmup: int, lookback: int) -> np.ndarray:
+    """Per row, whether the window ending there is usable: its ``lookback`` rows, all of its own symbol,
+    are past the features' warm-up and all defined (``finite_row``)."""
+    window_ok = np.zeros(len(finite_row), dtype=bool)
+    for lo, hi in zip(offsets[:-1], offsets[1:], strict=True):
         bad = np.concatenate([[0], np.cumsum(~finite_row[lo:hi])])
-        ends = np.arange(n)
+        ends = np.arange(hi - lo)
         full = ends >= warmup + lookback - 1
         window_ok[lo:hi] = full & (bad[ends + 1] - bad[np.maximum(ends + 1 - lookback, 0)] == 0)
-    return Panel(symbols, calendar, offsets, day, stock.astype(np.float32), window_ok, label, label_day,
-                 opens, closes, names, lookback, h)
+    return window_ok
 
 
 def _checked_sessions(label_sessions: int) -> int:
