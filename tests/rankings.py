@@ -33,6 +33,11 @@ def sample_bars(symbols: tuple[str, ...] = SYMBOLS) -> dict[str, pd.DataFrame]:
     return {symbol: load_bars(SAMPLE, symbol=symbol, start=FIRST, end=LAST) for symbol in symbols}
 
 
+def steady_scores(days: pd.DatetimeIndex, symbols: tuple[str, ...] = SYMBOLS) -> pd.DataFrame:
+    """Scores that rank ``symbols`` in their order (the first best), the same every day."""
+    return pd.DataFrame([list(range(len(symbols), 0, -1))] * len(days), index=days, columns=list(symbols))
+
+
 def noisy_scores(days: pd.DatetimeIndex, symbols: tuple[str, ...], seed: int = 0) -> pd.DataFrame:
     """Scores that drift (an AR(1) per stock, 0.8 a day), so the ranking churns every few sessions."""
     rng = np.random.default_rng(seed)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from rankings import SYMBOLS, fills, forecasts, held, noisy_scores, run
+from rankings import SYMBOLS, fills, forecasts, held, noisy_scores, run, steady_scores
 from rnnstrategy.strategies.rank_band import RankBand
 from rnnstrategy.strategies.topk_dropout import TopkDropout
 
@@ -39,8 +39,7 @@ def closes(ranking_bars) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def steady(ranking_days) -> pd.DataFrame:
     """SYMBOLS ranked in their order, every day."""
-    return pd.DataFrame([list(range(len(SYMBOLS), 0, -1))] * len(ranking_days), index=ranking_days,
-                        columns=list(SYMBOLS))
+    return steady_scores(ranking_days)
 
 
 def weights(result, closes: pd.DataFrame) -> pd.DataFrame:

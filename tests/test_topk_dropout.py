@@ -21,6 +21,7 @@ from rankings import (
     refused_buys,
     run,
     sessions_held_at_sales,
+    steady_scores,
 )
 from rnnstrategy.strategies.topk_dropout import TopkDropout
 
@@ -48,8 +49,7 @@ def test_replaces_at_most_n_drop_a_day_after_min_hold_sessions(ranking_bars, ran
 
 
 def test_a_holding_is_replaced_only_by_a_better_ranked_stock(ranking_bars, ranking_days):
-    steady = pd.DataFrame([list(range(len(SYMBOLS), 0, -1))] * len(ranking_days), index=ranking_days,
-                          columns=list(SYMBOLS))
+    steady = steady_scores(ranking_days)
     result = run(ranking_bars, steady, TopkDropout, topk=4, n_drop=2, min_hold=1)
     assert fills(result, "sell").empty  # the four best stay the four best: nothing to replace
     first = fills(result, "buy").query("date == date.min()")
@@ -72,8 +72,7 @@ def test_slots_stay_filled_and_the_money_invested(ranking_bars, ranking_days, ca
 
 def test_a_suspended_holding_keeps_its_slot(ranking_bars, ranking_days):
     leader = SYMBOLS[0]
-    steady = pd.DataFrame([list(range(len(SYMBOLS), 0, -1))] * len(ranking_days), index=ranking_days,
-                          columns=list(SYMBOLS))
+    steady = steady_scores(ranking_days)
     pause = ranking_days[20:26]
     suspended = dict(ranking_bars) | {leader: ranking_bars[leader].drop(pause)}
     result = run(suspended, steady, TopkDropout, topk=4, n_drop=1, min_hold=1)
@@ -85,8 +84,7 @@ def test_a_suspended_holding_keeps_its_slot(ranking_bars, ranking_days):
 
 def test_a_leaver_is_sold_and_its_slot_filled_outside_n_drop(ranking_bars, ranking_days):
     leader, last_member = SYMBOLS[0], ranking_days[30]
-    steady = pd.DataFrame([list(range(len(SYMBOLS), 0, -1))] * len(ranking_days), index=ranking_days,
-                          columns=list(SYMBOLS))
+    steady = steady_scores(ranking_days)
     members = {day.date(): frozenset(SYMBOLS) - ({leader} if day > last_member else set()) for day in ranking_days}
     result = run(ranking_bars, steady, TopkDropout, members=members, topk=4, n_drop=0, min_hold=1)
     sells, buys = fills(result, "sell"), fills(result, "buy")
