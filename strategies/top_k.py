@@ -120,9 +120,8 @@ class TopK(ForecastStrategy):
         super().__init__()
         self.exit_rank = band_exit_rank(self.p.exit_rank, self.p.k)
         self.scores = self.forecasts_are_scores()  # ranks only, no thresholds
-        # the expected return below which a holding is sold; None for scores
-        self.exit_threshold = None if self.scores else (0.0 if self.p.exit_threshold is None
-                                                        else self.p.exit_threshold)
+        # the expected return below which a holding is sold (forecasts that are returns only)
+        self.exit_threshold = 0.0 if self.p.exit_threshold is None else self.p.exit_threshold
 
     def next(self) -> None:
         leaving = self.sell_leavers()  # out of the index: sold at the next open, outside the turnover limit
@@ -140,7 +139,7 @@ class TopK(ForecastStrategy):
             del held[data]
         to_sell = sorted(
             (data for data in held  # ranked feeds have a bar today and no order in flight
-             if data in rank and (rank[data] > self.exit_rank or self._below_exit(expected[data]))),
+             if data in rank and (rank[data] > self.exit_rank or (not self.scores and expected[data] < self.exit_threshold))),
             key=lambda data: -rank[data],
         )
         for data in to_sell:
@@ -174,15 +173,11 @@ class TopK(ForecastStrategy):
         order = {data: k for k, data in enumerate(self.datas)}
         return sorted(scored, key=lambda item: (-item[0], order[item[1]]))
 
-    def _below_exit(self, expected: float) -> bool:
-        return self.exit_threshold is not None and expected < self.exit_threshold
-
     def entry_threshold(self, data: Any, slot: float) -> float:
         """The expected return a buy of ``data`` worth ``slot`` CNY must beat now (never below
         ``exit_threshold``: a stock sold on a forecast is not bought back on the same one); forecasts that are
         returns only."""
-        exit_threshold = 0.0 if self.exit_threshold is None else self.exit_threshold
         if self.p.entry_threshold is not None:
-            return max(self.p.entry_threshold, exit_threshold)
+            return max(self.p.entry_threshold, self.exit_threshold)
         size = self.shares_worth(data, slot)
-        return max(self.round_trip_cost(data, size), exit_threshold)
+        return max(self.round_trip_cost(data, size), self.exit_threshold)

@@ -378,8 +378,7 @@ class _StackedRun:
             slot.batches.extend(torch.randperm(slot.n_train, generator=slot.shuffle).split(self.config.batch_size))
         return slot.batches.popleft()
 
-    def _windows(self, samples: Tensor, slots: Tensor | None = None,
-                 workspace: Workspace | None = None) -> tuple[Tensor, Tensor]:
+    def _windows(self, samples: Tensor, slots: Tensor | None, workspace: Workspace) -> tuple[Tensor, Tensor]:
         """Windows ``(L, M, B, features)`` and targets ``(M, B, horizon)`` of sample positions ``(M, B)``.
 
         A window is ``L`` consecutive feature rows, gathered as one block, then laid out time step
@@ -394,7 +393,6 @@ class _StackedRun:
         else:
             starts = samples * self.row_steps[slots, None] + (slots * self.max_rows)[:, None]
             flat = samples + (slots * self.max_samples)[:, None]
-        workspace = workspace or Workspace()
         lookback, features = self.lookback, self.spec.n_features
         table = self.rows.view(-1, features)
         blocks = table.as_strided((len(table) - lookback + 1, lookback * features), (features, 1))  # (windows, L F)
@@ -415,7 +413,7 @@ class _StackedRun:
                 samples[s, : len(batch)] = batch
         samples, counts = samples.to(self.device), torch.tensor(counts_list, device=self.device)
         weights = (torch.arange(size, device=self.device) < counts[:, None]).float()  # padding weighs 0
-        x, y = self._windows(samples, workspace=self.workspace)
+        x, y = self._windows(samples, None, self.workspace)
         masks = self._dropout_masks(counts_list) if self.spec.dropout > 0 else None
         out = self.net(x, masks, workspace=self.workspace, rows=counts)  # (M, B, horizon)
         per_model = (self.loss_fn(out, y).sum(-1) * weights).sum(-1) / (counts.clamp(min=1) * self.spec.horizon)
