@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -204,6 +205,57 @@ def test_a_second_signal_does_not_cut_the_clean_up_of_the_first_short() -> None:
             cleaned.append("done")
     assert cleaned == ["done"]
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+class _CtrlCWhenFreed:
+    """A Ctrl-C handled in ``__del__``, where Python swallows any exception ("Exception ignored in ...")."""
+
+    def __del__(self) -> None:
+        signal.raise_signal(signal.SIGINT)
+
+
+class _Plain:
+    pass
+
+
+@pytest.mark.parametrize("where", ["__del__", "weakref callback"])
+def test_a_ctrl_c_that_python_swallows_is_raised_again(where: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """CI's case: a Ctrl-C handled inside importlib's weakref callback for a freed module lock was printed as
+    "Exception ignored in ... KeyboardInterrupt" and the run went on to its end. It is now raised again as soon
+    as the main thread has left the hook: here in the sleep that follows."""
+    from rnnstrategy.cli.interrupts import interruptible
+
+    hook = sys.unraisablehook
+    went_on = []
+    with interruptible(), pytest.raises(KeyboardInterrupt):
+        if where == "__del__":
+            freed: object = _CtrlCWhenFreed()
+        else:
+            freed = _Plain()
+            watch = weakref.ref(freed, lambda _: signal.raise_signal(signal.SIGINT))  # noqa: F841 - kept alive
+        del freed
+        went_on.append("past the swallowed interrupt")
+        time.sleep(5)
+        went_on.append("slept on")
+    assert went_on == ["past the swallowed interrupt"]
+    assert "Exception ignored" not in capsys.readouterr().err
+    assert sys.unraisablehook is hook
+
+
+class _FailsWhenFreed:
+    def __del__(self) -> None:
+        raise ValueError("not an interrupt")
+
+
+def test_other_errors_python_swallows_still_reach_the_hook_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rnnstrategy.cli.interrupts import interruptible
+
+    seen: list[BaseException | None] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda unraisable: seen.append(unraisable.exc_value))
+    with interruptible():
+        _FailsWhenFreed()
+        time.sleep(0.05)
+    assert [type(error) for error in seen] == [ValueError]
 
 
 def test_ctrl_c_while_a_compiled_module_initialises_is_an_interrupt(

@@ -6,7 +6,9 @@ compiled kernels' threads finish their chunk first (:mod:`rnnstrategy.forecastin
 universe run's workers are ended (:mod:`rnnstrategy.universe.executors`), an atomic write removes its
 temporary file, and no output file is ever half written. A second signal while the run unwinds does not
 cut that short (a traceback from inside a ``finally``); one more after :data:`FORCE_AFTER_S` seconds
-ends the process at once (``os._exit``), for a clean-up that hangs.
+ends the process at once (``os._exit``), for a clean-up that hangs. An interrupt that Python swallows (one
+handled inside a ``__del__`` method or a weakref callback, such as importlib's for a freed module lock) is
+sent again once the main thread has left it, so the run still stops (:class:`_Handler`).
 
 The command line's own process (``main()`` without ``argv``) ignores both signals once the command has
 returned: an interrupt while the interpreter shuts down killed it (exit -2) after the work was done. And an
@@ -24,9 +26,10 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_TERMINATED", "FORCE_AFTER_S", "Terminated", "exit_code", "forget_interrupt",
            "interrupt_behind", "interruptible", "message"]
@@ -77,22 +80,77 @@ def interruptible(restore: bool = True) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    first: list[float] = []
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        if first:  # the run is unwinding from the first signal: let its clean-up finish
-            if time.monotonic() - first[0] >= FORCE_AFTER_S:
-                _force_exit(signum)
-            return
-        first.append(time.monotonic())
-        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
-
-    previous = {signum: signal.signal(signum, on_signal) for signum in SIGNALS}
+    handler = _Handler()
+    previous = {signum: signal.signal(signum, handler.on_signal) for signum in SIGNALS}
+    sys.unraisablehook = handler.on_unraisable
     try:
         yield
     finally:
-        for signum, handler in previous.items():  # None: a handler not installed from Python
-            signal.signal(signum, (handler or signal.SIG_DFL) if restore else signal.SIG_IGN)
+        handler.close()
+        if sys.unraisablehook == handler.on_unraisable:  # else somebody replaced it since: theirs stays
+            sys.unraisablehook = handler.unraisable_before
+        for signum, handler_before in previous.items():  # None: a handler not installed from Python
+            signal.signal(signum, (handler_before or signal.SIG_DFL) if restore else signal.SIG_IGN)
+
+
+class _Handler:
+    """The signal handler :func:`interruptible` installs, and the interrupt it raised.
+
+    Python swallows an exception raised where nothing can catch it: a ``__del__`` method, or a weakref callback
+    such as the one importlib runs when a module's lock is freed (it prints "Exception ignored in ..." and goes
+    on). A Ctrl-C handled there would be lost and the run would go on to its end, so an interrupt of ours that
+    reaches :data:`sys.unraisablehook` is sent to the main thread again once it has left the hook, and is
+    raised where the run can unwind from it."""
+
+    def __init__(self) -> None:
+        self.first: float | None = None
+        self.raised: KeyboardInterrupt | None = None
+        self.unraisable_before: Callable[[Any], object] = sys.unraisablehook
+        self.active = threading.Lock()  # held while the signal is sent again; closed under it
+        self.open = True
+
+    def on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if not self.open:  # a signal sent again as the block ended: the command is over
+            return
+        if self.first is not None:  # the run is unwinding from the first signal: let its clean-up finish
+            if time.monotonic() - self.first >= FORCE_AFTER_S:
+                _force_exit(signum)
+            return
+        self.first = time.monotonic()
+        self.raised = Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+        raise self.raised
+
+    def on_unraisable(self, unraisable: Any) -> None:
+        if self.raised is None or unraisable.exc_value is not self.raised:
+            self.unraisable_before(unraisable)
+            return
+        signum = signal.SIGTERM if isinstance(self.raised, Terminated) else signal.SIGINT
+        self.first = self.raised = None  # swallowed: the next one is raised again
+        threading.Thread(target=self._resend, args=(signum,), name="rnnstrategy-resend-interrupt",
+                         daemon=True).start()
+
+    def _resend(self, signum: int) -> None:
+        """Send the signal to the main thread once no frame of :meth:`on_unraisable` is on its stack (a signal
+        handled inside the hook would be swallowed again)."""
+        main = threading.main_thread().ident
+        hook = _Handler.on_unraisable.__code__
+        while True:
+            with self.active:
+                frame = sys._current_frames().get(main) if self.open and main is not None else None
+                if frame is None:  # the block has ended, or the main thread has
+                    return
+                while frame is not None and frame.f_code is not hook:
+                    frame = frame.f_back
+                if frame is None:
+                    signal.pthread_kill(main, signum)  # a real signal: it also wakes a blocking call
+                    return
+            time.sleep(0.001)
+
+    def close(self) -> None:
+        """The block has ended: send nothing more, and drop the interrupt (its traceback holds the run's frames)."""
+        with self.active:
+            self.open = False
+        self.raised = None
 
 
 def forget_interrupt() -> None:
