@@ -21,6 +21,7 @@ meets Python's default handling.
 
 from __future__ import annotations
 
+import _thread
 import os
 import signal
 import sys
@@ -142,7 +143,10 @@ class _Handler:
                 while frame is not None and frame.f_code is not hook:
                     frame = frame.f_back
                 if frame is None:
-                    signal.pthread_kill(main, signum)  # a real signal: it also wakes a blocking call
+                    if hasattr(signal, "pthread_kill"):
+                        signal.pthread_kill(main, signum)  # a real signal: it also wakes a blocking call
+                    else:  # Windows: the handler runs at the main thread's next Python instruction
+                        _thread.interrupt_main(signum)
                     return
             time.sleep(0.001)
 
