@@ -107,7 +107,7 @@ class _Handler:
         self.first: float | None = None
         self.raised: KeyboardInterrupt | None = None
         self.unraisable_before: Callable[[Any], object] = sys.unraisablehook
-        self.active = threading.Lock()  # held while the signal is sent again; closed under it
+        self.sending = threading.Lock()  # held while the signal is sent again; the block closes under it
         self.open = True
 
     def on_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -136,7 +136,7 @@ class _Handler:
         main = threading.main_thread().ident
         hook = _Handler.on_unraisable.__code__
         while True:
-            with self.active:
+            with self.sending:
                 frame = sys._current_frames().get(main) if self.open and main is not None else None
                 if frame is None:  # the block has ended, or the main thread has
                     return
@@ -152,7 +152,7 @@ class _Handler:
 
     def close(self) -> None:
         """The block has ended: send nothing more, and drop the interrupt (its traceback holds the run's frames)."""
-        with self.active:
+        with self.sending:
             self.open = False
         self.raised = None
 
