@@ -224,8 +224,8 @@ def test_a_ctrl_c_that_python_swallows_is_raised_again(
         where: str, sent_by: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """CI's case: a Ctrl-C handled inside importlib's weakref callback for a freed module lock was printed as
     "Exception ignored in ... KeyboardInterrupt" and the run went on to its end. It is now raised again as soon
-    as the main thread has left the hook: here in the busy wait that follows (which ``interrupt_main``, used
-    where there is no ``pthread_kill``, reaches as well as a sleep would not)."""
+    as the main thread has left the hook: here in the wait that follows, a busy one because ``interrupt_main``
+    (used where there is no ``pthread_kill``) does not wake a sleeping thread."""
     from rnnstrategy.cli.interrupts import interruptible
 
     if sent_by != "pthread_kill":
